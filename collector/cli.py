@@ -1,0 +1,147 @@
+"""Command-line edge: options in, one-line errors and exit codes out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import click
+from PIL import Image
+from tqdm import tqdm
+
+from .addresses import AddressPolicy
+from .classes import ClassSpecError, build_specs
+from .collect import CollectError, CollectOptions, run_sync
+from .engines import DEFAULT_ENGINE, ENGINES
+from .fetch import FetchLimits
+from .manifest import ManifestError
+from .summary import format_table
+
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
+
+
+class ByteSize(click.ParamType):
+    """A byte count such as 20000000, 500k or 20MB."""
+
+    name = "bytes"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, int):
+            return value
+        match = SIZE.match(str(value))
+        if not match:
+            self.fail(f"{value!r} is not a size like 20MB or 500k", param, ctx)
+        number, unit = match.groups()
+        return int(float(number) * 1024 ** " kmg".index(unit.lower() or " "))
+
+
+class TqdmHandler(logging.Handler):
+    """Log lines that do not tear the progress bars."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
+    endpoints = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{value!r} must look like NAME=http://host:port", param_hint="--endpoint")
+        if name not in ENGINES:
+            raise click.BadParameter(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}",
+                                     param_hint="--endpoint")
+        endpoints[name] = url
+    return endpoints
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("names", metavar="[CLASS]...", nargs=-1)
+@click.option("--classes", "class_names", metavar="NAME", multiple=True,
+              help="Class to collect; also a folder name. `--classes cat dog` and repeating the option both work.")
+@click.option("--classes-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File with one class a line, optionally `name: query one | query two`; # starts a comment.")
+@click.option("--query", "queries", metavar="CLASS=TEXT", multiple=True,
+              help="Search TEXT for CLASS instead of the class name (repeatable), e.g. --query cat=猫.")
+@click.option("--engine", "engines", multiple=True, type=click.Choice([*ENGINES, "all"]),
+              help=f"Search engine to use (repeatable); `all` uses every one. Default: {DEFAULT_ENGINE}.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
+              help="Dataset root: images go to OUT/train/<class>/ and OUT/val/<class>/, provenance to "
+                   "OUT/manifest.sqlite.")
+@click.option("--pages", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Result pages to read per query per engine.")
+@click.option("--per-class", type=click.IntRange(min=1), help="Stop saving a class once it has this many images.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+              help="Share of images that go to val/, chosen by a stable hash of each image's content.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Salt for the train/val hash and the retry jitter.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Downloads in flight at once.")
+@click.option("--per-host", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Downloads in flight at once from any one host.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
+              help="Seconds one download attempt may take in all, redirects included.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries after a connection error, timeout, 5xx or 429 (Retry-After is honoured).")
+@click.option("--max-bytes", type=ByteSize(), default="20MB", show_default=True,
+              help="Largest download accepted, e.g. 20MB or 500k.")
+@click.option("--min-side", type=click.IntRange(min=0), default=32, show_default=True,
+              help="Reject images whose shorter side is smaller, in pixels.")
+@click.option("--endpoint", "endpoints", metavar="NAME=URL", multiple=True,
+              help="Use URL as engine NAME's base URL (a mirror, a proxy, or the test fake); the engine "
+                   "appends its own path and query.")
+@click.option("--allow-private-addresses", is_flag=True,
+              help="Allow image URLs on loopback, private and link-local addresses (refused by default).")
+@click.option("--dry-run", is_flag=True, help="Search only: report candidates per class and engine, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def main(names, class_names, classes_file, queries, engines, out, pages, per_class, val_fraction, seed,
+         concurrency, per_host, timeout, retries, max_bytes, min_side, endpoints, allow_private_addresses,
+         dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+    """Search image engines for each class and build an ImageFolder dataset.
+
+    \b
+    Examples:
+      collect --classes cat dog --pages 5
+      collect --query cat=猫 --query dog=狗 --engine baidu
+      collect --classes-file classes.txt --engine all --per-class 500
+
+    Running the same command again resumes: only URLs never tried (or that failed
+    transiently) are fetched, and existing files are kept.
+    """
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    logger = logging.getLogger("collector")
+    logger.addHandler(TqdmHandler())
+    logger.propagate = False
+    engine_names = tuple(ENGINES) if "all" in engines else tuple(dict.fromkeys(engines)) or (DEFAULT_ENGINE,)
+    try:
+        specs = build_specs([*class_names, *names], classes_file, list(queries))
+        options = CollectOptions(
+            out=out, engines=engine_names, pages=pages, per_class=per_class, val_fraction=val_fraction, seed=seed,
+            concurrency=concurrency, per_host=per_host, min_side=min_side, endpoints=parse_endpoints(endpoints),
+            limits=FetchLimits(timeout=timeout, max_bytes=max_bytes, retries=retries),
+            policy=AddressPolicy.allow_all() if allow_private_addresses else AddressPolicy(),
+            dry_run=dry_run, progress=not quiet,
+        )
+        summary = run_sync(specs, options)
+    except ClassSpecError as error:
+        raise click.UsageError(str(error)) from None
+    except (CollectError, ManifestError) as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: run the same command again to resume", err=True)
+        sys.exit(130)
+    click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False) if as_json else format_table(summary))
+    cause = summary.failure_cause()
+    if cause:
+        raise click.ClickException(cause)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+def curate() -> None:
+    """Validate, deduplicate and report on a dataset (not built yet)."""
+    raise click.ClickException("curate is not built yet")

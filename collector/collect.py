@@ -1,0 +1,292 @@
+"""The `collect` pipeline: search every engine for every class, download, validate, file and record."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import logging
+import os
+import random
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .addresses import AddressPolicy
+from .candidate import Candidate
+from .classes import ClassSpec, build_specs
+from .engines import ENGINES, Engine, EngineFormatError
+from .fetch import Fetched, FetchError, Fetcher, FetchLimits, make_client
+from .manifest import FILENAME, Manifest, Row
+from .search import search_pages
+from .split import choose_split
+from .summary import ClassSummary, Summary
+from .validate import DEFAULT_MAX_PIXELS, ImageInfo, InvalidImage, validate_image
+
+log = logging.getLogger("collector")
+
+TMP_DIR = ".tmp"
+SEARCH_PER_HOST = 2
+
+
+class CollectError(Exception):
+    """The run cannot start: bad options or an unusable output folder."""
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    out: Path = Path("data")
+    engines: tuple[str, ...] = ("bing",)
+    pages: int = 1
+    per_class: int | None = None
+    val_fraction: float = 0.2
+    seed: int = 0
+    concurrency: int = 32
+    per_host: int = 16
+    limits: FetchLimits = FetchLimits()
+    min_side: int = 32
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    policy: AddressPolicy = AddressPolicy()
+    dry_run: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [e for e in [*self.engines, *self.endpoints] if e not in ENGINES]
+        if unknown:
+            raise CollectError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
+        if not 0 <= self.val_fraction < 1:
+            raise CollectError(f"val fraction must be in [0, 1), got {self.val_fraction}")
+        if self.pages < 1 or self.concurrency < 1 or self.per_host < 1:
+            raise CollectError("pages, concurrency and per-host limit must be at least 1")
+        if self.per_class is not None and self.per_class < 1:
+            raise CollectError("per-class cap must be at least 1")
+
+
+def collect(
+    classes: Iterable[str],
+    *,
+    queries: Mapping[str, Iterable[str]] | None = None,
+    classes_file: Path | None = None,
+    allow_private_addresses: bool = False,
+    **options: object,
+) -> Summary:
+    """Collect images for `classes` into `out`, as the `collect` command does; returns the summary.
+
+    `queries` maps a class to its search terms (default: the class name); other keyword
+    arguments are the fields of CollectOptions (out, engines, pages, per_class, ...).
+    """
+    query_options = [f"{name}={q}" for name, qs in (queries or {}).items() for q in qs]
+    specs = build_specs(list(classes), classes_file, query_options)
+    if allow_private_addresses:
+        options["policy"] = AddressPolicy.allow_all()
+    if "out" in options:
+        options["out"] = Path(options["out"])  # type: ignore[arg-type]
+    return run_sync(specs, CollectOptions(**options))  # type: ignore[arg-type]
+
+
+def run_sync(specs: list[ClassSpec], options: CollectOptions) -> Summary:
+    """Run the pipeline to completion, also from inside a running event loop (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run(specs, options))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run(specs, options)).result()
+
+
+async def run(specs: list[ClassSpec], options: CollectOptions) -> Summary:
+    summary = Summary(options.out, {s.name: ClassSummary(s.name) for s in specs}, dry_run=options.dry_run)
+    if options.dry_run:
+        await Collection(specs, options, summary, manifest=None).run()
+        return summary
+    manifest = open_output(options.out)
+    try:
+        await Collection(specs, options, summary, manifest).run()
+    finally:
+        manifest.close()
+    return summary
+
+
+def open_output(out: Path) -> Manifest:
+    """Create the output folder, settle what an interrupted run left behind, and open the manifest."""
+    try:
+        (out / TMP_DIR).mkdir(parents=True, exist_ok=True)
+        for leftover in (out / TMP_DIR).glob("*.part"):
+            leftover.unlink()
+    except OSError as error:
+        raise CollectError(f"cannot use output folder {out}: {error.strerror or error}") from error
+    manifest = Manifest(out / FILENAME)
+    recovered = manifest.recover(out)
+    if recovered:
+        log.info("settled %d downloads an interrupted run left unfinished", recovered)
+    return manifest
+
+
+def first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first real exception inside a task group's (possibly nested) group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
+    """Write via a temporary file and a rename, so a crash never leaves a partial image in place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def inspect(data: bytes, min_side: int, max_pixels: int) -> tuple[ImageInfo, str]:
+    """Decode and hash in one worker-thread call: both are CPU work the event loop should not do."""
+    info = validate_image(data, min_side=min_side, max_pixels=max_pixels)
+    return info, hashlib.sha256(data).hexdigest()
+
+
+class Collection:
+    """One run's moving parts: searches feed a queue, a fixed pool of workers drains it."""
+
+    def __init__(
+        self, specs: list[ClassSpec], options: CollectOptions, summary: Summary, manifest: Manifest | None
+    ) -> None:
+        self.specs = specs
+        self.options = options
+        self.summary = summary
+        self.manifest = manifest
+        self.queue: asyncio.Queue[Row] = asyncio.Queue()
+        self.seen: dict[str, set[str]] = {s.name: set() for s in specs}
+        self.bars = {
+            s.name: tqdm(desc=s.name, total=0, unit="img", position=i, leave=True, disable=not options.progress,
+                         dynamic_ncols=True)
+            for i, s in enumerate(specs)
+        }
+
+    async def run(self) -> None:
+        options = self.options
+        rng = random.Random(options.seed)
+        if self.manifest is not None:
+            for spec in self.specs:
+                self.summary.classes[spec.name].already_saved = self.manifest.count(spec.name, "saved")
+            self._enqueue(self.manifest.to_fetch(s.name for s in self.specs))
+        try:
+            async with make_client(options.concurrency, options.limits) as client:
+                searcher = Fetcher(client, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST, rng=rng)
+                downloader = Fetcher(client, options.policy, options.limits, per_host=options.per_host, rng=rng)
+                async with asyncio.TaskGroup() as group:
+                    workers = [group.create_task(self._work(downloader)) for _ in range(options.concurrency)]
+                    await asyncio.gather(*(
+                        self._search(engine, spec, query, searcher)
+                        for spec in self.specs for query in spec.queries for engine in self._engines()
+                    ))
+                    await self.queue.join()
+                    for worker in workers:
+                        worker.cancel()
+        except ExceptionGroup as group:
+            raise first_leaf(group) from None
+        finally:
+            for bar in self.bars.values():
+                bar.close()
+        if self.manifest is not None:
+            for spec in self.specs:
+                self.summary.classes[spec.name].candidates = self.manifest.candidates(spec.name)
+
+    def _engines(self) -> list[tuple[Engine, str]]:
+        return [(ENGINES[name], self.options.endpoints.get(name, ENGINES[name].base_url))
+                for name in self.options.engines]
+
+    def _warn(self, message: str) -> None:
+        self.summary.warnings.append(message)
+        log.warning("%s", message)
+
+    def _enqueue(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.bars[row.class_name].total += 1
+            self.queue.put_nowait(row)
+        for name in {row.class_name for row in rows}:
+            self.bars[name].refresh()
+
+    async def _search(self, target: tuple[Engine, str], spec: ClassSpec, query: str, searcher: Fetcher) -> None:
+        engine, base_url = target
+        rank = 0
+        try:
+            async for hits in search_pages(engine, base_url, query, self.options.pages, searcher):
+                self.summary.engines_answered.add(engine.name)
+                self.summary.classes[spec.name].by_engine[engine.name] += len(hits)
+                candidates = []
+                for hit in hits:
+                    rank += 1
+                    if hit.url not in self.seen[spec.name]:
+                        self.seen[spec.name].add(hit.url)
+                        candidates.append(Candidate(spec.name, query, engine.name, rank, hit))
+                self._record(spec.name, candidates)
+        except FetchError as error:
+            self.summary.engine_errors.setdefault(engine.name, str(error))
+            self._warn(f"{engine.name}: search for {query!r} failed: {error}")
+        except EngineFormatError as error:
+            self.summary.engines_answered.add(engine.name)
+            self._warn(f"{engine.name}: unrecognised response for {query!r}: {error}")
+
+    def _record(self, class_name: str, candidates: list[Candidate]) -> None:
+        if self.manifest is None:
+            self.summary.classes[class_name].candidates += len(candidates)
+        else:
+            self._enqueue(self.manifest.add(candidates))
+
+    async def _work(self, fetcher: Fetcher) -> None:
+        while True:
+            row = await self.queue.get()
+            try:
+                await self._download(row, fetcher)
+            finally:
+                self.bars[row.class_name].update(1)
+                self.queue.task_done()
+
+    def _full(self, class_name: str) -> bool:
+        cap = self.options.per_class
+        return cap is not None and self.manifest.count(class_name, "saved", "saving") >= cap
+
+    async def _download(self, row: Row, fetcher: Fetcher) -> None:
+        """Fetch, judge and file one candidate; every outcome lands in the manifest."""
+        manifest, stats = self.manifest, self.summary.classes[row.class_name]
+        if self._full(row.class_name):
+            return
+        try:
+            fetched = await fetcher.fetch(row.url)
+            info, sha256 = await asyncio.to_thread(
+                inspect, fetched.data, self.options.min_side, self.options.max_pixels
+            )
+        except (FetchError, InvalidImage) as error:
+            transient = isinstance(error, FetchError) and error.transient
+            manifest.mark_failed(row.id, error.reason, retryable=transient)
+            stats.failures[error.reason] += 1
+            return
+        holder = manifest.holder(sha256)
+        if holder is not None:
+            manifest.mark_duplicate(row.id, final_url=fetched.final_url, sha256=sha256, of=holder,
+                                    size=len(fetched.data))
+            stats.duplicates += 1
+        elif not self._full(row.class_name):
+            await self._save(row, fetched, info, sha256)
+            stats.saved += 1
+
+    async def _save(self, row: Row, fetched: Fetched, info: ImageInfo, sha256: str) -> None:
+        split = choose_split(sha256, self.options.val_fraction, self.options.seed)
+        relative = f"{split}/{row.class_name}/{sha256[:32]}.{info.extension}"
+        self.manifest.claim(row.id, final_url=fetched.final_url, sha256=sha256, path=relative, split=split,
+                            size=len(fetched.data), width=info.width, height=info.height, fmt=info.format)
+        target = self.options.out / relative
+        try:
+            await asyncio.to_thread(write_atomic, target, fetched.data, self.options.out / TMP_DIR)
+        except OSError as error:
+            raise CollectError(f"cannot write {target}: {error.strerror or error}") from error
+        self.manifest.mark_saved(row.id)

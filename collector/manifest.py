@@ -1,0 +1,196 @@
+"""The dataset's provenance: one SQLite row per candidate URL per class, kept in step with the files on disk.
+
+Statuses: `pending` (never tried, or to be retried), `saving` (claimed, file being written),
+`saved`, `duplicate` (same bytes as a saved image), and `failed:<reason>`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .candidate import Candidate
+
+FILENAME = "manifest.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    class TEXT NOT NULL,
+    query TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    final_url TEXT,
+    thumbnail_url TEXT,
+    source_page TEXT,
+    title TEXT,
+    license TEXT,
+    author TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    retryable INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT,
+    path TEXT,
+    split TEXT,
+    bytes INTEGER,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    fetched_at TEXT,
+    UNIQUE (class, url)
+);
+CREATE INDEX IF NOT EXISTS images_sha256 ON images (sha256);
+CREATE INDEX IF NOT EXISTS images_class_status ON images (class, status);
+"""
+
+
+class ManifestError(Exception):
+    """The manifest file cannot be opened or is not one of ours."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A manifest row that still needs downloading."""
+
+    id: int
+    class_name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a content hash already lives on disk."""
+
+    path: str
+    class_name: str
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Manifest:
+    """All manifest reads and writes; used from one thread (the event loop's)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise ManifestError(f"{path} is not a usable manifest: {error}") from error
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def recover(self, root: Path) -> int:
+        """Settle rows an interrupted run left mid-write: saved if the file made it, else pending again."""
+        rows = self.db.execute("SELECT id, path FROM images WHERE status = 'saving'").fetchall()
+        with self.transaction():
+            for row_id, path in rows:
+                if (root / path).is_file():
+                    self.db.execute("UPDATE images SET status = 'saved' WHERE id = ?", (row_id,))
+                else:
+                    self._reset(row_id)
+        return len(rows)
+
+    def add(self, candidates: Iterable[Candidate]) -> list[Row]:
+        """Record candidates, ignoring URLs the class already has; return the rows that are new."""
+        new = []
+        with self.transaction():
+            for c in candidates:
+                hit = c.hit
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO images (class, query, engine, rank, url, thumbnail_url, source_page,"
+                    " title, license, author, width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (c.class_name, c.query, c.engine, c.rank, hit.url, hit.thumbnail_url, hit.source_page,
+                     hit.title, hit.license, hit.author, hit.width, hit.height),
+                )
+                if cursor.rowcount:
+                    new.append(Row(cursor.lastrowid, c.class_name, hit.url))
+        return new
+
+    def to_fetch(self, classes: Iterable[str]) -> list[Row]:
+        """Rows of these classes that were never tried or failed transiently, best-ranked first."""
+        names = list(classes)
+        marks = ",".join("?" * len(names))
+        rows = self.db.execute(
+            f"SELECT id, class, url FROM images WHERE class IN ({marks})"
+            " AND (status = 'pending' OR (status LIKE 'failed:%' AND retryable = 1)) ORDER BY rank, id",
+            names,
+        ).fetchall()
+        return [Row(*row) for row in rows]
+
+    def count(self, class_name: str, *statuses: str) -> int:
+        marks = ",".join("?" * len(statuses))
+        return self.db.execute(
+            f"SELECT COUNT(*) FROM images WHERE class = ? AND status IN ({marks})", (class_name, *statuses)
+        ).fetchone()[0]
+
+    def candidates(self, class_name: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM images WHERE class = ?", (class_name,)).fetchone()[0]
+
+    def holder(self, sha256: str) -> Saved | None:
+        """The saved (or being saved) image with these bytes, if any."""
+        row = self.db.execute(
+            "SELECT path, class FROM images WHERE sha256 = ? AND status IN ('saving', 'saved') LIMIT 1", (sha256,)
+        ).fetchone()
+        return Saved(*row) if row else None
+
+    def claim(self, row_id: int, *, final_url: str, sha256: str, path: str, split: str, size: int,
+              width: int, height: int, fmt: str) -> None:
+        """Record an image as being written; committed before the file appears so a crash is recoverable."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE images SET status = 'saving', retryable = 0, attempts = attempts + 1, final_url = ?,"
+                " sha256 = ?, path = ?, split = ?, bytes = ?, width = ?, height = ?, format = ?, fetched_at = ?"
+                " WHERE id = ?",
+                (final_url, sha256, path, split, size, width, height, fmt, now(), row_id),
+            )
+
+    def mark_saved(self, row_id: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE images SET status = 'saved' WHERE id = ?", (row_id,))
+
+    def mark_duplicate(self, row_id: int, *, final_url: str, sha256: str, of: Saved, size: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE images SET status = 'duplicate', retryable = 0, attempts = attempts + 1, final_url = ?,"
+                " sha256 = ?, path = ?, bytes = ?, fetched_at = ? WHERE id = ?",
+                (final_url, sha256, of.path, size, now(), row_id),
+            )
+
+    def mark_failed(self, row_id: int, reason: str, *, retryable: bool) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE images SET status = ?, retryable = ?, attempts = attempts + 1, fetched_at = ? WHERE id = ?",
+                (f"failed:{reason}", int(retryable), now(), row_id),
+            )
+
+    def release(self, row_id: int) -> None:
+        """Give a claimed row back untried (the class filled up meanwhile)."""
+        with self.transaction():
+            self._reset(row_id)
+
+    def _reset(self, row_id: int) -> None:
+        self.db.execute(
+            "UPDATE images SET status = 'pending', sha256 = NULL, path = NULL, split = NULL, bytes = NULL,"
+            " format = NULL WHERE id = ?",
+            (row_id,),
+        )

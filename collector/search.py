@@ -1,0 +1,21 @@
+"""Walk an engine's result pages for one query."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from .candidate import ImageHit
+from .engines.base import Engine
+from .fetch import Fetcher
+
+
+async def search_pages(
+    engine: Engine, base_url: str, query: str, pages: int, fetcher: Fetcher
+) -> AsyncIterator[list[ImageHit]]:
+    """Yield each result page's hits, up to `pages` pages; errors propagate to the caller."""
+    request = engine.first_request(query)
+    while request is not None and request.page <= pages:
+        fetched = await fetcher.fetch(request.url(base_url), headers=request.headers)
+        page = engine.parse(fetched.data, request)
+        yield page.hits
+        request = page.next

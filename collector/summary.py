@@ -1,0 +1,89 @@
+"""What a collection run did, per class: the numbers behind the table, the JSON and the exit code."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ClassSummary:
+    name: str
+    candidates: int = 0
+    saved: int = 0
+    already_saved: int = 0
+    duplicates: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    by_engine: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Summary:
+    out: Path
+    classes: dict[str, ClassSummary]
+    dry_run: bool = False
+    engine_errors: dict[str, str] = field(default_factory=dict)
+    engines_answered: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def saved(self) -> int:
+        return sum(c.saved for c in self.classes.values())
+
+    @property
+    def unreachable(self) -> dict[str, str]:
+        """Engines that failed every request they made."""
+        return {e: msg for e, msg in self.engine_errors.items() if e not in self.engines_answered}
+
+    def failure_cause(self) -> str | None:
+        """Why the run produced nothing usable, or None when it did."""
+        candidates = sum(c.candidates for c in self.classes.values())
+        if self.dry_run:
+            return None if candidates else self._no_candidates()
+        if self.saved or any(c.already_saved for c in self.classes.values()):
+            return None
+        if not candidates:
+            return self._no_candidates()
+        failures = sum((c.failures for c in self.classes.values()), Counter())
+        reasons = ", ".join(f"{reason} {n}" for reason, n in failures.most_common())
+        return f"none of the {candidates} candidates could be saved ({reasons or 'nothing was tried'})"
+
+    def _no_candidates(self) -> str:
+        if self.unreachable and not self.engines_answered:
+            engines = "; ".join(f"{e}: {msg}" for e, msg in self.unreachable.items())
+            return f"no search engine could be reached ({engines})"
+        return "the search engines returned no results for any query"
+
+    def to_json(self) -> dict:
+        return {
+            "out": str(self.out),
+            "dry_run": self.dry_run,
+            "classes": [
+                {**asdict(c), "failures": dict(c.failures), "by_engine": dict(c.by_engine)}
+                for c in self.classes.values()
+            ],
+            "unreachable_engines": self.unreachable,
+            "warnings": self.warnings,
+        }
+
+
+def format_table(summary: Summary) -> str:
+    """A plain-text table, one row per class; failures broken down by reason."""
+    if summary.dry_run:
+        engines = sorted({e for c in summary.classes.values() for e in c.by_engine})
+        header = ["class", "candidates", *engines]
+        rows = [[c.name, c.candidates, *(c.by_engine[e] for e in engines)] for c in summary.classes.values()]
+    else:
+        header = ["class", "candidates", "saved", "already", "duplicates", "failed", "failures by reason"]
+        rows = [
+            [c.name, c.candidates, c.saved, c.already_saved, c.duplicates, sum(c.failures.values()),
+             ", ".join(f"{r} {n}" for r, n in c.failures.most_common()) or "-"]
+            for c in summary.classes.values()
+        ]
+    cells = [[str(v) for v in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) if i in (0, len(header) - 1) else v.rjust(w)
+                       for i, (v, w) in enumerate(zip(row, widths))).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The `collect` command as a user meets it: options, output, exit codes, interruptions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from collector.cli import main
+from tests.fake_engine.server import FakeEngine, FakeServer
+from tests.helpers import closed_port, image_files, manifest_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def endpoint_args(server: FakeServer, *engines: str) -> list[str]:
+    args = []
+    for engine in engines:
+        args += ["--engine", engine, "--endpoint", f"{engine}={server.url}/{engine}"]
+    return args
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
+
+
+def test_help_explains_every_option():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for option in ("--out", "--classes", "--classes-file", "--query", "--engine", "--pages", "--per-class",
+                   "--val-fraction", "--seed", "--concurrency", "--timeout", "--max-bytes", "--min-side",
+                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json"):
+        assert option in result.output
+
+
+def test_classes_option_takes_several_names_and_json_summary_is_parseable(fake, tmp_path):
+    result = invoke("--classes", "cat", "dog", "--out", str(tmp_path), "--json", "--allow-private-addresses",
+                    *endpoint_args(fake, "bing"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [c["name"] for c in summary["classes"]] == ["cat", "dog"]
+    assert all(c["saved"] > 0 for c in summary["classes"])
+    assert (tmp_path / "train" / "cat").is_dir() and (tmp_path / "val" / "dog").is_dir()
+
+
+def test_table_summary_lists_failures_by_reason(fake, tmp_path):
+    result = invoke("--query", "broken=faults", "--out", str(tmp_path), "--allow-private-addresses",
+                    "--timeout", "1", "--retries", "0", "--max-bytes", "4MB", *endpoint_args(fake, "openverse"))
+    assert result.exit_code == 0, result.output
+    header, rule, row = result.stdout.splitlines()
+    assert header.split()[:6] == ["class", "candidates", "saved", "already", "duplicates", "failed"]
+    assert row.startswith("broken") and "http-404 1" in row and "too-many-redirects 2" in row
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--classes", "a/b"], "path separator"),
+    (["--classes", "../etc"], "cannot start with"),
+    (["--classes", ".."], "cannot start with"),
+    ([], "no classes given"),
+    (["--query", "cat"], "CLASS=TEXT"),
+    (["--classes", "cat", "--endpoint", "bing"], "NAME=http"),
+    (["--classes", "cat", "--val-fraction", "1.5"], "--val-fraction"),
+])
+def test_bad_input_is_a_one_line_usage_error(args, message, tmp_path):
+    result = invoke(*args, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "manifest.sqlite").exists()
+
+
+def test_no_network_exits_nonzero_naming_each_unreachable_engine(tmp_path):
+    port = closed_port()
+    result = invoke("--classes", "cat", "--out", str(tmp_path), "--engine", "bing", "--engine", "wikimedia",
+                    "--endpoint", f"bing=http://127.0.0.1:{port}", "--endpoint", f"wikimedia=http://127.0.0.1:{port}",
+                    "--retries", "0")
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: no search engine could be reached") and "bing" in last and "wikimedia" in last
+
+
+def test_a_file_where_the_output_folder_should_be_is_a_clear_error(fake, tmp_path):
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    result = invoke("--classes", "cat", "--out", str(blocker), *endpoint_args(fake, "bing"))
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, sig):
+    server = FakeServer(FakeEngine(images_per_query=60, latency=0.05, image_size=(320, 240), noise=True)).start()
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "collector", "--classes", "cat", "--out", str(out), "--pages", "2",
+               "--concurrency", "4", "--allow-private-addresses", "--quiet", *endpoint_args(server, "bing")]
+    try:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(image_files(out)) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, sig)
+        process.communicate(timeout=60)
+        interrupted = image_files(out)
+        assert 10 <= len(interrupted) < 63
+        rows = manifest_rows(out)
+        claimed = {r["path"] for r in rows if r["status"] in ("saved", "saving")}
+        assert {str(f.relative_to(out)) for f in interrupted} <= claimed
+        assert all((out / r["path"]).is_file() for r in rows if r["status"] == "saved")
+        for path in interrupted:
+            with Image.open(path) as image:
+                image.load()
+        finished = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120)
+        assert finished.returncode == 0, finished.stderr
+    finally:
+        server.stop()
+    rows = manifest_rows(out)
+    saved = {r["path"] for r in rows if r["status"] == "saved"}
+    assert saved == {str(f.relative_to(out)) for f in image_files(out)}
+    assert len(saved) == 61 and not any(r["status"] == "saving" for r in rows)
+    assert not list(out.rglob("*.part"))
