@@ -84,7 +84,7 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--per-host", type=click.IntRange(min=1), default=16, show_default=True,
               help="Downloads in flight at once from any one host.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
-              help="Seconds one download attempt may take in all, redirects included.")
+              help="Seconds one request may take in all (each redirect hop): connecting, waiting and reading.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries after a connection error, timeout, 5xx or 429 (Retry-After is honoured).")
 @click.option("--max-bytes", type=ByteSize(), default="20MB", show_default=True,

@@ -19,7 +19,7 @@ from .addresses import AddressPolicy
 from .candidate import Candidate
 from .classes import ClassSpec, build_specs
 from .engines import ENGINES, Engine, EngineFormatError
-from .fetch import Fetched, FetchError, Fetcher, FetchLimits, make_client
+from .fetch import ClientPool, Fetched, FetchError, Fetcher, FetchLimits
 from .manifest import FILENAME, Manifest, Row
 from .search import search_pages
 from .split import choose_split
@@ -179,9 +179,9 @@ class Collection:
                 self.summary.classes[spec.name].already_saved = self.manifest.count(spec.name, "saved")
             self._enqueue(self.manifest.to_fetch(s.name for s in self.specs))
         try:
-            async with make_client(options.concurrency, options.limits) as client:
-                searcher = Fetcher(client, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST, rng=rng)
-                downloader = Fetcher(client, options.policy, options.limits, per_host=options.per_host, rng=rng)
+            async with ClientPool(options.concurrency, options.limits) as clients:
+                searcher = Fetcher(clients, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST, rng=rng)
+                downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng)
                 async with asyncio.TaskGroup() as group:
                     workers = [group.create_task(self._work(downloader)) for _ in range(options.concurrency)]
                     await asyncio.gather(*(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import ssl
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -16,12 +18,13 @@ import httpx
 from .addresses import AddressPolicy, AddressRefused
 
 USER_AGENT = "imgharvest/0.1 (image dataset collector)"
+CONNECTIONS_PER_CLIENT = 2
 
 
 @dataclass(frozen=True)
 class FetchLimits:
     timeout: float = 20.0
-    """Seconds one attempt may take in all, redirects included; connect and read each get at most this."""
+    """Seconds one request (one redirect hop) may take in all: DNS, connect, headers and body."""
     max_bytes: int = 20 * 2**20
     max_redirects: int = 5
     retries: int = 3
@@ -45,14 +48,47 @@ class FetchError(Exception):
         self.retry_after = retry_after
 
 
-def make_client(concurrency: int, limits: FetchLimits, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    """One pooled client for a whole run; redirects are followed by hand so each hop is checked."""
-    return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, **(headers or {})},
-        timeout=httpx.Timeout(limits.timeout, connect=min(limits.timeout, 10.0)),
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        follow_redirects=False,
-    )
+class ClientPool:
+    """Many small httpx clients handed out one request at a time.
+
+    httpcore scans every pooled connection on each request and response, so one
+    client with dozens of connections spends more CPU on bookkeeping than on
+    transfers; small clients keep that scan short. Taking a client also bounds
+    the number of requests in flight.
+    """
+
+    def __init__(self, size: int, limits: FetchLimits, headers: dict[str, str] | None = None) -> None:
+        tls = ssl.create_default_context()
+        self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._all = [
+            httpx.AsyncClient(
+                verify=tls,
+                headers={"User-Agent": USER_AGENT, **(headers or {})},
+                timeout=httpx.Timeout(limits.timeout, connect=min(limits.timeout, 10.0)),
+                limits=httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT),
+                follow_redirects=False,
+            )
+            for _ in range(size)
+        ]
+        for client in self._all:
+            self._idle.put_nowait(client)
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = await self._idle.get()
+        try:
+            yield client
+        finally:
+            self._idle.put_nowait(client)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(client.aclose() for client in self._all))
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -69,11 +105,11 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 class Fetcher:
-    """Fetches URLs with a per-host concurrency limit; the caller bounds global concurrency."""
+    """Fetches URLs with a per-host concurrency limit; the client pool bounds global concurrency."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        clients: ClientPool,
         policy: AddressPolicy,
         limits: FetchLimits,
         *,
@@ -81,7 +117,7 @@ class Fetcher:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.client = client
+        self.clients = clients
         self.policy = policy
         self.limits = limits
         self.rng = rng or random.Random()
@@ -114,16 +150,14 @@ class Fetcher:
 
     async def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
         try:
-            async with asyncio.timeout(self.limits.timeout):
-                for _ in range(self.limits.max_redirects + 1):
-                    if urlsplit(url).scheme not in ("http", "https"):
-                        raise FetchError("bad-url", url[:80])
-                    await self.policy.check(url)
-                    async with self._hosts[urlsplit(url).netloc]:
-                        location = await self._get(url, headers)
-                    if isinstance(location, bytes):
-                        return Fetched(url, location)
-                    url = location
+            for _ in range(self.limits.max_redirects + 1):
+                if urlsplit(url).scheme not in ("http", "https"):
+                    raise FetchError("bad-url", url[:80])
+                async with self._hosts[urlsplit(url).netloc]:
+                    location = await self._get(url, headers)
+                if isinstance(location, bytes):
+                    return Fetched(url, location)
+                url = location
         except AddressRefused as error:
             raise FetchError("private-address", str(error)) from error
         except (TimeoutError, httpx.TimeoutException) as error:
@@ -135,26 +169,31 @@ class Fetcher:
         raise FetchError("too-many-redirects", f"more than {self.limits.max_redirects}")
 
     async def _get(self, url: str, headers: dict[str, str]) -> bytes | str:
-        """One GET: the body, or the absolute URL a redirect points to."""
-        async with self.client.stream("GET", url, headers=headers) as response:
-            if response.is_redirect:
-                if "location" not in response.headers:
-                    raise FetchError("bad-redirect", f"{response.status_code} without Location")
-                return urljoin(url, response.headers["location"])
-            if response.status_code >= 400:
-                status = response.status_code
-                raise FetchError(
-                    f"http-{status}",
-                    transient=status >= 500 or status == 429,
-                    retry_after=parse_retry_after(response.headers.get("retry-after"), time.time()),
-                )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.limits.max_bytes:
-                raise FetchError("too-large", f"{declared} bytes declared")
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.limits.max_bytes:
-                    raise FetchError("too-large", f"over {self.limits.max_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
+        """One guarded GET within the time limit: the body, or the absolute URL a redirect points to."""
+        async with self.clients.client() as client, asyncio.timeout(self.limits.timeout):
+            await self.policy.check(url)
+            async with client.stream("GET", url, headers=headers) as response:
+                return await self._read(url, response)
+
+    async def _read(self, url: str, response: httpx.Response) -> bytes | str:
+        if response.is_redirect:
+            if "location" not in response.headers:
+                raise FetchError("bad-redirect", f"{response.status_code} without Location")
+            return urljoin(url, response.headers["location"])
+        if response.status_code >= 400:
+            status = response.status_code
+            raise FetchError(
+                f"http-{status}",
+                transient=status >= 500 or status == 429,
+                retry_after=parse_retry_after(response.headers.get("retry-after"), time.time()),
+            )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limits.max_bytes:
+            raise FetchError("too-large", f"{declared} bytes declared")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.limits.max_bytes:
+                raise FetchError("too-large", f"over {self.limits.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)

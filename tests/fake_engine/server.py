@@ -133,6 +133,7 @@ class FakeEngine:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: FakeServer
 
     def log_message(self, format: str, *args: object) -> None:
@@ -257,6 +258,10 @@ class Handler(BaseHTTPRequestHandler):
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hang up on the faults on purpose; that is not worth a traceback."""
 
     def __init__(self, fake: FakeEngine, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), Handler)
