@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections import Counter
 from dataclasses import replace
 
 from PIL import Image
 
+import collector
 from collector.addresses import AddressPolicy
 from tests.fake_engine.server import FAULTS, FakeEngine, FakeServer
 from tests.helpers import QUICK_LIMITS, closed_port, collect_from, image_files, manifest_rows
@@ -170,3 +172,23 @@ def test_dry_run_reports_candidates_and_writes_nothing(fake, tmp_path):
     assert not out.exists()
     assert summary.classes["cat"].by_engine == {"bing": 15, "baidu": 15}
     assert summary.classes["cat"].candidates == 15
+
+
+def test_python_api_collects_and_returns_the_summary(fake, tmp_path):
+    summary = collector.collect(["cat"], queries={"cat": ["kitten"]}, out=tmp_path, endpoints=fake.endpoints(),
+                                allow_private_addresses=True, progress=False)
+    assert summary.classes["cat"].saved == 12 + 1
+    assert {r["query"] for r in manifest_rows(tmp_path)} == {"kitten"}
+
+
+def test_recovery_settles_rows_left_mid_write(fake, tmp_path):
+    collect_from(fake, tmp_path, ["cat"])
+    db = sqlite3.connect(tmp_path / "manifest.sqlite")
+    kept, lost = db.execute("SELECT id, path FROM images WHERE status = 'saved' LIMIT 2").fetchall()
+    db.execute("UPDATE images SET status = 'saving' WHERE id IN (?, ?)", (kept[0], lost[0]))
+    db.commit()
+    db.close()
+    (tmp_path / lost[1]).unlink()
+    summary = collect_from(fake, tmp_path, ["cat"])
+    assert summary.classes["cat"].saved == 1, "the row whose file never landed is fetched again"
+    assert_dataset_consistent(tmp_path)
