@@ -37,7 +37,7 @@ def free_port() -> int:
 def start_server(port: int, images: int, latency: float) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_engine", "--port", str(port), "--images-per-query", str(images),
-         "--latency", str(latency), "--image-size", "320x240", "--noise", "--prepare", QUERY],
+         "--latency", str(latency), "--image-size", "384x288", "--noise", "--prepare", QUERY],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     assert server.stdout is not None
@@ -108,8 +108,8 @@ def main() -> None:
           "(process start, search and manifest included)")
     print(f"ratio collect / sequential: {collect_rate / sequential_rate:.1f}x")
     print(f"peak RSS of collect: {peak_rss_mb:.0f} MB")
-    if saved != args.images:
-        sys.exit(f"collect saved {saved} of {args.images} images")
+    if saved < args.images:
+        sys.exit(f"collect saved only {saved} of {args.images} images")
 
 
 if __name__ == "__main__":

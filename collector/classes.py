@@ -28,7 +28,9 @@ def check_name(name: str) -> str:
     if name in (".", "..") or name.startswith(".") or name.startswith("_"):
         raise ClassSpecError(f"class name {name!r} cannot start with '.' or '_'")
     if FORBIDDEN.search(name):
-        raise ClassSpecError(f"class name {name!r} contains a path separator or a character not allowed in folder names")
+        raise ClassSpecError(
+            f"class name {name!r} contains a path separator or a character not allowed in folder names"
+        )
     if len(name) > MAX_NAME:
         raise ClassSpecError(f"class name {name[:20]!r}... is longer than {MAX_NAME} characters")
     return name

@@ -72,24 +72,25 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
               help="Dataset root: images go to OUT/train/<class>/ and OUT/val/<class>/, provenance to "
                    "OUT/manifest.sqlite.")
-@click.option("--pages", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--pages", type=click.IntRange(min=1), default=CollectOptions.pages, show_default=True,
               help="Result pages to read per query per engine.")
 @click.option("--per-class", type=click.IntRange(min=1), help="Stop saving a class once it has this many images.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=CollectOptions.val_fraction,
+              show_default=True,
               help="Share of images that go to val/, chosen by a stable hash of each image's content.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=CollectOptions.seed, show_default=True,
               help="Salt for the train/val hash and the retry jitter.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--concurrency", type=click.IntRange(min=1), default=CollectOptions.concurrency, show_default=True,
               help="Downloads in flight at once.")
-@click.option("--per-host", type=click.IntRange(min=1), default=16, show_default=True,
+@click.option("--per-host", type=click.IntRange(min=1), default=CollectOptions.per_host, show_default=True,
               help="Downloads in flight at once from any one host.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=FetchLimits.timeout, show_default=True,
               help="Seconds one request may take in all (each redirect hop): connecting, waiting and reading.")
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--retries", type=click.IntRange(min=0), default=FetchLimits.retries, show_default=True,
               help="Retries after a connection error, timeout, 5xx or 429 (Retry-After is honoured).")
 @click.option("--max-bytes", type=ByteSize(), default="20MB", show_default=True,
               help="Largest download accepted, e.g. 20MB or 500k.")
-@click.option("--min-side", type=click.IntRange(min=0), default=32, show_default=True,
+@click.option("--min-side", type=click.IntRange(min=0), default=CollectOptions.min_side, show_default=True,
               help="Reject images whose shorter side is smaller, in pixels.")
 @click.option("--endpoint", "endpoints", metavar="NAME=URL", multiple=True,
               help="Use URL as engine NAME's base URL (a mirror, a proxy, or the test fake); the engine "

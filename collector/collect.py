@@ -19,7 +19,7 @@ from .addresses import AddressPolicy
 from .candidate import Candidate
 from .classes import ClassSpec, build_specs
 from .engines import ENGINES, Engine, EngineFormatError
-from .fetch import ClientPool, Fetched, FetchError, Fetcher, FetchLimits
+from .fetch import ClientPool, Fetched, Fetcher, FetchError, FetchLimits
 from .manifest import FILENAME, Manifest, Row
 from .search import search_pages
 from .split import choose_split
@@ -40,12 +40,12 @@ class CollectError(Exception):
 class CollectOptions:
     out: Path = Path("data")
     engines: tuple[str, ...] = ("bing",)
-    pages: int = 1
+    pages: int = 2
     per_class: int | None = None
     val_fraction: float = 0.2
     seed: int = 0
-    concurrency: int = 32
-    per_host: int = 16
+    concurrency: int = 64
+    per_host: int = 32
     limits: FetchLimits = FetchLimits()
     min_side: int = 32
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -180,7 +180,8 @@ class Collection:
             self._enqueue(self.manifest.to_fetch(s.name for s in self.specs))
         try:
             async with ClientPool(options.concurrency, options.limits) as clients:
-                searcher = Fetcher(clients, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST, rng=rng)
+                searcher = Fetcher(clients, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST,
+                                   rng=rng)
                 downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng)
                 async with asyncio.TaskGroup() as group:
                     workers = [group.create_task(self._work(downloader)) for _ in range(options.concurrency)]
@@ -284,6 +285,7 @@ class Collection:
         relative = f"{split}/{row.class_name}/{sha256[:32]}.{info.extension}"
         self.manifest.claim(row.id, final_url=fetched.final_url, sha256=sha256, path=relative, split=split,
                             size=len(fetched.data), width=info.width, height=info.height, fmt=info.format)
+        await self.manifest.durable()
         target = self.options.out / relative
         try:
             await asyncio.to_thread(write_atomic, target, fetched.data, self.options.out / TMP_DIR)

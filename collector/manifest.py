@@ -6,11 +6,11 @@ Statuses: `pending` (never tried, or to be retried), `saving` (claimed, file bei
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .candidate import Candidate
@@ -71,38 +71,53 @@ class Saved:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Manifest:
-    """All manifest reads and writes; used from one thread (the event loop's)."""
+    """All manifest reads and writes; used from one thread (the event loop's).
+
+    Writes gather in one open transaction and are committed together: a commit
+    costs a disk write, and a run makes thousands of updates. Only a claim must be
+    committed before its file appears (see `durable`); anything else lost in a
+    crash is just tried again.
+    """
 
     def __init__(self, path: Path) -> None:
         try:
-            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db = sqlite3.connect(path)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as error:
             raise ManifestError(f"{path} is not a usable manifest: {error}") from error
+        self._commit: asyncio.Future[None] | None = None
 
     def close(self) -> None:
+        self.db.commit()
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+    async def durable(self) -> None:
+        """Return once every write so far is committed; callers waiting together share one commit."""
+        if self._commit is None:
+            loop = asyncio.get_running_loop()
+            self._commit = loop.create_future()
+            loop.call_soon(self._commit_now)
+        await asyncio.shield(self._commit)
+
+    def _commit_now(self) -> None:
+        done, self._commit = self._commit, None
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.commit()
+        except sqlite3.Error as error:
+            done.set_exception(ManifestError(f"cannot write the manifest: {error}"))
+        else:
+            done.set_result(None)
 
     def recover(self, root: Path) -> int:
         """Settle rows an interrupted run left mid-write: saved if the file made it, else pending again."""
         rows = self.db.execute("SELECT id, path FROM images WHERE status = 'saving'").fetchall()
-        with self.transaction():
+        with self.db:
             for row_id, path in rows:
                 if (root / path).is_file():
                     self.db.execute("UPDATE images SET status = 'saved' WHERE id = ?", (row_id,))
@@ -113,17 +128,16 @@ class Manifest:
     def add(self, candidates: Iterable[Candidate]) -> list[Row]:
         """Record candidates, ignoring URLs the class already has; return the rows that are new."""
         new = []
-        with self.transaction():
-            for c in candidates:
-                hit = c.hit
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO images (class, query, engine, rank, url, thumbnail_url, source_page,"
-                    " title, license, author, width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (c.class_name, c.query, c.engine, c.rank, hit.url, hit.thumbnail_url, hit.source_page,
-                     hit.title, hit.license, hit.author, hit.width, hit.height),
-                )
-                if cursor.rowcount:
-                    new.append(Row(cursor.lastrowid, c.class_name, hit.url))
+        for c in candidates:
+            hit = c.hit
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO images (class, query, engine, rank, url, thumbnail_url, source_page,"
+                " title, license, author, width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.class_name, c.query, c.engine, c.rank, hit.url, hit.thumbnail_url, hit.source_page,
+                 hit.title, hit.license, hit.author, hit.width, hit.height),
+            )
+            if cursor.rowcount:
+                new.append(Row(cursor.lastrowid, c.class_name, hit.url))
         return new
 
     def to_fetch(self, classes: Iterable[str]) -> list[Row]:
@@ -155,38 +169,29 @@ class Manifest:
 
     def claim(self, row_id: int, *, final_url: str, sha256: str, path: str, split: str, size: int,
               width: int, height: int, fmt: str) -> None:
-        """Record an image as being written; committed before the file appears so a crash is recoverable."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE images SET status = 'saving', retryable = 0, attempts = attempts + 1, final_url = ?,"
-                " sha256 = ?, path = ?, split = ?, bytes = ?, width = ?, height = ?, format = ?, fetched_at = ?"
-                " WHERE id = ?",
-                (final_url, sha256, path, split, size, width, height, fmt, now(), row_id),
-            )
+        """Record an image as being written; the caller awaits `durable` before the file appears."""
+        self.db.execute(
+            "UPDATE images SET status = 'saving', retryable = 0, attempts = attempts + 1, final_url = ?,"
+            " sha256 = ?, path = ?, split = ?, bytes = ?, width = ?, height = ?, format = ?, fetched_at = ?"
+            " WHERE id = ?",
+            (final_url, sha256, path, split, size, width, height, fmt, now(), row_id),
+        )
 
     def mark_saved(self, row_id: int) -> None:
-        with self.transaction():
-            self.db.execute("UPDATE images SET status = 'saved' WHERE id = ?", (row_id,))
+        self.db.execute("UPDATE images SET status = 'saved' WHERE id = ?", (row_id,))
 
     def mark_duplicate(self, row_id: int, *, final_url: str, sha256: str, of: Saved, size: int) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE images SET status = 'duplicate', retryable = 0, attempts = attempts + 1, final_url = ?,"
-                " sha256 = ?, path = ?, bytes = ?, fetched_at = ? WHERE id = ?",
-                (final_url, sha256, of.path, size, now(), row_id),
-            )
+        self.db.execute(
+            "UPDATE images SET status = 'duplicate', retryable = 0, attempts = attempts + 1, final_url = ?,"
+            " sha256 = ?, path = ?, bytes = ?, fetched_at = ? WHERE id = ?",
+            (final_url, sha256, of.path, size, now(), row_id),
+        )
 
     def mark_failed(self, row_id: int, reason: str, *, retryable: bool) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE images SET status = ?, retryable = ?, attempts = attempts + 1, fetched_at = ? WHERE id = ?",
-                (f"failed:{reason}", int(retryable), now(), row_id),
-            )
-
-    def release(self, row_id: int) -> None:
-        """Give a claimed row back untried (the class filled up meanwhile)."""
-        with self.transaction():
-            self._reset(row_id)
+        self.db.execute(
+            "UPDATE images SET status = ?, retryable = ?, attempts = attempts + 1, fetched_at = ? WHERE id = ?",
+            (f"failed:{reason}", int(retryable), now(), row_id),
+        )
 
     def _reset(self, row_id: int) -> None:
         self.db.execute(

@@ -84,6 +84,6 @@ def format_table(summary: Summary) -> str:
     cells = [[str(v) for v in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(v.ljust(w) if i in (0, len(header) - 1) else v.rjust(w)
-                       for i, (v, w) in enumerate(zip(row, widths))).rstrip() for row in cells]
+                       for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -22,7 +22,7 @@ def assert_dataset_consistent(out):
     files = image_files(out)
     digests = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
     assert len(set(digests)) == len(digests), "byte-identical files saved twice"
-    for path, digest in zip(files, digests):
+    for path, digest in zip(files, digests, strict=True):
         assert path.stem == digest[:32]
         with Image.open(path) as image:
             image.load()

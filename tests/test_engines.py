@@ -11,7 +11,16 @@ import pytest
 
 from collector.candidate import ImageHit
 from collector.engines import (
-    DEFAULT_ENGINE, ENGINES, EngineFormatError, Page, PageRequest, baidu, bing, duckduckgo, openverse, wikimedia,
+    DEFAULT_ENGINE,
+    ENGINES,
+    EngineFormatError,
+    Page,
+    PageRequest,
+    baidu,
+    bing,
+    duckduckgo,
+    openverse,
+    wikimedia,
 )
 from collector.engines.base import BROWSER_HEADERS
 from tests.fake_engine.formats import RESPONDERS, obfuscate_url

@@ -10,7 +10,7 @@ from PIL import Image
 
 from collector.addresses import AddressPolicy
 from collector.classes import ClassSpecError, build_specs, check_name, parse_classes_file
-from collector.fetch import FetchError, Fetcher, FetchLimits, parse_retry_after
+from collector.fetch import Fetcher, FetchError, FetchLimits, parse_retry_after
 from collector.split import choose_split
 from collector.validate import InvalidImage, validate_image
 from tests.fake_engine.server import draw_image, png_header_only
@@ -76,7 +76,9 @@ def test_split_is_a_stable_function_of_content_and_seed():
     assert set(choose_split(d, 0.0) for d in digests) == {"train"}
 
 
-@pytest.mark.parametrize("name", ["", "  ", "..", ".", "a/b", "a\\b", "../etc", ".hidden", "_quarantine", "a:b", "x" * 101])
+@pytest.mark.parametrize(
+    "name", ["", "  ", "..", ".", "a/b", "a\\b", "../etc", ".hidden", "_quarantine", "a:b", "x" * 101]
+)
 def test_unsafe_class_names_are_rejected(name):
     with pytest.raises(ClassSpecError):
         check_name(name)

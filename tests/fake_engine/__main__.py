@@ -21,7 +21,8 @@ def main() -> None:
         fake.prepare(query)
     server = FakeServer(fake, args.port)
     flags = " ".join(f"--endpoint {name}={url}" for name, url in server.endpoints().items())
-    print(f"fake engine on {server.url}; try:\n  collect --classes cat dog --engine all {flags} --allow-private-addresses", flush=True)
+    print(f"fake engine on {server.url}; try:", flush=True)
+    print(f"  collect --classes cat dog --engine all {flags} --allow-private-addresses", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

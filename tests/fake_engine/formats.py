@@ -71,7 +71,7 @@ def _bing_item(hit: ImageHit, position: int, query: str, changed: bool) -> str:
     """One `<li>`: the `a.iusc` anchor with its entity-escaped `m` JSON, the thumbnail, the size and source host."""
     key = _digest(hit.url)
     names = ("mediaurl", "thumburl", "pageurl", "title") if changed else ("murl", "turl", "purl", "t")
-    fields = _present(dict(zip(names, (hit.url, hit.thumbnail_url, hit.source_page, hit.title))))
+    fields = _present(dict(zip(names, (hit.url, hit.thumbnail_url, hit.source_page, hit.title), strict=True)))
     metadata = {"cid": key[:8], **fields, "md5": key[:32], "shkey": key[32:76], "mid": key[:40].upper(), "desc": ""}
     size = {"exph": hit.height, "expw": hit.width} if hit.width and hit.height else {}
     detail = {"view": "detailV2", "ccid": key[:8], "id": key[:40].upper(), "mediaurl": hit.url, **size, "q": query,
