@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import logging
 import os
@@ -108,6 +109,8 @@ async def run(specs: list[ClassSpec], options: CollectOptions) -> Summary:
         await Collection(specs, options, summary, manifest).run()
     finally:
         manifest.close()
+        with contextlib.suppress(OSError):
+            (options.out / TMP_DIR).rmdir()
     return summary
 
 
