@@ -53,10 +53,9 @@ def sequential_loop(urls: list[str], folder: Path) -> float:
     """The tutorials' loop: one blocking request at a time, write each body to a file."""
     folder.mkdir(parents=True)
     start = time.perf_counter()
-    with httpx.Client() as client:
-        for i, url in enumerate(urls):
-            response = client.get(url, timeout=10)
-            (folder / f"{i}.jpg").write_bytes(response.content)
+    for i, url in enumerate(urls):
+        response = httpx.get(url, timeout=10)
+        (folder / f"{i}.jpg").write_bytes(response.content)
     return time.perf_counter() - start
 
 

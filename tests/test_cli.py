@@ -77,6 +77,26 @@ def test_bad_input_is_a_one_line_usage_error(args, message, tmp_path):
     assert not (tmp_path / "manifest.sqlite").exists()
 
 
+def test_classes_file_names_classes_and_their_queries(fake, tmp_path):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("# pets\nkitty: cat | kitten\npuppy\n", encoding="utf-8")
+    out = tmp_path / "data"
+    result = invoke("--classes-file", str(classes), "--out", str(out), "--allow-private-addresses",
+                    *endpoint_args(fake, "bing"))
+    assert result.exit_code == 0, result.output
+    queries = {(r["class"], r["query"]) for r in manifest_rows(out)}
+    assert queries == {("kitty", "cat"), ("kitty", "kitten"), ("puppy", "puppy")}
+
+
+def test_a_corrupt_manifest_is_a_one_line_error_and_is_left_alone(fake, tmp_path):
+    (tmp_path / "manifest.sqlite").write_bytes(b"this is not a database" * 100)
+    result = invoke("--classes", "cat", "--out", str(tmp_path), *endpoint_args(fake, "bing"))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: ")
+    assert "not a usable manifest" in result.output
+    assert (tmp_path / "manifest.sqlite").read_bytes() == b"this is not a database" * 100
+
+
 def test_no_network_exits_nonzero_naming_each_unreachable_engine(tmp_path):
     port = closed_port()
     result = invoke("--classes", "cat", "--out", str(tmp_path), "--engine", "bing", "--engine", "wikimedia",

@@ -81,6 +81,8 @@ def test_every_fault_gets_its_own_status_and_nothing_bad_is_saved(fake, tmp_path
     saved_png = [f for f in image_files(tmp_path) if f.suffix == ".png"]
     assert len(saved_png) == 1, "a PNG served as .jpg is saved under its real format"
     assert summary.classes["faults"].failures["timeout"] == 2
+    first, second = fake.fake.request_times["/fault/ratelimit/1"]
+    assert second - first >= 0.95, "Retry-After: 1 is honoured"
 
 
 def test_rerun_fetches_nothing_new_and_changes_nothing(fake, tmp_path):

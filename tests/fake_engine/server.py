@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -90,6 +90,7 @@ class FakeEngine:
         self.max_bytes_served = max_bytes_served
         self.base_url = ""
         self.requests: Counter[str] = Counter()
+        self.request_times: defaultdict[str, list[float]] = defaultdict(list)
         self._images: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -145,6 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         path, params = unquote(url.path), dict(parse_qsl(url.query))
         with fake._lock:
             fake.requests[path] += 1
+            fake.request_times[path].append(time.monotonic())
             count = fake.requests[path]
         engine, _, rest = path.lstrip("/").partition("/")
         try:
