@@ -50,12 +50,17 @@ def image_urls(base: str, count: int) -> list[str]:
 
 
 def sequential_loop(urls: list[str], folder: Path) -> float:
-    """The tutorials' loop: one blocking request at a time, write each body to a file."""
+    """The tutorials' loop, one blocking request at a time, each body written to a file.
+
+    It reuses one keep-alive connection, which the tutorials do not: that makes it
+    the fastest sequential loop, and the printed ratio a lower bound.
+    """
     folder.mkdir(parents=True)
     start = time.perf_counter()
-    for i, url in enumerate(urls):
-        response = httpx.get(url, timeout=10)
-        (folder / f"{i}.jpg").write_bytes(response.content)
+    with httpx.Client() as client:
+        for i, url in enumerate(urls):
+            response = client.get(url, timeout=10)
+            (folder / f"{i}.jpg").write_bytes(response.content)
     return time.perf_counter() - start
 
 

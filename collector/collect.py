@@ -20,7 +20,7 @@ from .addresses import AddressPolicy
 from .candidate import Candidate
 from .classes import ClassSpec, build_specs
 from .engines import ENGINES, Engine, EngineFormatError
-from .fetch import ClientPool, Fetched, Fetcher, FetchError, FetchLimits
+from .fetch import ClientPool, Fetcher, FetchError, FetchLimits
 from .manifest import FILENAME, Manifest, Row
 from .search import search_pages
 from .split import choose_split
@@ -137,23 +137,24 @@ def first_leaf(group: BaseExceptionGroup) -> BaseException:
     return error
 
 
-def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write via a temporary file and a rename, so a crash never leaves a partial image in place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass(frozen=True)
+class Staged:
+    """A downloaded image that passed validation, written under a temporary name until it is claimed."""
+
+    info: ImageInfo
+    sha256: str
+    size: int
+    temp: Path
 
 
-def inspect(data: bytes, min_side: int, max_pixels: int) -> tuple[ImageInfo, str]:
-    """Decode and hash in one worker-thread call: both are CPU work the event loop should not do."""
+def stage(data: bytes, tmp_dir: Path, min_side: int, max_pixels: int) -> Staged:
+    """Decode, hash and write to a temporary file in one worker-thread call: all of it is work the event
+    loop should not do. Raises InvalidImage before anything is written."""
     info = validate_image(data, min_side=min_side, max_pixels=max_pixels)
-    return info, hashlib.sha256(data).hexdigest()
+    fd, temp = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    return Staged(info, hashlib.sha256(data).hexdigest(), len(data), Path(temp))
 
 
 class Collection:
@@ -168,6 +169,7 @@ class Collection:
         self.manifest = manifest
         self.queue: asyncio.Queue[Row] = asyncio.Queue()
         self.seen: dict[str, set[str]] = {s.name: set() for s in specs}
+        self.folders: set[Path] = set()
         self.bars = {
             s.name: tqdm(desc=s.name, total=0, unit="img", position=i, leave=True, disable=not options.progress,
                          dynamic_ncols=True)
@@ -266,32 +268,42 @@ class Collection:
             return
         try:
             fetched = await fetcher.fetch(row.url)
-            info, sha256 = await asyncio.to_thread(
-                inspect, fetched.data, self.options.min_side, self.options.max_pixels
+            staged = await asyncio.to_thread(
+                stage, fetched.data, self.options.out / TMP_DIR, self.options.min_side, self.options.max_pixels
             )
         except (FetchError, InvalidImage) as error:
             transient = isinstance(error, FetchError) and error.transient
             manifest.mark_failed(row.id, error.reason, retryable=transient)
             stats.failures[error.reason] += 1
             return
-        holder = manifest.holder(sha256)
+        except OSError as error:
+            raise CollectError(f"cannot write to {self.options.out}: {error.strerror or error}") from error
+        holder = manifest.holder(staged.sha256)
         if holder is not None:
-            manifest.mark_duplicate(row.id, final_url=fetched.final_url, sha256=sha256, of=holder,
-                                    size=len(fetched.data))
+            staged.temp.unlink()
+            manifest.mark_duplicate(row.id, final_url=fetched.final_url, sha256=staged.sha256, of=holder,
+                                    size=staged.size)
             stats.duplicates += 1
-        elif not self._full(row.class_name):
-            await self._save(row, fetched, info, sha256)
+        elif self._full(row.class_name):
+            staged.temp.unlink()
+        else:
+            await self._save(row, fetched.final_url, staged)
             stats.saved += 1
 
-    async def _save(self, row: Row, fetched: Fetched, info: ImageInfo, sha256: str) -> None:
-        split = choose_split(sha256, self.options.val_fraction, self.options.seed)
-        relative = f"{split}/{row.class_name}/{sha256[:32]}.{info.extension}"
-        self.manifest.claim(row.id, final_url=fetched.final_url, sha256=sha256, path=relative, split=split,
-                            size=len(fetched.data), width=info.width, height=info.height, fmt=info.format)
+    async def _save(self, row: Row, final_url: str, staged: Staged) -> None:
+        """Claim, make the claim durable, then move the file into place: a crash at any point is recoverable."""
+        info = staged.info
+        split = choose_split(staged.sha256, self.options.val_fraction, self.options.seed)
+        relative = f"{split}/{row.class_name}/{staged.sha256[:32]}.{info.extension}"
+        self.manifest.claim(row.id, final_url=final_url, sha256=staged.sha256, path=relative, split=split,
+                            size=staged.size, width=info.width, height=info.height, fmt=info.format)
         await self.manifest.durable()
         target = self.options.out / relative
         try:
-            await asyncio.to_thread(write_atomic, target, fetched.data, self.options.out / TMP_DIR)
+            if target.parent not in self.folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.folders.add(target.parent)
+            os.replace(staged.temp, target)
         except OSError as error:
             raise CollectError(f"cannot write {target}: {error.strerror or error}") from error
         self.manifest.mark_saved(row.id)
