@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,14 +37,35 @@ class AddressPolicy:
             return True
         return address.is_global and not address.is_multicast
 
-    async def check(self, url: str) -> None:
-        """Raise AddressRefused unless every address the URL's host resolves to is permitted."""
+    async def pin(self, url: str) -> Pinned:
+        """Resolve the URL's host once, refuse it unless every address is permitted, and pin the request
+        to the address checked, so a second DNS answer (rebinding) cannot send it elsewhere."""
         parts = urlsplit(url)
-        if not parts.hostname:
+        hostname = parts.hostname
+        if not hostname:
             raise AddressRefused(f"no host in {url[:80]}")
-        for address in await resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+        addresses = await resolve(hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        for address in addresses:
             if not self.permits(address):
-                raise AddressRefused(f"{parts.hostname} resolves to non-public address {address}")
+                raise AddressRefused(f"{hostname} resolves to non-public address {address}")
+        port = f":{parts.port}" if parts.port else ""
+        preferred = min(addresses, key=lambda address: address.version)  # IPv4 first: IPv6 routes are often missing
+        pinned = parts._replace(netloc=bracketed(str(preferred)) + port)
+        return Pinned(urlunsplit(pinned), bracketed(hostname) + port, hostname)
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A URL whose host is replaced by a checked address, with what the server must still be told."""
+
+    url: str
+    host_header: str
+    tls_hostname: str
+
+
+def bracketed(host: str) -> str:
+    """IPv6 literals need brackets inside a URL or a Host header."""
+    return f"[{host}]" if ":" in host else host
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
@@ -56,4 +77,6 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise OSError(f"cannot resolve {host}: {error.strerror}") from error
+    if not infos:
+        raise OSError(f"cannot resolve {host}: no addresses")
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]

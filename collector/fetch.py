@@ -171,8 +171,11 @@ class Fetcher:
     async def _get(self, url: str, headers: dict[str, str]) -> bytes | str:
         """One guarded GET within the time limit: the body, or the absolute URL a redirect points to."""
         async with self.clients.client() as client, asyncio.timeout(self.limits.timeout):
-            await self.policy.check(url)
-            async with client.stream("GET", url, headers=headers) as response:
+            target = await self.policy.pin(url)
+            async with client.stream(
+                "GET", target.url, headers={**headers, "Host": target.host_header},
+                extensions={"sni_hostname": target.tls_hostname},
+            ) as response:
                 return await self._read(url, response)
 
     async def _read(self, url: str, response: httpx.Response) -> bytes | str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from email.utils import formatdate
 
 import pytest
 from PIL import Image
 
-from collector.addresses import AddressPolicy
+from collector.addresses import AddressPolicy, AddressRefused
 from collector.classes import ClassSpecError, build_specs, check_name, parse_classes_file
-from collector.fetch import Fetcher, FetchError, FetchLimits, parse_retry_after
+from collector.fetch import ClientPool, Fetcher, FetchError, FetchLimits, parse_retry_after
 from collector.split import choose_split
 from collector.validate import InvalidImage, validate_image
 from tests.fake_engine.server import draw_image, png_header_only
@@ -113,3 +114,28 @@ def test_retry_delay_grows_exponentially_honours_retry_after_and_gives_up():
     assert fetcher._retry_delay(FetchError("http-404"), 0) is None
     assert fetcher._retry_delay(FetchError("http-429", transient=True, retry_after=30), 0) == 30
     assert fetcher._retry_delay(FetchError("http-429", transient=True, retry_after=3600), 0) is None
+
+
+def test_pinning_replaces_the_host_by_the_checked_address_and_keeps_the_name_for_host_and_tls():
+    pinned = asyncio.run(AddressPolicy.allow_all().pin("http://localhost:8080/a/b.jpg?x=1"))
+    assert pinned.url == "http://127.0.0.1:8080/a/b.jpg?x=1"
+    assert (pinned.host_header, pinned.tls_hostname) == ("localhost:8080", "localhost")
+    pinned = asyncio.run(AddressPolicy.allow_all().pin("https://[::1]/x"))
+    assert (pinned.url, pinned.host_header) == ("https://[::1]/x", "[::1]")
+
+
+def test_pinning_refuses_a_name_that_resolves_to_a_private_address():
+    with pytest.raises(AddressRefused, match="non-public address 127.0.0.1"):
+        asyncio.run(AddressPolicy().pin("http://localhost/x.jpg"))
+
+
+def test_fetch_by_host_name_reaches_the_pinned_address_with_the_original_host_header(fake):
+    async def fetch():
+        async with ClientPool(1, FetchLimits()) as clients:
+            fetcher = Fetcher(clients, AddressPolicy.from_networks(["127.0.0.1/32", "::1/128"]), FetchLimits())
+            return await fetcher.fetch(f"http://localhost:{fake.server_address[1]}/img/pinned/1.jpg")
+
+    fetched = asyncio.run(fetch())
+    assert validate_image(fetched.data).format == "JPEG"
+    assert fetched.final_url.startswith("http://localhost:")
+    assert fake.fake.hosts["/img/pinned/1.jpg"] == f"localhost:{fake.server_address[1]}"

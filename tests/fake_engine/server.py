@@ -91,6 +91,7 @@ class FakeEngine:
         self.base_url = ""
         self.requests: Counter[str] = Counter()
         self.request_times: defaultdict[str, list[float]] = defaultdict(list)
+        self.hosts: dict[str, str] = {}
         self._images: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -147,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.requests[path] += 1
             fake.request_times[path].append(time.monotonic())
+            fake.hosts[path] = self.headers.get("Host", "")
             count = fake.requests[path]
         engine, _, rest = path.lstrip("/").partition("/")
         try:
