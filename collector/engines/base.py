@@ -50,6 +50,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Engine:
+    """A search engine as the crawler sees it: pure request building and parsing, no I/O."""
+
     name: str
     base_url: str
     first_request: Callable[[str], PageRequest]
