@@ -127,7 +127,10 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, sig):
         while len(image_files(out)) < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(process.pid, sig)
-        process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=60)
+        if sig == signal.SIGINT:
+            assert process.returncode == 130
+            assert stderr.decode().strip().splitlines()[-1] == "interrupted: run the same command again to resume"
         interrupted = image_files(out)
         assert 10 <= len(interrupted) < 63
         rows = manifest_rows(out)
