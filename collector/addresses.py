@@ -37,21 +37,12 @@ class AddressPolicy:
             return True
         return address.is_global and not address.is_multicast
 
-    async def pin(self, url: str) -> Pinned:
-        """Resolve the URL's host once, refuse it unless every address is permitted, and pin the request
-        to the address checked, so a second DNS answer (rebinding) cannot send it elsewhere."""
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        if not hostname:
-            raise AddressRefused(f"no host in {url[:80]}")
-        addresses = await resolve(hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    def choose(self, hostname: str, addresses: list[IPAddress]) -> IPAddress:
+        """The address to connect to, or AddressRefused unless every address the host has is permitted."""
         for address in addresses:
             if not self.permits(address):
                 raise AddressRefused(f"{hostname} resolves to non-public address {address}")
-        port = f":{parts.port}" if parts.port else ""
-        preferred = min(addresses, key=lambda address: address.version)  # IPv4 first: IPv6 routes are often missing
-        pinned = parts._replace(netloc=bracketed(str(preferred)) + port)
-        return Pinned(urlunsplit(pinned), bracketed(hostname) + port, hostname)
+        return min(addresses, key=lambda address: address.version)  # IPv4 first: IPv6 routes are often missing
 
 
 @dataclass(frozen=True)
@@ -61,6 +52,33 @@ class Pinned:
     url: str
     host_header: str
     tls_hostname: str
+
+
+class Pinner:
+    """Resolves each host once per run and pins every request to the address that was checked, so a
+    second DNS answer (rebinding) cannot send a request elsewhere; refusals are remembered too."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self._chosen: dict[tuple[str, int], IPAddress | AddressRefused] = {}
+
+    async def pin(self, url: str) -> Pinned:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        if not hostname:
+            raise AddressRefused(f"no host in {url[:80]}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if (hostname, port) not in self._chosen:
+            try:
+                self._chosen[hostname, port] = self.policy.choose(hostname, await resolve(hostname, port))
+            except AddressRefused as refused:
+                self._chosen[hostname, port] = refused
+        chosen = self._chosen[hostname, port]
+        if isinstance(chosen, AddressRefused):
+            raise chosen
+        suffix = f":{parts.port}" if parts.port else ""
+        pinned = parts._replace(netloc=bracketed(str(chosen)) + suffix)
+        return Pinned(urlunsplit(pinned), bracketed(hostname) + suffix, hostname)
 
 
 def bracketed(host: str) -> str:

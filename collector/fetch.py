@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .addresses import AddressPolicy, AddressRefused
+from .addresses import AddressPolicy, AddressRefused, Pinner
 
 USER_AGENT = "imgharvest/0.1 (image dataset collector)"
 CONNECTIONS_PER_CLIENT = 2
@@ -118,7 +118,7 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.clients = clients
-        self.policy = policy
+        self.pinner = Pinner(policy)
         self.limits = limits
         self.rng = rng or random.Random()
         self.sleep = sleep
@@ -171,7 +171,7 @@ class Fetcher:
     async def _get(self, url: str, headers: dict[str, str]) -> bytes | str:
         """One guarded GET within the time limit: the body, or the absolute URL a redirect points to."""
         async with self.clients.client() as client, asyncio.timeout(self.limits.timeout):
-            target = await self.policy.pin(url)
+            target = await self.pinner.pin(url)
             async with client.stream(
                 "GET", target.url, headers={**headers, "Host": target.host_header},
                 extensions={"sni_hostname": target.tls_hostname},

@@ -9,7 +9,7 @@ from email.utils import formatdate
 import pytest
 from PIL import Image
 
-from collector.addresses import AddressPolicy, AddressRefused
+from collector.addresses import AddressPolicy, AddressRefused, Pinner
 from collector.classes import ClassSpecError, build_specs, check_name, parse_classes_file
 from collector.fetch import ClientPool, Fetcher, FetchError, FetchLimits, parse_retry_after
 from collector.split import choose_split
@@ -117,16 +117,23 @@ def test_retry_delay_grows_exponentially_honours_retry_after_and_gives_up():
 
 
 def test_pinning_replaces_the_host_by_the_checked_address_and_keeps_the_name_for_host_and_tls():
-    pinned = asyncio.run(AddressPolicy.allow_all().pin("http://localhost:8080/a/b.jpg?x=1"))
+    pinned = asyncio.run(Pinner(AddressPolicy.allow_all()).pin("http://localhost:8080/a/b.jpg?x=1"))
     assert pinned.url == "http://127.0.0.1:8080/a/b.jpg?x=1"
     assert (pinned.host_header, pinned.tls_hostname) == ("localhost:8080", "localhost")
-    pinned = asyncio.run(AddressPolicy.allow_all().pin("https://[::1]/x"))
+    pinned = asyncio.run(Pinner(AddressPolicy.allow_all()).pin("https://[::1]/x"))
     assert (pinned.url, pinned.host_header) == ("https://[::1]/x", "[::1]")
 
 
 def test_pinning_refuses_a_name_that_resolves_to_a_private_address():
     with pytest.raises(AddressRefused, match="non-public address 127.0.0.1"):
-        asyncio.run(AddressPolicy().pin("http://localhost/x.jpg"))
+        asyncio.run(Pinner(AddressPolicy()).pin("http://localhost/x.jpg"))
+
+
+def test_a_host_with_any_private_address_is_refused_and_ipv4_is_preferred():
+    public4, public6, private = (ipaddress.ip_address(a) for a in ("93.184.216.34", "2606:2800::1", "10.0.0.1"))
+    assert AddressPolicy().choose("example.org", [public6, public4]) == public4
+    with pytest.raises(AddressRefused):
+        AddressPolicy().choose("rebind.example", [public4, private])
 
 
 def test_fetch_by_host_name_reaches_the_pinned_address_with_the_original_host_header(fake):
