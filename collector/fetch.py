@@ -8,7 +8,7 @@ import random
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -57,13 +57,13 @@ class ClientPool:
     the number of requests in flight.
     """
 
-    def __init__(self, size: int, limits: FetchLimits, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, size: int, limits: FetchLimits) -> None:
         tls = ssl.create_default_context()
         self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         self._all = [
             httpx.AsyncClient(
                 verify=tls,
-                headers={"User-Agent": USER_AGENT, **(headers or {})},
+                headers={"User-Agent": USER_AGENT},
                 timeout=httpx.Timeout(limits.timeout, connect=min(limits.timeout, 10.0)),
                 limits=httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT),
                 follow_redirects=False,
@@ -115,13 +115,11 @@ class Fetcher:
         *,
         per_host: int = 4,
         rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.clients = clients
         self.pinner = Pinner(policy)
         self.limits = limits
         self.rng = rng or random.Random()
-        self.sleep = sleep
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
 
     async def fetch(self, url: str, headers: dict[str, str] | None = None) -> Fetched:
@@ -134,7 +132,7 @@ class Fetcher:
                 delay = self._retry_delay(error, attempt)
                 if delay is None:
                     raise
-            await self.sleep(delay)
+            await asyncio.sleep(delay)
             attempt += 1
 
     def _retry_delay(self, error: FetchError, attempt: int) -> float | None:
