@@ -28,7 +28,3 @@ class Candidate:
     engine: str
     rank: int
     hit: ImageHit
-
-    @property
-    def url(self) -> str:
-        return self.hit.url
