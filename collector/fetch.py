@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from .addresses import AddressPolicy, AddressRefused, Pinner
+from .engines.base import USER_AGENT
 
-USER_AGENT = "imgharvest/0.1 (image dataset collector)"
 CONNECTIONS_PER_CLIENT = 2
 
 

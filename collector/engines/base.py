@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 
 from ..candidate import ImageHit
 
+USER_AGENT = "imgharvest/0.1 (image dataset collector)"
+"""How the crawler names itself where a service asks for an honest client name (and for every image download)."""
+
 BROWSER_HEADERS = {
     "User-Agent": (
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "

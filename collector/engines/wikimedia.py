@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from ..candidate import ImageHit
 from ._parsing import format_error, http_url, load_json, positive_int, text
-from .base import Engine, EngineFormatError, Page, PageRequest
+from .base import USER_AGENT, Engine, EngineFormatError, Page, PageRequest
 
 PATH = "/w/api.php"
 PAGE_SIZE = 50
-USER_AGENT = "imgharvest/0.1 (image dataset collector)"
-"""Wikimedia asks API clients for a descriptive User-Agent rather than a browser's."""
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 """Commons also hosts SVG, TIFF, PDF, DjVu, audio and video files; a photo dataset wants none of them."""
 
@@ -26,7 +24,7 @@ def first_request(query: str) -> PageRequest:
         "prop": "imageinfo", "iiprop": "url|size|mime|extmetadata", "iiurlwidth": "320",
         "iiextmetadatafilter": "LicenseShortName|Artist|ObjectName",
     }
-    return PageRequest(PATH, params, 1, {"User-Agent": USER_AGENT})
+    return PageRequest(PATH, params, 1, {"User-Agent": USER_AGENT})  # Wikimedia asks for a descriptive one
 
 
 def parse(body: bytes, request: PageRequest) -> Page:
