@@ -149,9 +149,10 @@ class Fetcher:
     async def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
         try:
             for _ in range(self.limits.max_redirects + 1):
-                if urlsplit(url).scheme not in ("http", "https"):
+                parts = urlsplit(url)
+                if parts.scheme not in ("http", "https"):
                     raise FetchError("bad-url", url[:80])
-                async with self._hosts[urlsplit(url).netloc]:
+                async with self._hosts[parts.netloc]:
                     location = await self._get(url, headers)
                 if isinstance(location, bytes):
                     return Fetched(url, location)
