@@ -88,9 +88,9 @@ def test_every_fault_gets_its_own_status_and_nothing_bad_is_saved(fake, tmp_path
 def test_rerun_fetches_nothing_new_and_changes_nothing(fake, tmp_path):
     first = collect_from(fake, tmp_path, ["cat"], engines=("bing", "openverse"))
     before = {f: f.stat().st_mtime_ns for f in image_files(tmp_path)}
-    image_requests = sum(n for path, n in fake.fake.requests.items() if path.startswith(("/img", "/alias")))
+    image_requests = sum(len(t) for path, t in fake.fake.request_times.items() if path.startswith(("/img", "/alias")))
     second = collect_from(fake, tmp_path, ["cat"], engines=("bing", "openverse"))
-    after_requests = sum(n for path, n in fake.fake.requests.items() if path.startswith(("/img", "/alias")))
+    after_requests = sum(len(t) for path, t in fake.fake.request_times.items() if path.startswith(("/img", "/alias")))
     assert after_requests == image_requests
     assert {f: f.stat().st_mtime_ns for f in image_files(tmp_path)} == before
     assert second.classes["cat"].saved == 0
@@ -108,7 +108,7 @@ def test_transient_failures_are_retried_by_the_next_run(fake, tmp_path):
     status = {r["url"].removeprefix(fake.url): r["status"] for r in manifest_rows(tmp_path)}
     assert status["/fault/flaky/1"] == status["/fault/ratelimit/1"] == "saved"
     assert status["/fault/404"] == "failed:http-404"
-    assert fake.fake.requests["/fault/404"] == 1, "permanent failures are not retried"
+    assert fake.fake.requests("/fault/404") == 1, "permanent failures are not retried"
 
 
 def test_per_class_cap_stops_saving_and_leaves_the_rest_for_later(fake, tmp_path):
@@ -165,7 +165,7 @@ def test_private_addresses_are_refused_by_default(fake, tmp_path):
     summary = collect_from(fake, tmp_path, ["cat"], policy=AddressPolicy())
     statuses = Counter(r["status"] for r in manifest_rows(tmp_path))
     assert statuses == {"failed:private-address": summary.classes["cat"].candidates}
-    assert not any(path.startswith("/img") for path in fake.fake.requests)
+    assert not any(path.startswith("/img") for path in fake.fake.request_times)
 
 
 def test_dry_run_reports_candidates_and_writes_nothing(fake, tmp_path):

@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import zlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -89,7 +89,6 @@ class FakeEngine:
         self.noise = noise
         self.max_bytes_served = max_bytes_served
         self.base_url = ""
-        self.requests: Counter[str] = Counter()
         self.request_times: defaultdict[str, list[float]] = defaultdict(list)
         self.hosts: dict[str, str] = {}
         self._images: dict[str, bytes] = {}
@@ -121,6 +120,9 @@ class FakeEngine:
     def changed_format(self, query: str) -> bool:
         return query == "changed format"
 
+    def requests(self, path: str) -> int:
+        return len(self.request_times.get(path, ()))
+
     def prepare(self, query: str) -> None:
         """Generate a query's images now rather than on first request."""
         for i in range(self.images_per_query):
@@ -146,10 +148,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path, params = unquote(url.path), dict(parse_qsl(url.query))
         with fake._lock:
-            fake.requests[path] += 1
             fake.request_times[path].append(time.monotonic())
             fake.hosts[path] = self.headers.get("Host", "")
-            count = fake.requests[path]
+            count = len(fake.request_times[path])
         engine, _, rest = path.lstrip("/").partition("/")
         try:
             if engine in RESPONDERS:
