@@ -1,1 +1,1 @@
-"""Training, evaluation, prediction and baselines for ImageFolder datasets (not built yet)."""
+"""Training, evaluation, prediction and baselines for ImageFolder datasets."""

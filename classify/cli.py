@@ -1,9 +1,15 @@
-"""Command-line edge of `classify`."""
+"""Command-line edge of `classify`: options in, one-line errors and exit codes out."""
+
+from __future__ import annotations
 
 import click
 
+from .baselines.cli import baseline
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
-    """Train, evaluate and use image classifiers (not built yet)."""
-    raise click.ClickException("classify is not built yet")
+    """Train, evaluate and use image classifiers on ImageFolder datasets."""
+
+
+main.add_command(baseline)
