@@ -1,0 +1,295 @@
+"""Judge one file for `curate`: is it a usable image, what are its fingerprints, and does it look poor.
+
+Everything comes from a single full decode: the full pixels give the exact-duplicate digest (and prove the file
+is not truncated), one small copy of them gives the perceptual hashes and the quality metrics.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import imagehash
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..validate import DEFAULT_MAX_PIXELS, sniff_format
+
+HASHERS = {
+    "phash": imagehash.phash,
+    "dhash": imagehash.dhash,
+    "whash": imagehash.whash,
+    "ahash": imagehash.average_hash,
+}
+
+# Longest side of the copy that hashes and metrics are computed on: metrics then mean the same at every image size.
+ANALYSIS_SIDE = 128
+
+# TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+ORIENTATION_TAG = 0x0112
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Where an accepted image starts to look poor; each crossing adds a flag, none rejects on its own."""
+
+    dark: float = 30.0  # mean brightness (0-255) below this
+    bright: float = 225.0  # mean brightness above this
+    blur: float = 50.0  # variance of the Laplacian of the analysis copy below this
+    entropy: float = 3.5  # bits of the grey-level histogram below this: flat, near-empty pictures
+    grayscale: float = 2.0  # mean difference between colour channels (0-255) below this
+    odd_min_side: int = 64  # accepted but smaller than this on its short side
+    odd_aspect: float = 3.0  # accepted but longer than this many times its short side
+
+
+@dataclass(frozen=True)
+class InspectOptions:
+    min_side: int = 32
+    max_aspect: float = 5.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    hash_kinds: tuple[str, ...] = ("phash",)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.hash_kinds) - set(HASHERS))
+        if unknown:
+            raise ValueError(f"unknown hash kind {', '.join(unknown)}; choose from {', '.join(HASHERS)}")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What one file is. `reason` is None for an accepted image, else the slug of why it was rejected."""
+
+    path: Path
+    reason: str | None
+    detail: str
+    format: str | None
+    width: int
+    height: int
+    size: int
+    pixel_digest: str | None
+    hashes: dict[str, int]
+    flags: tuple[str, ...]
+    metrics: dict[str, float]
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def inspect_image(path: Path, options: InspectOptions) -> Inspection:
+    """Inspect one file. Never raises for a bad file: a bad file is a result with a `reason`."""
+    path = Path(path)
+    facts: dict = {"format": None, "width": 0, "height": 0, "size": 0}
+    try:
+        data = _read(path)
+        facts["size"] = len(data)
+        return _inspect_bytes(path, data, options, facts)
+    except _Rejected as rejected:
+        return Inspection(path, rejected.reason, rejected.detail, facts["format"], facts["width"], facts["height"],
+                          facts["size"], None, {}, (), {})
+
+
+def hash_to_hex(value: int) -> str:
+    """The 16-digit hex form imagehash prints and `imagehash.hex_to_hash` reads back."""
+    return f"{value:016x}"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _Rejected("unreadable", error.strerror or str(error)) from error
+    if not data:
+        raise _Rejected("empty", "the file has zero bytes")
+    return data
+
+
+def _inspect_bytes(path: Path, data: bytes, options: InspectOptions, facts: dict) -> Inspection:
+    image = _open(data, options.max_pixels, facts)
+    animated = _is_animated(image)
+    _load(image)
+    image = _oriented(image)
+    width, height = image.size
+    facts["width"], facts["height"] = width, height
+    if min(width, height) < options.min_side:
+        raise _Rejected("too-small", f"{width}x{height} is under the {options.min_side} px minimum side")
+    aspect = max(width, height) / min(width, height)
+    if aspect > options.max_aspect:
+        limit = f"{options.max_aspect:g}:1"
+        raise _Rejected("extreme-aspect", f"{width}x{height} is {aspect:.1f}:1, over the {limit} limit")
+    rgb = _to_rgb(image)
+    digest = hashlib.sha256(f"{width}x{height}:".encode() + rgb.tobytes()).hexdigest()
+    small = _analysis_copy(rgb)
+    grey = small.convert("L")
+    hashes = {kind: _hash_int(HASHERS[kind](grey)) for kind in options.hash_kinds}
+    metrics = measure_quality(np.asarray(small))
+    flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
+    return Inspection(path, None, "", facts["format"], width, height, len(data), digest, hashes, flags, metrics)
+
+
+def _open(data: bytes, max_pixels: int, facts: dict) -> Image.Image:
+    announced = sniff_format(data) or ("TIFF" if data[:4] in TIFF_MAGIC else None)
+    if announced is None:
+        raise _Rejected("not-image", describe_non_image(data))
+    facts["format"] = announced
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[announced])
+    except Image.DecompressionBombError as error:
+        raise _Rejected("too-many-pixels", str(error)) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+        raise _Rejected(*_decode_failure(error)) from error
+    facts["format"] = image.format or announced
+    width, height = image.size
+    facts["width"], facts["height"] = width, height
+    if width * height > max_pixels:
+        raise _Rejected("too-many-pixels", f"{width}x{height} is over the {max_pixels:,} pixel limit")
+    if width < 1 or height < 1:
+        raise _Rejected("undecodable", f"{width}x{height} has no pixels")
+    return image
+
+
+def _is_animated(image: Image.Image) -> bool:
+    try:
+        animated = bool(getattr(image, "is_animated", False))
+        if animated:
+            image.seek(0)
+        return animated
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+        raise _Rejected(*_decode_failure(error)) from error
+
+
+def _load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as error:
+        raise _Rejected(*_decode_failure(error)) from error
+
+
+def _decode_failure(error: BaseException) -> tuple[str, str]:
+    text = "Pillow cannot read its header" if isinstance(error, UnidentifiedImageError) else str(error)
+    text = text or type(error).__name__
+    truncated = isinstance(error, EOFError) or "truncated" in text.lower()
+    return ("truncated" if truncated else "undecodable"), text
+
+
+def _oriented(image: Image.Image) -> Image.Image:
+    """The image as a person sees it: EXIF orientation applied."""
+    try:
+        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError):
+        return image
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        return ImageOps.exif_transpose(image)
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB, transparent areas over white, 16-bit samples scaled rather than clipped."""
+    try:
+        if image.mode == "RGB":
+            return image
+        if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+            return Image.fromarray(_to_8bit(np.asarray(image)), "L").convert("RGB")
+        if image.mode == "P" and "transparency" in image.info or image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        return image.convert("RGB")
+    except (OSError, ValueError, TypeError) as error:
+        raise _Rejected("not-rgb", f"{image.mode} pixels cannot be converted to RGB: {error}") from error
+
+
+def _to_8bit(samples: np.ndarray) -> np.ndarray:
+    if samples.dtype.kind == "f":
+        if not np.isfinite(samples).all():
+            raise ValueError("some samples are not finite numbers")
+        low, high = float(samples.min()), float(samples.max())
+        scaled = (samples - low) / (high - low) * 255 if high > low else np.zeros_like(samples)
+        return scaled.round().astype(np.uint8)
+    if samples.max() <= 255 and samples.dtype.itemsize > 2:
+        return samples.astype(np.uint8)
+    return (samples.astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+
+
+def _analysis_copy(rgb: Image.Image) -> Image.Image:
+    width, height = rgb.size
+    scale = ANALYSIS_SIDE / max(width, height)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return rgb.resize(size, Image.Resampling.BOX)
+
+
+def _hash_int(value: imagehash.ImageHash) -> int:
+    return int.from_bytes(np.packbits(value.hash.ravel()).tobytes(), "big")
+
+
+def measure_quality(rgb: np.ndarray) -> dict[str, float]:
+    """Brightness, sharpness, information and colour of an RGB array (the analysis copy)."""
+    pixels = rgb.astype(np.float32)
+    grey = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    counts = np.bincount(grey.round().astype(np.uint8).ravel(), minlength=256)
+    share = counts[counts > 0] / grey.size
+    colour = max(float(np.abs(pixels[..., a] - pixels[..., b]).mean()) for a, b in ((0, 1), (1, 2), (0, 2)))
+    return {
+        "brightness": float(grey.mean()),
+        "contrast": float(grey.std()),
+        "blur": _laplacian_variance(grey),
+        "entropy": float(-(share * np.log2(share)).sum()) + 0.0,
+        "colour": colour,
+    }
+
+
+def _laplacian_variance(grey: np.ndarray) -> float:
+    if min(grey.shape) < 3:
+        return 0.0
+    laplacian = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * grey[1:-1, 1:-1]
+    return float(laplacian.var())
+
+
+def quality_flags(metrics: dict[str, float], width: int, height: int, limits: QualityThresholds) -> tuple[str, ...]:
+    """The quality flags `metrics` earn, in a fixed order."""
+    aspect = max(width, height) / min(width, height)
+    checks = (
+        ("dark", metrics["brightness"] < limits.dark),
+        ("bright", metrics["brightness"] > limits.bright),
+        ("blurry", metrics["blur"] < limits.blur),
+        ("low-information", metrics["entropy"] < limits.entropy),
+        ("grayscale", metrics["colour"] < limits.grayscale),
+        ("odd-size", min(width, height) < limits.odd_min_side or aspect > limits.odd_aspect),
+    )
+    return tuple(name for name, hit in checks if hit)
+
+
+def describe_non_image(data: bytes) -> str:
+    """A short guess at what a non-image file is, for the report."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head:
+        return "an HTML page, not an image"
+    if b"<svg" in head:
+        return "an SVG drawing (vector graphics are not decoded)"
+    if head.startswith(b"<?xml"):
+        return "an XML document, not an image"
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(data[:512], final=False)
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        return f"unknown binary data starting {data[:8].hex(' ')}"
+    return "a text file, not an image"

@@ -1,0 +1,205 @@
+"""inspect_image on real files: every bad kind rejected for the right reason, every odd-but-good kind accepted."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+
+from collector.curate.inspect import (
+    InspectOptions,
+    QualityThresholds,
+    describe_non_image,
+    hash_to_hex,
+    inspect_image,
+)
+from tests.curate.conftest import ROTATED_STORED_SIZE, make_photo
+
+ALL_HASHES = InspectOptions(hash_kinds=("phash", "dhash", "whash", "ahash"))
+
+
+def distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def test_every_bad_file_kind_is_rejected_with_its_reason(bad_files: dict[Path, str]) -> None:
+    got = {path.name: inspect_image(path, ALL_HASHES).reason for path in bad_files}
+    assert got == {path.name: reason for path, reason in bad_files.items()}
+
+
+def test_rejected_files_carry_no_fingerprints_and_a_readable_detail(bad_files: dict[Path, str]) -> None:
+    for path in bad_files:
+        result = inspect_image(path, ALL_HASHES)
+        assert not result.ok
+        assert result.pixel_digest is None and result.hashes == {} and result.flags == ()
+        assert result.detail and "\n" not in result.detail and "BytesIO" not in result.detail
+        assert result.size == path.stat().st_size
+
+
+def test_non_images_are_described_for_the_report(bad_files: dict[Path, str]) -> None:
+    details = {path.name: inspect_image(path, ALL_HASHES).detail for path in bad_files}
+    assert "HTML" in details["page.jpg"]
+    assert "SVG" in details["drawing.svg"]
+    assert "text" in details["notes.jpg"]
+    assert "binary" in details["noise.jpg"]
+    assert describe_non_image(b"<?xml version='1.0'?><data/>") == "an XML document, not an image"
+
+
+def test_decompression_bomb_is_rejected_without_decoding_it(bad_files: dict[Path, str]) -> None:
+    bomb = next(path for path in bad_files if path.name == "bomb.png")
+    tracemalloc.start()
+    try:
+        result = inspect_image(bomb, InspectOptions())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.reason == "too-many-pixels" and (result.width, result.height) == (8000, 8000)
+    assert peak < 5 * 2**20
+
+
+def test_every_tricky_good_kind_is_accepted_with_its_flags(tricky_good_files: dict[Path, tuple[str, ...]]) -> None:
+    for path, flags in tricky_good_files.items():
+        result = inspect_image(path, ALL_HASHES)
+        assert result.ok, (path.name, result.reason, result.detail)
+        assert result.flags == flags, path.name
+        assert set(result.hashes) == {"phash", "dhash", "whash", "ahash"}
+        assert len(result.pixel_digest) == 64
+
+
+def test_exif_orientation_is_applied_before_measuring_and_hashing(
+    tricky_good_files: dict[Path, tuple[str, ...]], tmp_path: Path
+) -> None:
+    rotated = next(path for path in tricky_good_files if path.name == "rotated.jpg")
+    result = inspect_image(rotated, ALL_HASHES)
+    assert (result.width, result.height) == ROTATED_STORED_SIZE[::-1]
+    upright = tmp_path / "upright.png"
+    with Image.open(rotated) as stored:
+        stored.transpose(Image.Transpose.ROTATE_270).save(upright)
+    same = inspect_image(upright, ALL_HASHES)
+    assert same.pixel_digest == result.pixel_digest
+    assert same.hashes == result.hashes
+
+
+def test_real_format_is_reported_whatever_the_extension(tricky_good_files: dict[Path, tuple[str, ...]]) -> None:
+    formats = {path.name: inspect_image(path, InspectOptions()).format for path in tricky_good_files}
+    assert formats["png_named.jpg"] == "PNG"
+    assert formats["photo.webp"] == "WEBP"
+    assert formats["animated.gif"] == "GIF"
+
+
+def test_sixteen_bit_samples_are_scaled_not_clipped(tricky_good_files: dict[Path, tuple[str, ...]]) -> None:
+    by_name = {path.name: inspect_image(path, InspectOptions()) for path in tricky_good_files}
+    deep, eight_bit = by_name["deep.png"], by_name["gray.jpg"]
+    assert deep.metrics["brightness"] == pytest.approx(eight_bit.metrics["brightness"], abs=2)
+
+
+def test_transparent_pixels_count_as_white(tmp_path: Path) -> None:
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path)
+    result = inspect_image(path, InspectOptions())
+    assert result.ok and result.metrics["brightness"] == pytest.approx(255)
+    assert "bright" in result.flags and "low-information" in result.flags
+
+
+def test_same_pixels_in_different_formats_share_a_digest(tmp_path: Path) -> None:
+    photo = make_photo(150, 100, seed=30)
+    photo.save(tmp_path / "a.png")
+    photo.save(tmp_path / "a.bmp")
+    photo.save(tmp_path / "a.webp", lossless=True)
+    photo.save(tmp_path / "b.jpg", quality=85)
+    with Image.open(tmp_path / "b.jpg") as decoded:
+        decoded.save(tmp_path / "b.png")
+    digests = {name: inspect_image(tmp_path / name, InspectOptions()).pixel_digest
+               for name in ("a.png", "a.bmp", "a.webp", "b.jpg", "b.png")}
+    assert digests["a.png"] == digests["a.bmp"] == digests["a.webp"]
+    assert digests["b.jpg"] == digests["b.png"]
+    assert digests["a.png"] != digests["b.jpg"]
+
+
+def test_one_changed_pixel_changes_the_digest(tmp_path: Path) -> None:
+    photo = make_photo(80, 80, seed=31)
+    photo.save(tmp_path / "a.png")
+    photo.putpixel((40, 40), (0, 0, 0) if photo.getpixel((40, 40)) != (0, 0, 0) else (1, 1, 1))
+    photo.save(tmp_path / "b.png")
+    assert inspect_image(tmp_path / "a.png", InspectOptions()).pixel_digest != inspect_image(
+        tmp_path / "b.png", InspectOptions()).pixel_digest
+
+
+def test_hashes_are_imagehash_values_as_64_bit_ints(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    make_photo(128, 96, seed=32).save(path)
+    result = inspect_image(path, ALL_HASHES)
+    with Image.open(path) as image:
+        assert str(imagehash.phash(image)) == hash_to_hex(result.hashes["phash"])
+        assert str(imagehash.dhash(image)) == hash_to_hex(result.hashes["dhash"])
+    assert imagehash.hex_to_hash(hash_to_hex(result.hashes["ahash"])) == imagehash.average_hash(Image.open(path))
+    assert all(0 <= value < 2**64 for value in result.hashes.values())
+
+
+def test_near_copies_hash_close_and_other_pictures_far(tmp_path: Path) -> None:
+    photo = make_photo(400, 300, seed=33)
+    photo.save(tmp_path / "original.jpg", quality=95)
+    photo.resize((200, 150)).save(tmp_path / "small.jpg", quality=70)
+    ImageEnhance.Brightness(photo).enhance(1.15).save(tmp_path / "brighter.jpg")
+    make_photo(400, 300, seed=34).save(tmp_path / "other.jpg")
+    hashes = {p.stem: inspect_image(p, InspectOptions()).hashes["phash"] for p in tmp_path.glob("*.jpg")}
+    assert distance(hashes["original"], hashes["small"]) <= 4
+    assert distance(hashes["original"], hashes["brighter"]) <= 6
+    assert distance(hashes["original"], hashes["other"]) > 16
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "flag"),
+    [
+        ("dark", lambda p: ImageEnhance.Brightness(p).enhance(0.12), "dark"),
+        ("bright", lambda p: Image.blend(p, Image.new("RGB", p.size, "white"), 0.9), "bright"),
+        ("blurry", lambda p: p.filter(ImageFilter.GaussianBlur(6)), "blurry"),
+        ("flat", lambda p: Image.new("RGB", p.size, (90, 120, 160)), "low-information"),
+        ("grey", lambda p: p.convert("L").convert("RGB"), "grayscale"),
+        ("small", lambda p: p.resize((48, 48)), "odd-size"),
+        ("long", lambda p: p.resize((400, 100)), "odd-size"),
+    ],
+)
+def test_poor_pictures_are_flagged(tmp_path: Path, name: str, make, flag: str) -> None:
+    path = tmp_path / f"{name}.png"
+    make(make_photo(320, 240, seed=35)).save(path)
+    result = inspect_image(path, InspectOptions())
+    assert result.ok and flag in result.flags, result.metrics
+
+
+def test_quality_thresholds_are_configurable(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    make_photo(160, 120, seed=36).save(path)
+    assert inspect_image(path, InspectOptions()).flags == ()
+    strict = InspectOptions(quality=QualityThresholds(dark=250, blur=1e9))
+    assert inspect_image(path, strict).flags == ("dark", "blurry")
+
+
+def test_size_limits_follow_the_options(bad_files: dict[Path, str]) -> None:
+    by_name = {path.name: path for path in bad_files}
+    assert inspect_image(by_name["banner.jpg"], InspectOptions(max_aspect=12)).ok
+    assert inspect_image(by_name["tiny.png"], InspectOptions(min_side=16)).ok
+    assert inspect_image(by_name["bomb.png"], InspectOptions(max_pixels=10**8)).ok
+
+
+def test_a_folder_or_missing_file_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    assert inspect_image(tmp_path, InspectOptions()).reason == "unreadable"
+    assert inspect_image(tmp_path / "gone.jpg", InspectOptions()).reason == "unreadable"
+
+
+def test_pixels_that_cannot_become_rgb_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "nan.tif"
+    samples = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
+    samples[3, 4] = np.nan
+    Image.fromarray(samples, "F").save(path)
+    result = inspect_image(path, InspectOptions())
+    assert result.reason == "not-rgb" and "not finite" in result.detail
+
+
+def test_unknown_hash_kind_is_refused_up_front() -> None:
+    with pytest.raises(ValueError, match="unknown hash kind nope"):
+        InspectOptions(hash_kinds=("phash", "nope"))
