@@ -1,0 +1,202 @@
+"""Find every pair of 64-bit hashes within a Hamming distance, without comparing all pairs, and group them.
+
+Split the 64 bits into k blocks. Two hashes at distance <= t differ in at most t blocks, so they agree exactly on
+at least r = k - t of them (pigeonhole). For every choice of r blocks ("a table"), sorting the hashes by those bits
+puts such pairs next to each other; candidates in a run of equal keys are checked with a popcount. A pair is kept
+only in the first table it agrees on, so each is reported once. k is chosen by a cost model of sorting versus
+checking candidates; small inputs and very large thresholds are compared all-pairs, which is then cheaper.
+(Manku, Jain, Das Sarma: "Detecting near-duplicates for web crawling", WWW 2007.)
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+
+BITS = 64
+# Measured on a 2-core EPYC: seconds per hash per table (key, sort, gather), per candidate pair, per table
+# (fixed numpy overhead), and per pair of an all-pairs comparison.
+TABLE_COST_PER_HASH = 30e-9
+CANDIDATE_COST = 8e-9
+TABLE_OVERHEAD = 3e-4
+ALL_PAIRS_COST = 1.5e-9
+ALL_PAIRS_ROWS = 256
+
+
+def near_pairs(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair i < j with popcount(hashes[i] ^ hashes[j]) <= threshold, as (i, j, distance), sorted by (i, j).
+
+    Exact: no pair is missed or reported twice. Identical hashes are searched once and their pairs expanded.
+    """
+    if threshold < 0:
+        raise ValueError(f"threshold must be 0 or more, not {threshold}")
+    values = np.ascontiguousarray(hashes, dtype=np.uint64).ravel()
+    unique, inverse = np.unique(values, return_inverse=True)
+    u, v, distance = _unique_near_pairs(unique, min(threshold, BITS))
+    i, j, distance = _expand(inverse.ravel(), len(unique), u, v, distance)
+    order = np.lexsort((j, i))
+    return i[order], j[order], distance[order]
+
+
+def union_groups(n: int, i: np.ndarray, j: np.ndarray) -> list[list[int]]:
+    """Connected components of the pairs (i, j) over items 0..n-1, those of two or more items.
+
+    Union-find done for all pairs at once: each root is hooked under the smallest root it is paired with, paths are
+    halved by pointer jumping, until no pair spans two roots. Groups come sorted by their smallest member.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    left, right = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    if left.size and (min(left.min(), right.min()) < 0 or max(left.max(), right.max()) >= n):
+        raise ValueError(f"pair indices must lie in 0..{n - 1}")
+    while left.size:
+        _compress(parent)
+        root_left, root_right = parent[left], parent[right]
+        apart = root_left != root_right
+        left, right = left[apart], right[apart]
+        low = np.minimum(root_left[apart], root_right[apart])
+        high = np.maximum(root_left[apart], root_right[apart])
+        np.minimum.at(parent, high, low)
+    _compress(parent)
+    sizes = np.bincount(parent, minlength=n)
+    members = np.flatnonzero(sizes[parent] >= 2)
+    if not members.size:
+        return []
+    members = members[np.argsort(parent[members], kind="stable")]
+    bounds = np.flatnonzero(np.diff(parent[members])) + 1
+    return [group.tolist() for group in np.split(members, bounds)]
+
+
+def _compress(parent: np.ndarray) -> None:
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return
+        parent[:] = grand
+
+
+def _unique_near_pairs(unique: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs among distinct values (indices into `unique`) at distance 1..threshold."""
+    n = len(unique)
+    if n < 2 or threshold == 0:
+        return _empty_pairs()
+    blocks = _choose_blocks(n, threshold)
+    if blocks is None:
+        return _all_pairs(unique, threshold)
+    return _table_pairs(unique, threshold, blocks)
+
+
+def _block_edges(k: int) -> list[tuple[int, int]]:
+    """(start bit, width) of k contiguous blocks covering 64 bits, as equal as possible."""
+    widths = [BITS // k + (1 if b < BITS % k else 0) for b in range(k)]
+    starts = np.cumsum([0, *widths[:-1]])
+    return [(int(start), width) for start, width in zip(starts, widths, strict=True)]
+
+
+def _choose_blocks(n: int, threshold: int) -> int | None:
+    """The block count k with the least modelled cost, or None when comparing all pairs is cheaper."""
+    index_bits = max(1, (n - 1).bit_length())
+    best_k, best_cost = None, n * (n - 1) / 2 * ALL_PAIRS_COST
+    for k in range(threshold + 1, BITS + 1):
+        agree = k - threshold
+        tables = math.comb(k, agree)
+        if tables * TABLE_OVERHEAD > best_cost:
+            break
+        key_bits = BITS * agree / k
+        if agree * math.ceil(BITS / k) > BITS - index_bits:
+            break
+        per_table = n * TABLE_COST_PER_HASH + TABLE_OVERHEAD + n * n / 2 ** (key_bits + 1) * CANDIDATE_COST
+        if tables * per_table < best_cost:
+            best_k, best_cost = k, tables * per_table
+    return best_k
+
+
+def _table_pairs(unique: np.ndarray, threshold: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    edges = _block_edges(k)
+    index_bits = max(1, (len(unique) - 1).bit_length())
+    index_mask = np.uint64((1 << index_bits) - 1)
+    index = np.arange(len(unique), dtype=np.uint64)
+    block_values = [(unique >> np.uint64(start)) & np.uint64((1 << width) - 1) for start, width in edges]
+    block_masks = [np.uint64(((1 << width) - 1) << start) for start, width in edges]
+    found_u, found_v, found_d = [], [], []
+    for chosen in combinations(range(k), k - threshold):
+        packed = index.copy()
+        offset = index_bits
+        for block in chosen:
+            packed |= block_values[block] << np.uint64(offset)
+            offset += edges[block][1]
+        packed.sort()
+        keys = packed >> np.uint64(index_bits)
+        order = (packed & index_mask).astype(np.intp)
+        sorted_values = unique[order]
+        earlier_unchosen = [block_masks[b] for b in range(max(chosen)) if b not in chosen]
+        for a, b, distance in _runs_within(keys, sorted_values, threshold):
+            first_here = np.ones(a.size, dtype=bool)
+            difference = sorted_values[a] ^ sorted_values[b]
+            for mask in earlier_unchosen:
+                first_here &= (difference & mask) != 0
+            found_u.append(order[a[first_here]])
+            found_v.append(order[b[first_here]])
+            found_d.append(distance[first_here])
+    if not found_u:
+        return _empty_pairs()
+    u, v = np.concatenate(found_u), np.concatenate(found_v)
+    return np.minimum(u, v), np.maximum(u, v), np.concatenate(found_d)
+
+
+def _runs_within(keys: np.ndarray, values: np.ndarray, threshold: int):
+    """Yield (a, b, distance) for positions a < b in one run of equal keys with values within threshold."""
+    start = np.flatnonzero(keys[1:] == keys[:-1])
+    step = 1
+    while start.size:
+        distance = np.bitwise_count(values[start] ^ values[start + step])
+        close = distance <= threshold
+        if close.any():
+            yield start[close], start[close] + step, distance[close].astype(np.uint8)
+        step += 1
+        start = start[start + step < len(keys)]
+        start = start[keys[start + step] == keys[start]]
+
+
+def _all_pairs(unique: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    found_u, found_v, found_d = [], [], []
+    for first in range(0, len(unique) - 1, ALL_PAIRS_ROWS):
+        rows = unique[first : first + ALL_PAIRS_ROWS]
+        distance = np.bitwise_count(rows[:, None] ^ unique[None, first + 1 :])
+        row, column = np.nonzero(distance <= threshold)
+        column_index = column + first + 1
+        later = column_index > row + first
+        found_u.append(row[later] + first)
+        found_v.append(column_index[later])
+        found_d.append(distance[row[later], column[later]].astype(np.uint8))
+    return np.concatenate(found_u), np.concatenate(found_v), np.concatenate(found_d)
+
+
+def _expand(inverse: np.ndarray, n_unique: int, u: np.ndarray, v: np.ndarray, distance: np.ndarray):
+    """Turn pairs of distinct values into pairs of items, adding the distance-0 pairs within each value."""
+    counts = np.bincount(inverse, minlength=n_unique)
+    members = np.argsort(inverse, kind="stable")
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    if np.all(counts == 1):
+        i, j = members[u], members[v]
+        return np.minimum(i, j), np.maximum(i, j), distance
+    parts_i, parts_j, parts_d = [], [], []
+    per_pair = counts[u] * counts[v]
+    pair = np.repeat(np.arange(u.size), per_pair)
+    within = np.arange(pair.size) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    parts_i.append(members[first[u[pair]] + within // counts[v[pair]]])
+    parts_j.append(members[first[v[pair]] + within % counts[v[pair]]])
+    parts_d.append(distance[pair])
+    for size in np.unique(counts[counts >= 2]):
+        starts = first[counts == size]
+        upper_a, upper_b = np.triu_indices(int(size), 1)
+        parts_i.append(members[(starts[:, None] + upper_a).ravel()])
+        parts_j.append(members[(starts[:, None] + upper_b).ravel()])
+        parts_d.append(np.zeros(starts.size * upper_a.size, dtype=np.uint8))
+    i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+    return np.minimum(i, j), np.maximum(i, j), np.concatenate(parts_d)
+
+
+def _empty_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.uint8)
