@@ -12,7 +12,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,14 +121,18 @@ def load_folder(root: Path, image_size: int | None = None, workers: int = 8) -> 
     if not files["train"] or not files["test"]:
         empty = "train" if not files["train"] else "test"
         raise DatasetError(f"{root / empty} holds no images in its class folders {classes}")
+    paths = [path for split in ("train", "test") for path, _ in files[split]]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        decoded = {split: list(pool.map(_decode, [path for path, _ in files[split]])) for split in files}
-    every = decoded["train"] + decoded["test"]
-    mode = "L" if all(image.mode in ("L", "1") for image in every) else "RGB"
-    sizes = Counter(image.size for image in every)
-    size = (image_size, image_size) if image_size else (next(iter(sizes)) if len(sizes) == 1 else (32, 32))
-    splits = {split: _stack(decoded[split], [label for _, label in files[split]], mode, size) for split in files}
-    return ImageData(root.name, classes, splits["train"], splits["test"])
+        headers = list(pool.map(_probe, paths))
+        mode = "L" if all(image_mode in ("L", "1") for _, image_mode in headers) else "RGB"
+        found = {dimensions for dimensions, _ in headers}
+        size = (image_size, image_size) if image_size else (found.pop() if len(found) == 1 else (32, 32))
+
+        def split_of(listing: list[tuple[Path, int]]) -> Split:
+            arrays = list(pool.map(lambda path: _pixels(path, mode, size), [path for path, _ in listing]))
+            return Split(_stack(arrays), torch.tensor([label for _, label in listing], dtype=torch.int64))
+
+        return ImageData(root.name, classes, split_of(files["train"]), split_of(files["test"]))
 
 
 def _visible_dir(entry: Path) -> bool:
@@ -146,22 +149,26 @@ def _listing(split_root: Path, classes: list[str]) -> list[tuple[Path, int]]:
     return listing
 
 
-def _decode(path: Path) -> Image.Image:
+def _probe(path: Path) -> tuple[tuple[int, int], str]:
+    """Size and mode from the file header, without decoding the pixels."""
     try:
         with Image.open(path) as image:
-            image.load()
-            return image
+            return image.size, image.mode
     except (OSError, UnidentifiedImageError) as error:
         raise DatasetError(f"cannot read image {path}: {error}") from error
 
 
-def _stack(images: list[Image.Image], labels: list[int], mode: str, size: tuple[int, int]) -> Split:
-    arrays = []
-    for image in images:
-        image = image.convert(mode)
-        if image.size != size:
-            image = image.resize(size, Image.Resampling.BILINEAR)
-        arrays.append(np.asarray(image, dtype=np.uint8))
+def _pixels(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if image.size != size:
+                image = image.resize(size, Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError) as error:
+        raise DatasetError(f"cannot read image {path}: {error}") from error
+
+
+def _stack(arrays: list[np.ndarray]) -> torch.Tensor:
     stacked = torch.from_numpy(np.stack(arrays))
-    stacked = stacked.unsqueeze(1) if mode == "L" else stacked.permute(0, 3, 1, 2)
-    return Split(stacked.contiguous(), torch.tensor(labels, dtype=torch.int64))
+    return (stacked.unsqueeze(1) if stacked.ndim == 3 else stacked.permute(0, 3, 1, 2)).contiguous()

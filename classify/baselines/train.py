@@ -26,6 +26,7 @@ from .models import FastNet, build
 from .recipe import Recipe, build_optimizer, set_rates, triangle
 
 EVAL_BATCH = 2000
+WHITENING_PIXELS = 5000 * 32 * 32
 LOOKAHEAD_EVERY = 5  # steps between pulls towards the weight average
 LOOKAHEAD_START = 0.3  # share of training before the average starts (and the whitening bias freezes)
 
@@ -111,14 +112,21 @@ class Trainer:
     def warm_up(self, model: nn.Module, step_model: nn.Module) -> float:
         """Compile the training and evaluation graphs on real batches; the weights are reset afterwards."""
         started = time.perf_counter()
+        if isinstance(model, FastNet):  # the first eigendecomposition on a GPU also initialises its solver
+            self.fit_whitening(model)
         optimizer = build_optimizer(self.recipe, model, isinstance(model, FastNet))
         criterion = nn.CrossEntropyLoss(label_smoothing=self.recipe.label_smoothing)
         step_model.train()
         for (images, labels), _ in zip(self.batches(0, None), range(3), strict=False):
             self.step(step_model, optimizer, criterion, images, labels)
-        self.predict(step_model, self.data.test.images)
+        self.predict(step_model, self.data.test.images, tta=self.recipe.tta)
         self.synchronize()
         return time.perf_counter() - started
+
+    def fit_whitening(self, model: FastNet) -> None:
+        # About 5000 CIFAR-sized images' worth of patches, however large the images are.
+        count = max(1, min(5000, WHITENING_PIXELS // self.data.train.images[0, 0].numel()))
+        model.fit_whitening(augment.normalise(self.data.train.images[:count], self.data.mean, self.data.std))
 
     def step(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module,
              images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,7 +143,7 @@ class Trainer:
         self.synchronize()
         started = time.perf_counter()
         if fast:
-            model.fit_whitening(augment.normalise(self.data.train.images[:5000], self.data.mean, self.data.std))
+            self.fit_whitening(model)
         optimizer = build_optimizer(recipe, model, fast)
         base_rates = [group["lr"] for group in optimizer.param_groups]
         criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
@@ -187,13 +195,14 @@ class Trainer:
         outputs = []
         for chunk in images.split(EVAL_BATCH):
             batch = augment.normalise(chunk, self.data.mean, self.data.std)
-            if self.cuda:
-                batch = batch.contiguous(memory_format=torch.channels_last)
             views = [batch]
             if tta:
                 views += [augment.shifted(batch, -1, -1), augment.shifted(batch, 1, 1)]
                 if self.data.flip:
                     views += [view.flip(-1) for view in views]
+            # One memory layout for every view, so a compiled model sees the strides it was compiled for.
+            layout = torch.channels_last if self.cuda else torch.contiguous_format
+            views = [view.contiguous(memory_format=layout) for view in views]
             with self.autocast():
                 # The unshifted views weigh as much as both shifted ones together.
                 weights = [2.0 if index % 3 == 0 else 1.0 for index in range(len(views))] if tta else [1.0]
