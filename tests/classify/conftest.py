@@ -1,0 +1,65 @@
+"""Shared fixtures for classify tests: a tiny generated ImageFolder a small CNN learns in seconds on a CPU."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+# Each class differs in both colour and shape, so even a few dozen images at 32 px are learnable.
+SHAPES = {
+    "circle": ((220, 40, 40), "ellipse"),
+    "square": ((40, 180, 40), "rectangle"),
+    "triangle": ((40, 60, 220), "polygon"),
+}
+
+
+def draw_shape(kind: str, colour: tuple[int, int, int], size: int, rng: random.Random) -> Image.Image:
+    """One picture: a shape of `kind` at a random place and scale on a random light background, jittered colour."""
+    background = tuple(rng.randint(170, 255) for _ in range(3))
+    image = Image.new("RGB", (size, size), background)
+    draw = ImageDraw.Draw(image)
+    extent = rng.randint(size // 2, size - 4)
+    left, top = rng.randint(0, size - extent), rng.randint(0, size - extent)
+    box = (left, top, left + extent, top + extent)
+    fill = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in colour)
+    if kind == "ellipse":
+        draw.ellipse(box, fill=fill)
+    elif kind == "rectangle":
+        draw.rectangle(box, fill=fill)
+    else:
+        draw.polygon([(left + extent // 2, top), (left, top + extent), (left + extent, top + extent)], fill=fill)
+    return image
+
+
+def make_image_folder(root: Path, *, train: int = 12, val: int = 4, size: int = 32, seed: int = 0,
+                      classes: tuple[str, ...] = tuple(SHAPES), val_split: bool = True) -> Path:
+    """Write `root/train/<class>/NNN.png` (and `root/val/...` when `val_split`) for `classes` of SHAPES.
+
+    Deterministic for a given seed; `train` and `val` are images per class. Returns `root`.
+    """
+    rng = random.Random(seed)
+    splits = {"train": train, "val": val} if val_split else {"train": train}
+    for split, count in splits.items():
+        for name in classes:
+            colour, kind = SHAPES[name]
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                draw_shape(kind, colour, size, rng).save(folder / f"{index:03d}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """A fresh tiny ImageFolder: three classes (red circles, green squares, blue triangles), 12 train and 4 val
+    images each, 32x32 PNGs, under `tmp_path/data`."""
+    return make_image_folder(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny ImageFolder made once per session, for tests that only read it."""
+    return make_image_folder(tmp_path_factory.mktemp("shapes") / "data")
