@@ -19,7 +19,7 @@ BITS = 64
 # Measured on a 2-core EPYC: seconds per hash per table (key, sort, gather), per candidate pair, per table
 # (fixed numpy overhead), and per pair of an all-pairs comparison.
 TABLE_COST_PER_HASH = 30e-9
-CANDIDATE_COST = 8e-9
+CANDIDATE_COST = 20e-9
 TABLE_OVERHEAD = 3e-4
 ALL_PAIRS_COST = 1.5e-9
 ALL_PAIRS_ROWS = 256

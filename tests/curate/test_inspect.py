@@ -157,7 +157,7 @@ def test_near_copies_hash_close_and_other_pictures_far(tmp_path: Path) -> None:
     [
         ("dark", lambda p: ImageEnhance.Brightness(p).enhance(0.12), "dark"),
         ("bright", lambda p: Image.blend(p, Image.new("RGB", p.size, "white"), 0.9), "bright"),
-        ("blurry", lambda p: p.filter(ImageFilter.GaussianBlur(6)), "blurry"),
+        ("blurry", lambda p: p.filter(ImageFilter.GaussianBlur(10)), "blurry"),
         ("flat", lambda p: Image.new("RGB", p.size, (90, 120, 160)), "low-information"),
         ("grey", lambda p: p.convert("L").convert("RGB"), "grayscale"),
         ("small", lambda p: p.resize((48, 48)), "odd-size"),
