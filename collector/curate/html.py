@@ -1,0 +1,393 @@
+"""Turn a `curate` report (the dict written to curate_report.json) into one self-contained HTML page.
+
+Pictures say more than paths: every rejected, duplicate and flagged file is shown as a small thumbnail embedded as
+a data URI, so the page can be mailed or archived alone. No scripts, no external resources; every string from the
+report is escaped, because file names are chosen by whoever published the images.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from collections.abc import Iterable
+from html import escape
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+THUMB_SIDE = 128
+# Past this many thumbnails the page would weigh tens of megabytes: further files are listed without a picture.
+MAX_THUMBNAILS = 3000
+# Decoding a decompression bomb for a thumbnail would undo the protection that rejected it.
+MAX_THUMB_SOURCE_PIXELS = 50_000_000
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "": 3}
+
+CSS = """
+:root { --ok: #1a7f37; --bad: #cf222e; --warn: #bc4c00; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 0;
+       background: #fff; }
+header { background: #24292f; color: #fff; padding: 18px 28px; }
+header h1 { margin: 0 0 4px; font-size: 22px; }
+header .sub { color: #c9d1d9; font-size: 13px; }
+nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line); padding: 8px 28px;
+      z-index: 1; }
+nav a { margin-right: 18px; color: #0969da; text-decoration: none; font-weight: 600; }
+main { padding: 8px 28px 40px; max-width: 1500px; }
+h2 { border-bottom: 1px solid var(--line); padding-bottom: 6px; margin-top: 34px; }
+h3 { margin: 22px 0 8px; }
+.banner { padding: 10px 14px; border-radius: 6px; margin: 14px 0; font-weight: 600; }
+.banner.dry { background: #fff8c5; border: 1px solid #d4a72c; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 16px; min-width: 130px; background: var(--soft); }
+.card .n { font-size: 26px; font-weight: 700; }
+.card .l { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.card.bad .n { color: var(--bad); } .card.warn .n { color: var(--warn); } .card.ok .n { color: var(--ok); }
+table { border-collapse: collapse; margin: 8px 0; }
+th, td { border: 1px solid var(--line); padding: 4px 10px; text-align: right; }
+th { background: var(--soft); } td.name, th.name { text-align: left; }
+td.minus { color: var(--bad); font-weight: 600; } tr.total td { font-weight: 700; background: var(--soft); }
+.settings { color: var(--muted); font-size: 13px; }
+.settings code { background: var(--soft); padding: 1px 5px; border-radius: 4px; color: #1f2328; }
+.grid { display: flex; flex-wrap: wrap; gap: 10px; }
+figure { margin: 0; width: 150px; border: 1px solid var(--line); border-radius: 6px; padding: 6px; background: #fff;
+         position: relative; }
+figure .pic { width: 136px; height: 136px; display: flex; align-items: center; justify-content: center;
+              background: var(--soft); border-radius: 4px; overflow: hidden; }
+figure img { max-width: 128px; max-height: 128px; display: block; }
+.nopic { color: var(--muted); font-size: 12px; text-align: center; padding: 8px; border: 2px dashed var(--line);
+         width: 120px; height: 120px; display: flex; align-items: center; justify-content: center; }
+figcaption { font-size: 11.5px; margin-top: 4px; word-break: break-all; }
+figcaption .path { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+figcaption .meta { color: var(--muted); }
+figcaption .detail { color: var(--bad); }
+figure.kept { border: 3px solid var(--ok); padding: 4px; }
+figure.gone { opacity: .8; }
+.badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 10px;
+         margin: 1px 2px 1px 0; background: #eaeef2; color: #1f2328; }
+.badge.kept { background: var(--ok); color: #fff; }
+.badge.gone { background: #ffebe9; color: var(--bad); }
+.badge.dist { background: #ddf4ff; color: #0550ae; }
+.badge.split-val, .badge.split-test { background: #fbefff; color: #8250df; }
+.badge.flag { background: #fff1e5; color: var(--warn); }
+.group { border: 1px solid var(--line); border-left: 6px solid #8c959f; border-radius: 6px; padding: 8px 12px;
+         margin: 12px 0; }
+.group.conflict { border-left-color: var(--bad); background: #fff5f5; }
+.group.leakage { border-left-color: var(--warn); background: #fffaf3; }
+.group.conflict.leakage { border-left-color: var(--bad); }
+.group h3 { margin: 0 0 8px; font-size: 14px; }
+.tag { font-size: 11px; font-weight: 700; padding: 2px 8px; border-radius: 10px; color: #fff; margin-left: 6px; }
+.tag.conflict { background: var(--bad); } .tag.leakage { background: var(--warn); } .tag.kind { background: #6e7781; }
+.reason { margin-bottom: 20px; }
+.empty { color: var(--muted); font-style: italic; }
+.more { color: var(--muted); margin: 8px 0; }
+"""
+
+
+def render_report(report: dict, root: Path) -> str:
+    """The HTML page for `report`; images are read below `root` (from `moved_to` when the file was moved)."""
+    page = _Page(Path(root))
+    totals = report.get("totals", {})
+    groups = sorted(report.get("groups", []), key=_group_order)
+    rejected = report.get("rejected", [])
+    flags = report.get("flags", [])
+    conflicts = [g for g in groups if g.get("label_conflict")]
+    sections = [
+        _summary(report, totals),
+        _counts(report.get("counts", {})),
+        _rejections(page, rejected),
+        _conflicts(page, conflicts, report),
+        _groups(page, [g for g in groups if not g.get("label_conflict")], report),
+        _flags(page, flags),
+    ]
+    title = f"curate report: {report.get('root', str(root))}"
+    nav = "".join(
+        f'<a href="#{anchor}">{label}</a>'
+        for anchor, label in (
+            ("summary", "Summary"),
+            ("counts", "Counts"),
+            ("rejected", f"Rejected ({len(rejected)})"),
+            ("conflicts", f"Label conflicts ({len(conflicts)})"),
+            ("duplicates", f"Duplicate groups ({len(groups) - len(conflicts)})"),
+            ("flags", f"Quality flags ({len(flags)})"),
+        )
+    )
+    when = report.get("finished_at", "")
+    seconds = report.get("seconds")
+    took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{CSS}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><div class=\"sub\">finished {_e(when)}{_e(took)}</div></header>"
+        f"<nav>{nav}</nav><main>{''.join(sections)}</main></body></html>\n"
+    )
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _group_order(group: dict) -> tuple:
+    """Conflicts first, then leakage, then the biggest groups: the order a reviewer cares about."""
+    return (not group.get("label_conflict"), not group.get("leakage"), -len(group.get("members", [])),
+            group.get("id", 0))
+
+
+def _summary(report: dict, totals: dict) -> str:
+    dry = report.get("dry_run")
+    banner = (
+        '<div class="banner dry">Dry run: nothing was moved. The files below would be quarantined.</div>' if dry else ""
+    )
+    cards = [
+        ("scanned", totals.get("scanned", 0), ""),
+        ("accepted", totals.get("accepted", 0), "ok"),
+        ("rejected", totals.get("rejected", 0), "bad"),
+        ("duplicates removed", totals.get("duplicates_removed", 0), "bad"),
+        ("label conflicts", report.get("label_conflicts", 0), "bad"),
+        ("leakage pairs fixed", report.get("leakage_pairs_fixed", 0), "warn"),
+        ("flagged", totals.get("flagged", 0), "warn"),
+    ]
+    card_html = "".join(
+        f'<div class="card {kind if value else ""}"><div class="n">{_e(value)}</div><div class="l">{_e(label)}</div>'
+        "</div>"
+        for label, value, kind in cards
+    )
+    settings = report.get("settings", {})
+    setting_html = " ".join(f"{_e(k)}=<code>{_e(v)}</code>" for k, v in settings.items())
+    return (
+        f'<section id="summary"><h2>Summary</h2>{banner}<div class="cards">{card_html}</div>'
+        f'<p class="settings">Settings: {setting_html or "defaults"}</p></section>'
+    )
+
+
+def _counts(counts: dict) -> str:
+    before, after = counts.get("before", {}), counts.get("after", {})
+    splits = sorted(set(before) | set(after), key=lambda s: (SPLIT_ORDER.get(s, 9), s))
+    if not splits:
+        return '<section id="counts"><h2>Counts</h2><p class="empty">No images were found.</p></section>'
+    rows = []
+    for split in splits:
+        classes = sorted(set(before.get(split, {})) | set(after.get(split, {})))
+        split_before = split_after = 0
+        for name in classes:
+            b, a = before.get(split, {}).get(name, 0), after.get(split, {}).get(name, 0)
+            split_before, split_after = split_before + b, split_after + a
+            rows.append(_count_row(split or "(flat)", name, b, a, ""))
+        rows.append(_count_row(split or "(flat)", "all classes", split_before, split_after, "total"))
+    head = (
+        '<tr><th class="name">split</th><th class="name">class</th><th>before</th><th>after</th>'
+        "<th>removed</th></tr>"
+    )
+    return f'<section id="counts"><h2>Counts</h2><table>{head}{"".join(rows)}</table></section>'
+
+
+def _count_row(split: str, name: str, before: int, after: int, css: str) -> str:
+    removed = before - after
+    cell = f'<td class="minus">−{removed}</td>' if removed > 0 else f"<td>{removed}</td>"
+    return (
+        f'<tr class="{css}"><td class="name">{_e(split)}</td><td class="name">{_e(name)}</td>'
+        f"<td>{before}</td><td>{after}</td>{cell}</tr>"
+    )
+
+
+def _rejections(page: _Page, rejected: list[dict]) -> str:
+    if not rejected:
+        return '<section id="rejected"><h2>Rejected files</h2><p class="empty">No file was rejected.</p></section>'
+    by_reason: dict[str, list[dict]] = {}
+    for item in rejected:
+        by_reason.setdefault(str(item.get("reason", "unknown")), []).append(item)
+    parts = []
+    for reason in sorted(by_reason, key=lambda r: (-len(by_reason[r]), r)):
+        items = by_reason[reason]
+        figures = "".join(
+            page.figure(item, [_e(item.get("split") or ""), _e(item.get("class", ""))], detail=item.get("detail"))
+            for item in items
+        )
+        parts.append(
+            f'<div class="reason"><h3>{_e(reason)} <span class="badge">{len(items)}</span></h3>'
+            f'<div class="grid">{figures}</div></div>'
+        )
+    return f'<section id="rejected"><h2>Rejected files</h2>{"".join(parts)}</section>'
+
+
+def _conflicts(page: _Page, groups: list[dict], report: dict) -> str:
+    keep = report.get("settings", {}).get("keep_conflicts")
+    note = (
+        "The same picture under more than one class. "
+        + ("Kept the best copy of each class (--keep-conflicts)." if keep else "Every copy was quarantined.")
+    )
+    if not groups:
+        return '<section id="conflicts"><h2>Label conflicts</h2><p class="empty">No label conflict.</p></section>'
+    body = "".join(_group(page, g) for g in groups)
+    return f'<section id="conflicts"><h2>Label conflicts</h2><p>{_e(note)}</p>{body}</section>'
+
+
+def _groups(page: _Page, groups: list[dict], report: dict) -> str:
+    if not groups:
+        return '<section id="duplicates"><h2>Duplicate groups</h2><p class="empty">No duplicates.</p></section>'
+    fixed = report.get("leakage_pairs_fixed", 0)
+    threshold = report.get("settings", {}).get("threshold")
+    hash_kind = report.get("settings", {}).get("hash")
+    note = (
+        f"Near duplicates: {hash_kind} Hamming distance at most {threshold} (the number on each copy is its distance "
+        "to the kept image; 0 for identical pixels). The kept image has a green frame."
+    )
+    leakage = (
+        f'<p><span class="tag leakage">leakage</span> {int(fixed)} train/val pair(s) fixed: groups spanning splits '
+        "now keep a single copy.</p>"
+        if fixed
+        else ""
+    )
+    body = "".join(_group(page, g) for g in groups)
+    return f'<section id="duplicates"><h2>Duplicate groups</h2><p>{_e(note)}</p>{leakage}{body}</section>'
+
+
+def _group(page: _Page, group: dict) -> str:
+    members = sorted(group.get("members", []), key=lambda m: (not m.get("kept"), m.get("distance", 0)))
+    css = ["group"]
+    tags = [f'<span class="tag kind">{_e(group.get("kind", "near"))}</span>']
+    if group.get("label_conflict"):
+        css.append("conflict")
+        tags.append('<span class="tag conflict">label conflict</span>')
+    if group.get("leakage"):
+        css.append("leakage")
+        tags.append('<span class="tag leakage">leakage</span>')
+    classes = sorted({str(m.get("class", "")) for m in members})
+    splits = sorted({str(m.get("split", "")) for m in members if m.get("split")})
+    where = ", ".join(classes) + (f" · {', '.join(splits)}" if splits else "")
+    figures = "".join(page.figure(m, _member_badges(m), kept=bool(m.get("kept"))) for m in members)
+    return (
+        f'<div class="{" ".join(css)}" id="group-{_e(group.get("id", ""))}">'
+        f"<h3>Group {_e(group.get('id', ''))}: {len(members)} images ({_e(where)}){''.join(tags)}</h3>"
+        f'<div class="grid">{figures}</div></div>'
+    )
+
+
+def _member_badges(member: dict) -> list[str]:
+    badges = []
+    if member.get("kept"):
+        badges.append('<span class="badge kept">KEPT</span>')
+    else:
+        badges.append('<span class="badge gone">moved</span>')
+        badges.append(f'<span class="badge dist">d={_e(member.get("distance", "?"))}</span>')
+    split = str(member.get("split") or "")
+    if split:
+        badges.append(f'<span class="badge split-{_e(split)}">{_e(split)}</span>')
+    badges.append(f'<span class="badge">{_e(member.get("class", ""))}</span>')
+    return badges
+
+
+def _flags(page: _Page, flagged: list[dict]) -> str:
+    if not flagged:
+        return '<section id="flags"><h2>Quality flags</h2><p class="empty">No image was flagged.</p></section>'
+    by_flag: dict[str, list[dict]] = {}
+    for item in flagged:
+        for flag in item.get("flags", []):
+            by_flag.setdefault(str(flag), []).append(item)
+    parts = []
+    for flag in sorted(by_flag, key=lambda f: (-len(by_flag[f]), f)):
+        items = by_flag[flag]
+        figures = "".join(page.figure(item, _flag_badges(item)) for item in items)
+        parts.append(
+            f'<div class="reason"><h3>{_e(flag)} <span class="badge">{len(items)}</span></h3>'
+            f'<div class="grid">{figures}</div></div>'
+        )
+    return (
+        '<section id="flags"><h2>Quality flags</h2><p>Reported, not removed, unless curate ran with '
+        f"--reject-quality.</p>{''.join(parts)}</section>"
+    )
+
+
+def _flag_badges(item: dict) -> list[str]:
+    badges = [f'<span class="badge flag">{_e(flag)}</span>' for flag in item.get("flags", [])]
+    metrics = item.get("metrics", {})
+    badges += [
+        f'<span class="badge">{_e(name)} {_e(_number(value))}</span>' for name, value in sorted(metrics.items())
+    ]
+    return badges
+
+
+def _number(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+class _Page:
+    """Thumbnails for one page: each file is read and encoded once, and only up to MAX_THUMBNAILS of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cache: dict[Path, str | None] = {}
+
+    def figure(self, item: dict, badges: Iterable[str], *, kept: bool = False, detail: object = None) -> str:
+        path = str(item.get("path", ""))
+        uri = self.thumbnail(self.locate(item))
+        if uri:
+            picture = f'<img src="{uri}" alt="{_e(path)}">'
+        else:
+            picture = '<div class="nopic">no preview</div>'
+        size = ""
+        if item.get("width") and item.get("height"):
+            size = f"{_e(item['width'])}×{_e(item['height'])}"
+        if item.get("size"):
+            size += f" · {_kilobytes(item['size'])}"
+        meta = f'<div class="meta">{size}</div>' if size else ""
+        extra = f'<div class="detail">{_e(detail)}</div>' if detail else ""
+        css = "kept" if kept else ("gone" if item.get("moved_to") else "")
+        return (
+            f'<figure class="{css}" title="{_e(path)}"><div class="pic">{picture}</div><figcaption>'
+            f'{"".join(badges)}<div class="path">{_e(path)}</div>{meta}{extra}</figcaption></figure>'
+        )
+
+    def locate(self, item: dict) -> Path:
+        moved = item.get("moved_to")
+        if moved and (self.root / moved).is_file():
+            return self.root / moved
+        return self.root / str(item.get("path", ""))
+
+    def thumbnail(self, path: Path) -> str | None:
+        if path in self.cache:
+            return self.cache[path]
+        made = sum(uri is not None for uri in self.cache.values())
+        self.cache[path] = thumbnail_uri(path) if made < MAX_THUMBNAILS else None
+        return self.cache[path]
+
+
+def _kilobytes(size: object) -> str:
+    try:
+        number = int(size)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return _e(size)
+    return f"{number / 1024:.1f} KB" if number >= 1024 else f"{number} B"
+
+
+def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
+    """A JPEG data URI of `path` shrunk to fit `side` px, upright; None when the file is not a decodable image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_THUMB_SOURCE_PIXELS:
+                    return None
+                image.draft("RGB", (side, side))
+                image = ImageOps.exif_transpose(image)
+                image.thumbnail((side, side))
+                image = _flatten(image)
+                buffer = io.BytesIO()
+                image.save(buffer, "JPEG", quality=80)
+    except Exception:  # noqa: BLE001 - any file the report cannot show gets a placeholder instead
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB over a white background, so transparent pixels do not turn black."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return image.point(lambda v: v / 256).convert("L").convert("RGB")
+    return image.convert("RGB")
