@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import warnings
 from collections.abc import Iterable
 from html import escape
@@ -40,7 +41,8 @@ h3 { margin: 22px 0 8px; }
 .banner { padding: 10px 14px; border-radius: 6px; margin: 14px 0; font-weight: 600; }
 .banner.dry { background: #fff8c5; border: 1px solid #d4a72c; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 16px; min-width: 130px; background: var(--soft); }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 16px; min-width: 130px;
+        background: var(--soft); }
 .card .n { font-size: 26px; font-weight: 700; }
 .card .l { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .card.bad .n { color: var(--bad); } .card.warn .n { color: var(--warn); } .card.ok .n { color: var(--ok); }
@@ -156,7 +158,7 @@ def _summary(report: dict, totals: dict) -> str:
         for label, value, kind in cards
     )
     settings = report.get("settings", {})
-    setting_html = " ".join(f"{_e(k)}=<code>{_e(v)}</code>" for k, v in settings.items())
+    setting_html = " ".join(f"{_e(k)}=<code>{_e(json.dumps(v))}</code>" for k, v in settings.items())
     return (
         f'<section id="summary"><h2>Summary</h2>{banner}<div class="cards">{card_html}</div>'
         f'<p class="settings">Settings: {setting_html or "defaults"}</p></section>'
@@ -203,7 +205,7 @@ def _rejections(page: _Page, rejected: list[dict]) -> str:
     for reason in sorted(by_reason, key=lambda r: (-len(by_reason[r]), r)):
         items = by_reason[reason]
         figures = "".join(
-            page.figure(item, [_e(item.get("split") or ""), _e(item.get("class", ""))], detail=item.get("detail"))
+            page.figure(item, _place_badges(item), detail=item.get("detail"))
             for item in items
         )
         parts.append(
@@ -272,11 +274,18 @@ def _member_badges(member: dict) -> list[str]:
         badges.append('<span class="badge kept">KEPT</span>')
     else:
         badges.append('<span class="badge gone">moved</span>')
-        badges.append(f'<span class="badge dist">d={_e(member.get("distance", "?"))}</span>')
-    split = str(member.get("split") or "")
+        distance = _e(member.get("distance", "?"))
+        badges.append(f'<span class="badge dist" title="Hamming distance to the kept image">d={distance}</span>')
+    return badges + _place_badges(member)
+
+
+def _place_badges(item: dict) -> list[str]:
+    """Split (when the layout has splits) and class of a file."""
+    badges = []
+    split = str(item.get("split") or "")
     if split:
         badges.append(f'<span class="badge split-{_e(split)}">{_e(split)}</span>')
-    badges.append(f'<span class="badge">{_e(member.get("class", ""))}</span>')
+    badges.append(f'<span class="badge">{_e(item.get("class", ""))}</span>')
     return badges
 
 
@@ -302,7 +311,7 @@ def _flags(page: _Page, flagged: list[dict]) -> str:
 
 
 def _flag_badges(item: dict) -> list[str]:
-    badges = [f'<span class="badge flag">{_e(flag)}</span>' for flag in item.get("flags", [])]
+    badges = [f'<span class="badge flag">{_e(flag)}</span>' for flag in item.get("flags", [])] + _place_badges(item)
     metrics = item.get("metrics", {})
     badges += [
         f'<span class="badge">{_e(name)} {_e(_number(value))}</span>' for name, value in sorted(metrics.items())

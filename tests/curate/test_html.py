@@ -33,7 +33,7 @@ def make_dataset_report(root: Path, *, dry_run: bool = False) -> dict:
     photo = make_photo(240, 180, seed=7)
     other = make_photo(200, 200, seed=8)
     moved_prefix = "" if dry_run else "_quarantine/duplicate/"
-    kept = write(root, "train/cat/big.jpg", encode(photo, "JPEG", quality=92))
+    write(root, "train/cat/big.jpg", encode(photo, "JPEG", quality=92))
     small = write(root, moved_prefix + "val/cat/small.jpg", encode(photo.resize((120, 90)), "JPEG", quality=70))
     conflict_a = write(root, ("" if dry_run else "_quarantine/label-conflict/") + "train/cat/same.png",
                        encode(other, "PNG"))
