@@ -1,0 +1,333 @@
+"""The `curate` pipeline: scan, inspect in a process pool, decide, move through the journal, record, report."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .decide import DecideOptions, Decisions, Item, decide
+from .html import render_report
+from .inspect import HASHERS, Inspection, InspectOptions, QualityThresholds, inspect_image
+from .journal import STAGING, Journal, Operation, RowChange, UndoResult, quarantine_path, unused_name
+from .layout import Entry, LayoutError, check_root, scan
+from .normalize import Encoded, normalize_image, output_path
+from .provenance import ManifestRows, manifest_path, moved_row, replaced_row
+
+REPORT_JSON = "curate_report.json"
+REPORT_HTML = "curate_report.html"
+DEFAULT_THRESHOLD = DecideOptions.threshold
+
+
+class CurateError(Exception):
+    """The run cannot start or finish: bad options, or a ROOT that is not a usable dataset."""
+
+
+@dataclass(frozen=True)
+class CurateOptions:
+    min_side: int = 32
+    max_aspect: float = 5.0
+    hash: str = "phash"  # one of HASHERS, or several joined by + (a pair must be near on each)
+    threshold: int = DEFAULT_THRESHOLD
+    keep_conflicts: bool = False
+    reject_quality: bool = False
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    normalize: bool = False
+    dry_run: bool = False
+    workers: int | None = None  # processes that inspect files; None: one per CPU
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [kind for kind in self.hash_kinds if kind not in HASHERS]
+        if unknown or not self.hash_kinds:
+            raise CurateError(f"unknown hash {self.hash!r}; choose from {', '.join(HASHERS)} or join them with +")
+        if not 0 <= self.threshold <= 64:
+            raise CurateError(f"threshold must be between 0 and 64 bits, got {self.threshold}")
+        if self.min_side < 1 or self.max_aspect < 1:
+            raise CurateError("min side must be at least 1 px and max aspect at least 1")
+        if self.workers is not None and self.workers < 1:
+            raise CurateError("workers must be at least 1")
+
+    @property
+    def hash_kinds(self) -> tuple[str, ...]:
+        return tuple(kind for kind in self.hash.split("+") if kind)
+
+    def inspect_options(self) -> InspectOptions:
+        return InspectOptions(min_side=self.min_side, max_aspect=self.max_aspect, hash_kinds=self.hash_kinds,
+                              quality=self.quality)
+
+    def decide_options(self) -> DecideOptions:
+        return DecideOptions(hash_kinds=self.hash_kinds, threshold=self.threshold,
+                             keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality)
+
+
+@dataclass
+class CurateResult:
+    report: dict
+    recovered: int = 0  # files an interrupted earlier run had moved, put back before this run
+    written: tuple[Path, ...] = ()  # report files written (none in a dry run)
+
+    def to_json(self) -> dict:
+        return self.report
+
+
+def curate(root: Path | str, options: CurateOptions | None = None, **overrides: object) -> CurateResult:
+    """Curate the dataset at `root`, as `curate ROOT` does; keyword arguments override CurateOptions fields."""
+    options = options or CurateOptions()
+    if overrides:
+        options = replace(options, **overrides)  # type: ignore[arg-type]
+    root = Path(root)
+    started = time.monotonic()
+    try:
+        check_root(root)
+        return _curate(root.resolve(), options, started)
+    except LayoutError as error:
+        raise CurateError(str(error)) from error
+
+
+def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
+    manifest_file = manifest_path(root)
+    manifest = ManifestRows(manifest_file, read_only=options.dry_run) if manifest_file else None
+    journal = Journal(root) if not options.dry_run and Journal.exists(root) else None
+    try:
+        recovered = journal.recover(manifest) if journal else 0
+        entries = scan(root)
+        if not entries:
+            raise CurateError(f"no images under {root}: expected {root}/train/<class>/... or {root}/<class>/...")
+        inspections = inspect_all(root, entries, options.inspect_options(), options.workers, options.progress)
+        items = [Item(entry, ins) for entry, ins in zip(entries, inspections, strict=True)]
+        decisions = decide(items, options.decide_options())
+        plan = Plan(root)
+        for index, reason in sorted(decisions.reasons.items()):
+            plan.quarantine(entries[index].path, reason)
+        if options.normalize:
+            kept = [item for i, item in enumerate(items) if i not in decisions.reasons]
+            for item, encoded in normalize_all(root, kept, options.progress):
+                plan.normalize(item.entry.path, encoded)
+        if manifest is not None:
+            plan.attach_rows(manifest)
+        if not options.dry_run and plan.operations:
+            journal = journal or Journal(root)
+            plan.stage()
+            run_id = journal.record(plan.operations)
+            with tqdm(total=len(plan.operations), desc="moving", unit="file", disable=not options.progress,
+                      leave=False) as bar:
+                journal.apply(run_id, plan.operations, manifest, on_done=lambda: bar.update(1))
+        report = build_report(root, options, items, decisions, plan, time.monotonic() - started)
+        written = () if options.dry_run else write_reports(root, report)
+        return CurateResult(report, recovered, written)
+    finally:
+        if journal is not None:
+            journal.close()
+        if manifest is not None:
+            manifest.close()
+
+
+def undo(root: Path | str) -> UndoResult:
+    """Put back everything the last curate run moved (or the interrupted run's moves), and its manifest rows."""
+    root = Path(root)
+    try:
+        check_root(root)
+    except LayoutError as error:
+        raise CurateError(str(error)) from error
+    root = root.resolve()
+    manifest_file = manifest_path(root)
+    manifest = ManifestRows(manifest_file) if manifest_file else None
+    journal = Journal(root, create=False)
+    try:
+        return journal.undo_last(manifest)
+    finally:
+        journal.close()
+        if manifest is not None:
+            manifest.close()
+
+
+def inspect_all(root: Path, entries: Sequence[Entry], options: InspectOptions, workers: int | None,
+                progress: bool) -> list[Inspection]:
+    """Inspect every file, in a pool of processes when more than one is allowed (decoding is CPU-bound)."""
+    paths = [root / entry.path for entry in entries]
+    workers = min(workers or os.cpu_count() or 1, len(paths))
+    job = partial(inspect_image, options=options)
+    with tqdm(total=len(paths), desc="inspecting", unit="img", disable=not progress, leave=False) as bar:
+        if workers <= 1:
+            return [_tick(bar, job(path)) for path in paths]
+        chunk = max(1, min(64, len(paths) // (workers * 8)))
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            return [_tick(bar, result) for result in pool.map(job, paths, chunksize=chunk)]
+
+
+def _tick(bar: tqdm, result: Inspection) -> Inspection:
+    bar.update(1)
+    return result
+
+
+def normalize_all(root: Path, items: Sequence[Item], progress: bool) -> Iterable[tuple[Item, Encoded]]:
+    for item in tqdm(items, desc="normalizing", unit="img", disable=not progress, leave=False):
+        encoded = normalize_image(root / item.entry.path, item.entry.path)
+        if encoded is not None:
+            yield item, encoded
+
+
+@dataclass
+class Plan:
+    """The operations of one run, with the names they take, before anything is written."""
+
+    root: Path
+    operations: list[Operation] = field(default_factory=list)
+    moved_to: dict[str, str] = field(default_factory=dict)  # source -> quarantine path
+    outputs: dict[str, Encoded] = field(default_factory=dict)  # normalized output path -> bytes
+    normalized: list[dict] = field(default_factory=list)
+    _taken: set[str] = field(default_factory=set)
+
+    def taken(self, path: str) -> bool:
+        return path in self._taken or (self.root / path).exists()
+
+    def quarantine(self, source: str, reason: str) -> None:
+        target = quarantine_path(reason, source, self.taken)
+        self._taken.add(target)
+        self.moved_to[source] = target
+        self.operations.append(Operation(reason, source, target))
+
+    def normalize(self, source: str, encoded: Encoded) -> None:
+        wanted = output_path(source, encoded.format)
+        output = wanted if wanted == source else unused_name(wanted, self.taken)
+        self._taken.add(output)
+        target = quarantine_path("normalized", source, self.taken)
+        self._taken.add(target)
+        self.moved_to[source] = target
+        self.outputs[output] = encoded
+        sha = hashlib.sha256(encoded.data).hexdigest()
+        self.operations.append(Operation("normalized", source, target, output, sha))
+        self.normalized.append({"path": source, "output": output, "format": encoded.format, "moved_to": target})
+
+    def attach_rows(self, manifest: ManifestRows) -> None:
+        """Add to each operation the manifest rows of its file, before and after."""
+        rows = manifest.rows_at(op.source for op in self.operations)
+        attached = []
+        for op in self.operations:
+            changes = []
+            for row in rows.get(op.source, []):
+                if op.output:
+                    encoded = self.outputs[op.output]
+                    before, after = replaced_row(row, op.output, encoded.format, len(encoded.data),
+                                                 encoded.width, encoded.height)
+                else:
+                    before, after = moved_row(row, op.reason, op.target)
+                changes.append(RowChange(row["id"], before, after))
+            attached.append(Operation(op.reason, op.source, op.target, op.output, op.output_sha256, op.staged,
+                                      tuple(changes)))
+        self.operations = attached
+
+    def stage(self) -> None:
+        """Write the re-encoded files next to the quarantine, so the moves that follow are all renames."""
+        staging = self.root / STAGING
+        staged_ops = []
+        for op in self.operations:
+            if op.output:
+                staging.mkdir(parents=True, exist_ok=True)
+                fd, temp = tempfile.mkstemp(dir=staging, suffix=".part")
+                with os.fdopen(fd, "wb") as file:
+                    file.write(self.outputs[op.output].data)
+                op = Operation(op.reason, op.source, op.target, op.output, op.output_sha256,
+                               Path(temp).relative_to(self.root).as_posix(), op.rows)
+            staged_ops.append(op)
+        self.operations = staged_ops
+
+
+def build_report(root: Path, options: CurateOptions, items: Sequence[Item], decisions: Decisions, plan: Plan,
+                 seconds: float) -> dict:
+    """The JSON report (schema in curate_design.md), also what html.py renders."""
+    moved_to = plan.moved_to
+    entry_of = [item.entry for item in items]
+    rejected = [
+        {**_where(entry_of[i]), "reason": reason, "detail": _detail(items[i], reason),
+         "moved_to": moved_to.get(entry_of[i].path)}
+        for i, reason in sorted(decisions.reasons.items()) if reason not in ("duplicate", "label-conflict")
+    ]
+    groups = [
+        {"id": group.id, "kind": group.kind, "label_conflict": group.label_conflict, "leakage": group.leakage,
+         "members": [
+             {**_where(entry_of[m.index]), "width": items[m.index].inspection.width,
+              "height": items[m.index].inspection.height, "size": items[m.index].inspection.size,
+              "distance": m.distance, "kept": m.kept, "moved_to": moved_to.get(entry_of[m.index].path)}
+             for m in group.members]}
+        for group in decisions.groups
+    ]
+    flags = [
+        {**_where(entry_of[i]), "flags": list(found), "metrics": items[i].inspection.metrics,
+         "moved_to": moved_to.get(entry_of[i].path)}
+        for i, found in sorted(decisions.flags.items())
+    ]
+    reasons = Counter(decisions.reasons.values())
+    before = _counts(entry_of)
+    after = _counts([e for i, e in enumerate(entry_of) if i not in decisions.reasons])
+    return {
+        "version": 1,
+        "root": str(root),
+        "dry_run": options.dry_run,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "seconds": round(seconds, 3),
+        "settings": {"hash": options.hash, "threshold": options.threshold, "min_side": options.min_side,
+                     "max_aspect": options.max_aspect, "keep_conflicts": options.keep_conflicts,
+                     "reject_quality": options.reject_quality, "normalize": options.normalize,
+                     "quality": asdict(options.quality)},
+        "counts": {"before": before, "after": after},
+        "rejected": rejected,
+        "groups": groups,
+        "leakage_pairs_fixed": decisions.leakage_pairs_fixed,
+        "label_conflicts": decisions.label_conflicts,
+        "flags": flags,
+        "normalized": plan.normalized,
+        "totals": {"scanned": len(items), "accepted": len(items) - len(decisions.reasons),
+                   "rejected": len(rejected), "duplicates_removed": reasons["duplicate"],
+                   "conflicts_removed": reasons["label-conflict"], "flagged": len(flags),
+                   "normalized": len(plan.normalized)},
+    }
+
+
+def _where(entry: Entry) -> dict:
+    return {"path": entry.path, "split": entry.split, "class": entry.class_name}
+
+
+def _detail(item: Item, reason: str) -> str:
+    ins = item.inspection
+    if ins.detail:
+        return ins.detail
+    metrics = ", ".join(f"{name} {value:.1f}" for name, value in sorted(ins.metrics.items()))
+    return f"flagged {reason.removeprefix('quality-')}: {metrics}"
+
+
+def _counts(entries: Iterable[Entry]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = {}
+    for entry in entries:
+        counts.setdefault(entry.split, Counter())[entry.class_name] += 1
+    return {split: dict(sorted(per_class.items())) for split, per_class in sorted(counts.items())}
+
+
+def write_reports(root: Path, report: dict) -> tuple[Path, ...]:
+    json_path, html_path = root / REPORT_JSON, root / REPORT_HTML
+    _write_atomic(json_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(html_path, render_report(report, root))
+    return json_path, html_path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
