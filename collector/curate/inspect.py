@@ -251,20 +251,21 @@ def measure_quality(rgb: np.ndarray) -> dict[str, float]:
     that under- or over-exposure alone does not read as blur. colour: mean(max - min) / mean(max) over the
     channels, a saturation that survives darkening (0 for grey pictures).
     """
-    channels = rgb.astype(np.float32)
-    grey = channels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    red, green, blue = (rgb[..., channel] for channel in range(3))
+    grey = red * np.float32(0.299) + green * np.float32(0.587) + blue * np.float32(0.114)
     counts = np.bincount(grey.astype(np.uint8).ravel(), minlength=256)
     share = counts[counts > 0] / grey.size
     cumulative = np.cumsum(counts)
     low, high = np.searchsorted(cumulative, [0.01 * grey.size, 0.99 * grey.size])
     stretch = 255 / max(float(high - low), 16.0)
-    brightest, dimmest = channels.max(axis=-1), channels.min(axis=-1)
+    brightest = np.maximum(np.maximum(red, green), blue)
+    dimmest = np.minimum(np.minimum(red, green), blue)
     return {
         "brightness": float(grey.mean()),
         "contrast": float(grey.std()),
         "blur": _laplacian_variance(grey) * stretch**2,
         "entropy": float(-(share * np.log2(share)).sum()) + 0.0,
-        "colour": float((brightest - dimmest).mean() / max(float(brightest.mean()), 1.0)),
+        "colour": float((brightest - dimmest).mean()) / max(float(brightest.mean()), 1.0),
     }
 
 
