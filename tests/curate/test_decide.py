@@ -1,0 +1,137 @@
+"""The pure decision rules, on hand-made inspections: no files, so every rule is seen on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collector.curate.decide import DecideOptions, Item, decide
+from collector.curate.inspect import Inspection
+from collector.curate.layout import Entry
+
+BASE = 0x0F0F_3C3C_A5A5_5A5A
+
+
+def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: int = 1000, width: int = 200,
+         height: int = 150, reason: str | None = None, flags: tuple[str, ...] = ()) -> Item:
+    split, class_name = (path.split("/")[:2] if path.count("/") == 2 else ("", path.split("/")[0]))
+    inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
+                            size, None if reason else (digest or path), {} if reason else {"phash": hash_value},
+                            flags, {"brightness": 100.0})
+    return Item(Entry(path, split, class_name), inspection)
+
+
+def flip(value: int, bits: int) -> int:
+    """`value` with its lowest `bits` bits inverted: exactly that Hamming distance away."""
+    return value ^ ((1 << bits) - 1)
+
+
+def test_rejected_files_leave_for_their_reason_and_join_no_group() -> None:
+    items = [item("train/cat/a.jpg", reason="truncated"), item("train/cat/b.jpg"), item("train/cat/c.jpg",
+             hash_value=flip(BASE, 40))]
+    decisions = decide(items, DecideOptions())
+    assert decisions.reasons == {0: "truncated"}
+    assert decisions.groups == []
+
+
+def test_near_duplicates_keep_the_highest_resolution_then_the_largest_file() -> None:
+    items = [
+        item("train/cat/small.jpg", hash_value=flip(BASE, 3), width=100, height=75, size=9000),
+        item("train/cat/big.jpg", hash_value=BASE, width=400, height=300, size=2000),
+        item("train/cat/big_heavier.jpg", hash_value=flip(BASE, 2), width=400, height=300, size=3000),
+    ]
+    decisions = decide(items, DecideOptions(threshold=4))
+    [group] = decisions.groups
+    assert group.kind == "near" and not group.label_conflict and not group.leakage
+    kept = [m.index for m in group.members if m.kept]
+    assert kept == [2]
+    assert decisions.reasons == {0: "duplicate", 1: "duplicate"}
+    distances = {m.index: m.distance for m in group.members}
+    assert distances == {2: 0, 1: 2, 0: 1}  # to the kept member: flip(3) ^ flip(2) differ in one bit
+
+
+def test_pairs_beyond_the_threshold_are_not_grouped() -> None:
+    items = [item("train/cat/a.jpg", hash_value=BASE), item("train/cat/b.jpg", hash_value=flip(BASE, 9))]
+    assert decide(items, DecideOptions(threshold=8)).groups == []
+    assert len(decide(items, DecideOptions(threshold=9)).groups) == 1
+
+
+def test_identical_pixels_are_exact_duplicates_even_with_different_hashes() -> None:
+    items = [item("train/cat/a.png", digest="same", hash_value=BASE, size=5000),
+             item("train/cat/a.jpg", digest="same", hash_value=flip(BASE, 30), size=800)]
+    [group] = decide(items, DecideOptions()).groups
+    assert group.kind == "exact"
+    assert [(m.index, m.kept, m.distance) for m in group.members] == [(0, True, 0), (1, False, 0)]
+
+
+def test_train_copy_is_kept_over_val_when_size_ties_and_leakage_is_counted() -> None:
+    items = [item("val/cat/a.jpg", digest="d"), item("train/cat/a.jpg", digest="d")]
+    decisions = decide(items, DecideOptions())
+    [group] = decisions.groups
+    assert group.leakage
+    assert decisions.reasons == {0: "duplicate"}
+    assert decisions.leakage_pairs_fixed == 1
+
+
+def test_chains_are_grouped_transitively_with_union_find() -> None:
+    items = [item("train/cat/a.jpg", hash_value=BASE, size=3000), item("train/cat/b.jpg",
+             hash_value=flip(BASE, 6), size=2000), item("val/cat/c.jpg", hash_value=flip(BASE, 12), size=1000)]
+    decisions = decide(items, DecideOptions(threshold=6))  # a-b and b-c are near; a-c is not
+    [group] = decisions.groups
+    assert sorted(m.index for m in group.members) == [0, 1, 2]
+    assert decisions.reasons == {1: "duplicate", 2: "duplicate"}
+    assert decisions.leakage_pairs_fixed == 1  # only b-c was a near pair across splits
+
+
+def test_a_group_spanning_classes_is_a_label_conflict_and_leaves_whole() -> None:
+    items = [item("train/cat/a.jpg", digest="d", size=2000), item("train/dog/a.jpg", digest="d"),
+             item("train/dog/other.jpg", hash_value=flip(BASE, 50))]
+    decisions = decide(items, DecideOptions())
+    [group] = decisions.groups
+    assert group.label_conflict and decisions.label_conflicts == 1
+    assert not any(m.kept for m in group.members)
+    assert decisions.reasons == {0: "label-conflict", 1: "label-conflict"}
+
+
+def test_keep_conflicts_keeps_the_best_of_each_class_but_never_across_splits() -> None:
+    items = [
+        item("train/cat/a.jpg", digest="d", size=3000),
+        item("train/cat/a_copy.jpg", digest="d", size=1000),
+        item("train/dog/a.jpg", digest="d", size=2000),
+        item("val/dog/a.jpg", digest="d", size=2500),
+    ]
+    decisions = decide(items, DecideOptions(keep_conflicts=True))
+    [group] = decisions.groups
+    assert group.label_conflict
+    assert sorted(m.index for m in group.members if m.kept) == [0, 2]
+    assert decisions.reasons == {1: "duplicate", 3: "duplicate"}
+
+
+def test_quality_flags_are_reported_and_only_quarantined_with_reject_quality() -> None:
+    items = [item("train/cat/dark.jpg", flags=("dark", "blurry")), item("train/cat/gif.gif", flags=("animated",),
+             hash_value=flip(BASE, 40)), item("train/cat/ok.jpg", hash_value=flip(BASE, 20))]
+    reported = decide(items, DecideOptions())
+    assert reported.reasons == {} and reported.flags == {0: ("dark", "blurry"), 1: ("animated",)}
+    rejected = decide(items, DecideOptions(reject_quality=True))
+    assert rejected.reasons == {0: "quality-dark"}  # animated is a note, not a quality problem
+
+
+def test_grayscale_is_flagged_only_in_a_colour_dataset() -> None:
+    def dataset(grey: int, colour: int) -> list[Item]:
+        return [item(f"train/digit/{k}.png", hash_value=flip(BASE, 10 * k % 64) ^ (k << 40),
+                     flags=("grayscale",) if k < grey else ()) for k in range(grey + colour)]
+
+    assert decide(dataset(1, 3), DecideOptions(threshold=0)).flags == {0: ("grayscale",)}
+    assert decide(dataset(3, 1), DecideOptions(threshold=0)).flags == {}
+
+
+def test_combined_hashes_require_every_kind_to_be_near() -> None:
+    def with_hashes(path: str, phash: int, dhash: int) -> Item:
+        plain = item(path)
+        ins = plain.inspection
+        return Item(plain.entry, Inspection(ins.path, None, "", "JPEG", 200, 150, 1000, path,
+                                            {"phash": phash, "dhash": dhash}, (), {}))
+
+    items = [with_hashes("train/cat/a.jpg", BASE, BASE), with_hashes("train/cat/b.jpg", flip(BASE, 2),
+             flip(BASE, 20))]
+    assert len(decide(items, DecideOptions(hash_kinds=("phash",))).groups) == 1
+    assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"))).groups == []
