@@ -12,6 +12,8 @@ and as fixtures, `bad_files` / `tricky_good_files`: {absolute path: reason / fla
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,24 @@ def encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header(width: int, height: int, depth: int = 8, colour_type: int = 2) -> bytes:
+    """PNG signature and IHDR: enough for Pillow to learn the size without any pixel data."""
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
+
+
+def encode_png48(image: Image.Image) -> bytes:
+    """A 16-bit-per-channel RGB PNG (Pillow can read these but not write them)."""
+    samples = (np.asarray(image.convert("RGB")).astype(np.uint16) * 257).astype(">u2")
+    rows = b"".join(b"\x00" + row.tobytes() for row in samples)
+    return png_header(image.width, image.height, depth=16) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(
+        b"IEND", b"")
 
 
 def make_bad_files(folder: Path) -> dict[str, str]:
@@ -91,6 +111,7 @@ def make_tricky_good_files(folder: Path) -> dict[str, tuple[str, ...]]:
         "cmyk.jpg": (encode(make_photo(100, 80, seed=11).convert("CMYK"), "JPEG"), ()),
         "palette.png": (encode(palette, "PNG", transparency=palette.info["transparency"]), ()),
         "deep.png": (encode(Image.fromarray(grey.astype(np.uint16) * 257), "PNG"), ("grayscale",)),
+        "deep_rgb.png": (encode_png48(make_photo(90, 70, seed=16)), ()),
         "gray.jpg": (encode(Image.fromarray(grey, "L"), "JPEG", quality=92), ("grayscale",)),
         "photo.webp": (encode(make_photo(90, 90, seed=14), "WEBP", quality=90), ()),
         "png_named.jpg": (encode(make_photo(100, 100, seed=15), "PNG"), ()),

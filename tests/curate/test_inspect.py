@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import imagehash
@@ -17,7 +18,7 @@ from collector.curate.inspect import (
     hash_to_hex,
     inspect_image,
 )
-from tests.curate.conftest import ROTATED_STORED_SIZE, make_photo
+from tests.curate.conftest import ROTATED_STORED_SIZE, encode, make_photo, png_chunk, png_header
 
 ALL_HASHES = InspectOptions(hash_kinds=("phash", "dhash", "whash", "ahash"))
 
@@ -61,6 +62,13 @@ def test_decompression_bomb_is_rejected_without_decoding_it(bad_files: dict[Path
     assert peak < 5 * 2**20
 
 
+def test_a_header_past_pillows_own_bomb_limit_is_too_many_pixels(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header(20000, 20000) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
+    result = inspect_image(path, InspectOptions())
+    assert result.reason == "too-many-pixels"
+
+
 def test_every_tricky_good_kind_is_accepted_with_its_flags(tricky_good_files: dict[Path, tuple[str, ...]]) -> None:
     for path, flags in tricky_good_files.items():
         result = inspect_image(path, ALL_HASHES)
@@ -95,6 +103,36 @@ def test_sixteen_bit_samples_are_scaled_not_clipped(tricky_good_files: dict[Path
     by_name = {path.name: inspect_image(path, InspectOptions()) for path in tricky_good_files}
     deep, eight_bit = by_name["deep.png"], by_name["gray.jpg"]
     assert deep.metrics["brightness"] == pytest.approx(eight_bit.metrics["brightness"], abs=2)
+
+
+def test_sixteen_bit_colour_keeps_its_colours(tricky_good_files: dict[Path, tuple[str, ...]], tmp_path: Path) -> None:
+    deep = next(path for path in tricky_good_files if path.name == "deep_rgb.png")
+    make_photo(90, 70, seed=16).save(tmp_path / "eight_bit.png")
+    assert inspect_image(deep, InspectOptions()).pixel_digest == inspect_image(
+        tmp_path / "eight_bit.png", InspectOptions()).pixel_digest
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "GIF"])
+def test_animations_are_judged_by_their_first_frame(tmp_path: Path, fmt: str) -> None:
+    frames = [make_photo(64, 48, seed=40 + i) for i in range(3)]
+    path = tmp_path / f"moving.{fmt.lower()}"
+    path.write_bytes(encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=50))
+    still = tmp_path / f"still.{fmt.lower()}"
+    still.write_bytes(encode(frames[0], fmt, **({"lossless": True} if fmt == "WEBP" else {})))
+    moving, first = inspect_image(path, InspectOptions()), inspect_image(still, InspectOptions())
+    assert moving.ok and "animated" in moving.flags and "animated" not in first.flags
+    assert (moving.width, moving.height) == (64, 48)
+    assert distance(moving.hashes["phash"], first.hashes["phash"]) <= 4
+
+
+@pytest.mark.parametrize("mode", ["LA", "1", "P", "I", "YCbCr"])
+def test_unusual_pixel_modes_become_rgb(tmp_path: Path, mode: str) -> None:
+    image = make_photo(64, 64, seed=41).convert("L" if mode == "I" else "RGB")
+    path = tmp_path / f"{mode}.{'jpg' if mode == 'YCbCr' else 'tif' if mode == 'I' else 'png'}"
+    image.convert(mode).save(path)
+    result = inspect_image(path, InspectOptions())
+    assert result.ok and result.pixel_digest, (mode, result.reason, result.detail)
+    assert 5 < result.metrics["brightness"] < 250
 
 
 def test_transparent_pixels_count_as_white(tmp_path: Path) -> None:
