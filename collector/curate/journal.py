@@ -107,14 +107,11 @@ def sha256_file(path: Path) -> str:
 class Journal:
     """The run and move log. Open it only for a run that may change something (never for --dry-run)."""
 
-    def __init__(self, root: Path, *, create: bool = True) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         path = root / JOURNAL
         try:
-            if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            elif not path.is_file():
-                raise JournalError("nothing to undo: curate has not moved anything here")
+            path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path)
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.DatabaseError) as error:
@@ -197,7 +194,8 @@ class Journal:
             if sha256_file(root / op.output) == op.output_sha256:
                 (root / op.output).unlink()
             else:
-                conflicts.append(f"{op.output}: changed since curate wrote it, left in place")
+                conflicts.append(f"{op.output}: changed since curate wrote it, so the original stays at {op.target}")
+                return 0
         target, source = root / op.target, root / op.source
         if not target.exists():
             return 0

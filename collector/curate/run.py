@@ -142,9 +142,11 @@ def undo(root: Path | str) -> UndoResult:
     except LayoutError as error:
         raise CurateError(str(error)) from error
     root = root.resolve()
+    if not Journal.exists(root):
+        return UndoResult(None)
     manifest_file = manifest_path(root)
     manifest = ManifestRows(manifest_file) if manifest_file else None
-    journal = Journal(root, create=False)
+    journal = Journal(root)
     try:
         return journal.undo_last(manifest)
     finally:
