@@ -153,6 +153,14 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
 QUALITY = QualityThresholds()
 
 
+def curate_options(**fields: object) -> CurateOptions:
+    """Options from the command line; a bad combination is a usage error (exit 2), like a bad option."""
+    try:
+        return CurateOptions(**fields)  # type: ignore[arg-type]
+    except CurateError as error:
+        raise click.UsageError(str(error)) from None
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("root", type=click.Path(path_type=Path), default=Path("data"), required=False)
 @click.option("--min-side", type=click.IntRange(min=1), default=CurateOptions.min_side, show_default=True,
@@ -220,14 +228,13 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
             if result.conflicts:
                 raise click.ClickException(f"{len(result.conflicts)} files could not be restored (listed above)")
             return
-        quality = QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
-                                    odd_min_side=odd_side, odd_aspect=odd_aspect)
-        options = CurateOptions(
+        outcome = run_curate(root, curate_options(
             min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
-            keep_conflicts=keep_conflicts, reject_quality=reject_quality, quality=quality, normalize=normalize,
-            dry_run=dry_run, workers=workers, progress=not quiet,
-        )
-        outcome = run_curate(root, options)
+            keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
+            workers=workers, progress=not quiet,
+            quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
+                                      odd_min_side=odd_side, odd_aspect=odd_aspect),
+        ))
     except (CurateError, ManifestError, JournalError) as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:

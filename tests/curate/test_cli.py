@@ -1,0 +1,120 @@
+"""`curate` from the command line: the table, --json, --dry-run, --undo, and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from collector.cli import curate
+from collector.curate.journal import Journal
+from tests.curate.datasets import build_dataset, everything, tree_digest
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(curate, ["--quiet", "--workers", "1", *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    build_dataset(tmp_path / "data")
+    return tmp_path / "data"
+
+
+def test_help_explains_every_option() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for option in ("--min-side", "--max-aspect", "--hash", "--threshold", "--keep-conflicts", "--reject-quality",
+                   "--dark", "--bright", "--blur", "--entropy", "--grayscale", "--odd-side", "--odd-aspect",
+                   "--normalize", "--dry-run", "--undo", "--workers", "--json", "--quiet"):
+        assert option in result.output
+
+
+def test_table_shows_counts_per_split_and_class_and_the_findings(root: Path) -> None:
+    result = invoke(str(root))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["split", "class", "before", "after", "removed", "by", "reason"]
+    val_cat = next(line for line in lines if line.startswith("val") and " cat " in line)
+    assert val_cat.split()[:4] == ["val", "cat", "1", "0"] and "duplicate 1" in val_cat
+    assert "leakage: 1 train/val near-duplicate pairs fixed" in result.output
+    assert "label conflicts: 1 groups, 2 files removed" in result.output
+    assert f"curate --undo {root.resolve()}" in result.output
+
+
+def test_json_output_is_the_report_written_to_disk(root: Path) -> None:
+    result = invoke(str(root), "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == json.loads((root / "curate_report.json").read_text())
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(root: Path) -> None:
+    before = everything(root)
+    result = invoke(str(root), "--dry-run", "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert report["dry_run"] and report["totals"]["duplicates_removed"] == 2
+    assert everything(root) == before
+
+
+def test_undo_restores_the_dataset(root: Path) -> None:
+    before = tree_digest(root)
+    assert invoke(str(root)).exit_code == 0
+    result = invoke("--undo", str(root))
+    assert result.exit_code == 0 and result.output.strip() == "restored 15 files from run 1"
+    assert tree_digest(root, skip=("_quarantine", "curate_report")) == before
+    assert invoke("--undo", str(root)).output.strip() == f"nothing to undo in {root}"
+
+
+def test_ctrl_c_during_the_moves_exits_130_and_the_next_run_rolls_back(root: Path, monkeypatch) -> None:
+    real_move = Journal._move
+    moved = []
+
+    def interrupt_after_two(self, source, target):
+        if len(moved) == 2:
+            raise KeyboardInterrupt
+        moved.append(source)
+        real_move(self, source, target)
+
+    monkeypatch.setattr(Journal, "_move", interrupt_after_two)
+    result = invoke(str(root))
+    assert result.exit_code == 130 and "interrupted" in result.output and "Traceback" not in result.output
+    monkeypatch.undo()
+    again = invoke(str(root))
+    assert again.exit_code == 0 and "rolled back 2 moves of an interrupted run first" in again.output
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: None, "does not exist"),
+    (lambda root: root.write_text("x"), "is a file, not a dataset folder"),
+    (lambda root: (root / "train" / "cat").mkdir(parents=True), "no images under"),
+])
+def test_unusable_root_is_a_one_line_error(tmp_path: Path, make, message: str) -> None:
+    root = tmp_path / "root"
+    make(root)
+    result = invoke(str(root))
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_corrupt_manifest_is_a_one_line_error_and_nothing_moves(root: Path) -> None:
+    (root / "manifest.sqlite").write_bytes(b"garbage " * 512)
+    before = everything(root)
+    result = invoke(str(root))
+    assert result.exit_code == 1 and "not a usable manifest" in result.output
+    assert result.output.count("\n") == 1 and everything(root) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hash", "md5"], "unknown hash"),
+    (["--threshold", "65"], "--threshold"),
+    (["--min-side", "0"], "--min-side"),
+    (["--workers", "0"], "--workers"),
+])
+def test_bad_options_are_usage_errors(root: Path, args: list[str], message: str) -> None:
+    before = everything(root)
+    result = invoke(str(root), *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert everything(root) == before
