@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import io
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import imagehash
 import numpy as np
@@ -33,6 +34,9 @@ ANALYSIS_SIDE = 128
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 
 ORIENTATION_TAG = 0x0112
+
+# Enough of the start of a file to tell an image format, or what else it is.
+HEAD_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -97,14 +101,17 @@ class _Rejected(Exception):
 def inspect_image(path: Path, options: InspectOptions) -> Inspection:
     """Inspect one file. Never raises for a bad file: a bad file is a result with a `reason`."""
     path = Path(path)
-    facts: dict = {"format": None, "width": 0, "height": 0, "size": 0}
+    seen = _Seen()
     try:
-        data = _read(path)
-        facts["size"] = len(data)
-        return _inspect_bytes(path, data, options, facts)
+        try:
+            handle = path.open("rb")
+        except OSError as error:
+            raise _Rejected("unreadable", error.strerror or str(error)) from error
+        with handle:
+            return _inspect_file(path, handle, options, seen)
     except _Rejected as rejected:
-        return Inspection(path, rejected.reason, rejected.detail, facts["format"], facts["width"], facts["height"],
-                          facts["size"], None, {}, (), {})
+        return Inspection(path, rejected.reason, rejected.detail, seen.format, seen.width, seen.height, seen.size,
+                          None, {}, (), {})
 
 
 def hash_to_hex(value: int) -> str:
@@ -112,23 +119,29 @@ def hash_to_hex(value: int) -> str:
     return f"{value:016x}"
 
 
-def _read(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise _Rejected("unreadable", error.strerror or str(error)) from error
-    if not data:
+@dataclass
+class _Seen:
+    """What was learnt about a file before it was rejected, for the report."""
+
+    format: str | None = None
+    width: int = 0
+    height: int = 0
+    size: int = 0
+
+
+def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _Seen) -> Inspection:
+    seen.size = os.fstat(handle.fileno()).st_size
+    # Only the head is read before the format is known: a huge non-image costs nothing.
+    head = handle.read(HEAD_BYTES)
+    if not head:
         raise _Rejected("empty", "the file has zero bytes")
-    return data
-
-
-def _inspect_bytes(path: Path, data: bytes, options: InspectOptions, facts: dict) -> Inspection:
-    image = _open(data, options.max_pixels, facts)
+    handle.seek(0)
+    image = _open(head, handle, options.max_pixels, seen)
     animated = _is_animated(image)
     _load(image)
     image = _oriented(image)
     width, height = image.size
-    facts["width"], facts["height"] = width, height
+    seen.width, seen.height = width, height
     if min(width, height) < options.min_side:
         raise _Rejected("too-small", f"{width}x{height} is under the {options.min_side} px minimum side")
     aspect = max(width, height) / min(width, height)
@@ -142,25 +155,25 @@ def _inspect_bytes(path: Path, data: bytes, options: InspectOptions, facts: dict
     hashes = {kind: _hash_int(HASHERS[kind](grey)) for kind in options.hash_kinds}
     metrics = measure_quality(np.asarray(small))
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
-    return Inspection(path, None, "", facts["format"], width, height, len(data), digest, hashes, flags, metrics)
+    return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics)
 
 
-def _open(data: bytes, max_pixels: int, facts: dict) -> Image.Image:
-    announced = sniff_format(data) or ("TIFF" if data[:4] in TIFF_MAGIC else None)
+def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.Image:
+    announced = sniff_format(head) or ("TIFF" if head[:4] in TIFF_MAGIC else None)
     if announced is None:
-        raise _Rejected("not-image", describe_non_image(data))
-    facts["format"] = announced
+        raise _Rejected("not-image", describe_non_image(head))
+    seen.format = announced
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[announced])
+            image = Image.open(handle, formats=[announced])
     except Image.DecompressionBombError as error:
         raise _Rejected("too-many-pixels", str(error)) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
         raise _Rejected(*_decode_failure(error)) from error
-    facts["format"] = image.format or announced
+    seen.format = image.format or announced
     width, height = image.size
-    facts["width"], facts["height"] = width, height
+    seen.width, seen.height = width, height
     if width * height > max_pixels:
         raise _Rejected("too-many-pixels", f"{width}x{height} is over the {max_pixels:,} pixel limit")
     if width < 1 or height < 1:
@@ -292,7 +305,7 @@ def quality_flags(metrics: dict[str, float], width: int, height: int, limits: Qu
 
 def describe_non_image(data: bytes) -> str:
     """A short guess at what a non-image file is, for the report."""
-    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    head = data[:HEAD_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head:
         return "an HTML page, not an image"
     if b"<svg" in head:
@@ -300,7 +313,7 @@ def describe_non_image(data: bytes) -> str:
     if head.startswith(b"<?xml"):
         return "an XML document, not an image"
     try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(data[:512], final=False)
+        text = codecs.getincrementaldecoder("utf-8")().decode(data[:HEAD_BYTES], final=False)
     except UnicodeDecodeError:
         text = "\0"
     if "\0" in text:

@@ -62,6 +62,21 @@ def test_decompression_bomb_is_rejected_without_decoding_it(bad_files: dict[Path
     assert peak < 5 * 2**20
 
 
+def test_a_huge_non_image_is_judged_by_its_head_alone(tmp_path: Path) -> None:
+    path = tmp_path / "video.jpg"
+    with path.open("wb") as handle:
+        handle.write(b"\x00\x00\x00\x18ftypmp42")
+        handle.truncate(2 * 2**30)  # sparse: two gigabytes on paper, nothing on disk
+    tracemalloc.start()
+    try:
+        result = inspect_image(path, InspectOptions())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.reason == "not-image" and result.size == 2 * 2**30
+    assert peak < 2**20
+
+
 def test_a_header_past_pillows_own_bomb_limit_is_too_many_pixels(tmp_path: Path) -> None:
     path = tmp_path / "huge.png"
     path.write_bytes(png_header(20000, 20000) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
