@@ -1,20 +1,24 @@
-"""`classify predict`, `classify export`: using a trained `model.pt`, with one-line errors."""
+"""`classify eval`, `classify predict`, `classify export`: using a trained `model.pt`, with one-line errors."""
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_model
+from .data import DataError, load_split
 from .devices import DeviceError, resolve_device
+from .evaluate import EvaluationError, evaluate_model, format_report
 from .export import FORMATS, ExportError, default_path, export_model
 from .models import ModelError
 from .predict import Failure, Prediction, expand_paths, format_table, predict_paths
 
-USER_ERRORS = (CheckpointError, DeviceError, ExportError, ModelError)
+USER_ERRORS = (CheckpointError, DataError, DeviceError, EvaluationError, ExportError, ModelError)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 model_argument = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
@@ -28,6 +32,63 @@ def _fail(error: Exception) -> click.ClickException:
     """One line whatever the cause: some messages (torch's unpickling errors) span several."""
     lines = str(error).strip().splitlines()
     return click.ClickException(lines[0] if lines else type(error).__name__)
+
+
+class _TqdmHandler(logging.Handler):
+    """Warnings as `warning: ...` lines that do not tear the progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _route_warnings() -> None:
+    logger = logging.getLogger("classify")
+    if not any(isinstance(handler, _TqdmHandler) for handler in logger.handlers):
+        logger.addHandler(_TqdmHandler())
+    logger.propagate = False
+
+
+@click.command("eval", context_settings=CONTEXT)
+@model_argument
+@click.argument("data", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", default="val", show_default=True,
+              help="Which split of DATA to evaluate (DATA/<split>/<class>/); ignored when DATA itself holds the "
+                   "class folders.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for confusion.png, top_losses.png, predictions.png and evaluation.json. "
+                   "Default: eval-<split> (or eval-<DATA folder name>) beside MODEL.")
+@device_option
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Images per batch.")
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Processes decoding images in parallel (0: in the main process).")
+@json_option
+@quiet_option
+def eval_command(model, data, split, out, device, batch_size, workers, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+    """Measure MODEL on a labelled ImageFolder split: accuracy, per-class precision/recall/F1 and plots.
+
+    \b
+    Examples:
+      classify eval runs/resnet18/model.pt data/            # data/val/<class>/...
+      classify eval runs/resnet18/model.pt data/ --split train --json
+      classify eval runs/resnet18/model.pt photos/test/     # photos/test/<class>/...
+
+    Unreadable images are left out with one warning. Classes in DATA that the model
+    was not trained on are an error; classes missing from DATA simply score 0 support.
+    """
+    _route_warnings()
+    try:
+        model_file = load_model(model)
+        dataset = load_split(data, split, model_file.classes)
+        out = out or Path(model).parent / f"eval-{split if (data / split).is_dir() else data.name}"
+        summary = evaluate_model(model_file, dataset, out, device=resolve_device(device), batch_size=batch_size,
+                                 workers=workers, progress=not quiet)
+    except USER_ERRORS as error:
+        raise _fail(error) from None
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_report(summary))
+    click.echo(f"wrote {', '.join(Path(path).name for path in summary['files'].values())} to {out}")
 
 
 @click.command(context_settings=CONTEXT)
