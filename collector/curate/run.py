@@ -6,7 +6,6 @@ import concurrent.futures
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -233,16 +232,14 @@ class Plan:
 
     def stage(self) -> None:
         """Write the re-encoded files next to the quarantine, so the moves that follow are all renames."""
-        staging = self.root / STAGING
         staged_ops = []
-        for op in self.operations:
+        for number, op in enumerate(self.operations):
             if op.output:
-                staging.mkdir(parents=True, exist_ok=True)
-                fd, temp = tempfile.mkstemp(dir=staging, suffix=".part")
-                with os.fdopen(fd, "wb") as file:
+                staged = f"{STAGING}/{os.getpid()}-{number}.part"
+                (self.root / staged).parent.mkdir(parents=True, exist_ok=True)
+                with (self.root / staged).open("xb") as file:  # not mkstemp: its files are private (0600)
                     file.write(self.outputs[op.output].data)
-                op = Operation(op.reason, op.source, op.target, op.output, op.output_sha256,
-                               Path(temp).relative_to(self.root).as_posix(), op.rows)
+                op = Operation(op.reason, op.source, op.target, op.output, op.output_sha256, staged, op.rows)
             staged_ops.append(op)
         self.operations = staged_ops
 
@@ -325,11 +322,12 @@ def write_reports(root: Path, report: dict) -> tuple[Path, ...]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    """Temp file and rename, so a reader never sees half a report; created like any file (umask), not 0600."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
+        with temp.open("w", encoding="utf-8") as file:
             file.write(text)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise

@@ -185,6 +185,9 @@ def test_normalize_reencodes_to_plain_rgb_and_keeps_the_originals(tmp_path: Path
         with Image.open(root / output) as image:
             assert image.mode == "RGB" and image.format in ("JPEG", "PNG")
             assert image.getexif().get(0x0112, 1) == 1
+    mode = (root / "pets/plain.jpg").stat().st_mode & 0o777
+    assert {(root / output).stat().st_mode & 0o777 for output in outputs.values()} == {mode}
+    assert (root / "curate_report.json").stat().st_mode & 0o777 == mode
     with Image.open(root / outputs["pets/rotated.jpg"]) as image:
         assert image.size == (80, 120)
     assert curate(root, workers=1, progress=False, normalize=True).report["normalized"] == []
