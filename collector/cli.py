@@ -240,7 +240,7 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
     except OSError as error:
         raise click.ClickException(f"{error.filename or root}: {error.strerror or error}") from None
     except KeyboardInterrupt:
-        click.echo("interrupted: the next curate run rolls the unfinished moves back (or run curate --undo ROOT)",
+        click.echo("interrupted: the next curate run rolls back any unfinished moves (or run curate --undo ROOT)",
                    err=True)
         sys.exit(130)
     if outcome.recovered:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -164,8 +165,10 @@ def inspect_all(root: Path, entries: Sequence[Entry], options: InspectOptions, w
         if workers <= 1:
             return [_tick(bar, job(path)) for path in paths]
         chunk = max(1, min(64, len(paths) // (workers * 8)))
-        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-            return [_tick(bar, result) for result in pool.map(job, paths, chunksize=chunk)]
+        # A Pool, not a ProcessPoolExecutor: leaving the block terminates the workers at once, so Ctrl-C does not
+        # wait for every queued file; the workers ignore SIGINT and leave it to this process.
+        with multiprocessing.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+            return [_tick(bar, result) for result in pool.imap(job, paths, chunksize=chunk)]
 
 
 def _tick(bar: tqdm, result: Inspection) -> Inspection:
