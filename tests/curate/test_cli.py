@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,10 @@ from click.testing import CliRunner
 
 from collector.cli import curate
 from collector.curate.journal import Journal
+from tests.curate.conftest import make_photo
 from tests.curate.datasets import build_dataset, everything, tree_digest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(*args: str):
@@ -117,4 +124,23 @@ def test_bad_options_are_usage_errors(root: Path, args: list[str], message: str)
     before = everything(root)
     result = invoke(str(root), *args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert everything(root) == before
+
+
+def test_ctrl_c_while_inspecting_stops_the_workers_at_once_and_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "cat").mkdir(parents=True)
+    photo = make_photo(160, 120, seed=1)
+    for k in range(400):
+        photo.rotate(k * 0.9).save(root / "cat" / f"{k:03}.jpg", quality=80)
+    before = everything(root)
+    command = [sys.executable, "-c", "from collector.cli import curate; curate()", str(root), "--workers", "2"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    assert b"inspecting" in process.stderr.read(64)  # the progress bar is up: the pool is working
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert stderr.decode().strip().splitlines()[-1].startswith("interrupted:")
+    assert "Traceback" not in stderr.decode()
     assert everything(root) == before
