@@ -28,8 +28,8 @@ class Entry:
 
 
 def is_ignored(name: str) -> bool:
-    """Hidden files (`.DS_Store`, `._photo.jpg`), system files, and folders that are not classes."""
-    return name.startswith((".", "_")) or name in SYSTEM_NAMES
+    """Hidden files (`.DS_Store`, `._photo.jpg`, collect's `.tmp`), system files, and the quarantine."""
+    return name.startswith(".") or name in SYSTEM_NAMES or name == QUARANTINE
 
 
 def check_root(root: Path) -> None:

@@ -239,8 +239,11 @@ def test_a_flat_layout_is_curated_with_an_empty_split(tmp_path: Path) -> None:
     photo.save(root / "cat" / "a.png")
     photo.resize((100, 75)).save(root / "cat" / "a_small.png")
     (root / "cat" / "page.jpg").write_text("<html><body>blocked</body></html>")
+    make_photo(120, 90, seed=4).save(root / "cat" / "_MG_0001.jpg")  # a camera's name, not a hidden file
+    (root / "cat" / "._MG_0001.jpg").write_bytes(b"\x00\x05\x16\x07")
+    (root / "cat" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
     report = curate(root, workers=1, progress=False).report
-    assert report["counts"] == {"before": {"": {"cat": 3}}, "after": {"": {"cat": 1}}}
+    assert report["counts"] == {"before": {"": {"cat": 4}}, "after": {"": {"cat": 2}}}
     assert moves_of(report) == {"cat/a_small.png": "duplicate", "cat/page.jpg": "not-image"}
 
 
