@@ -177,8 +177,12 @@ def _tick(bar: tqdm, result: Inspection) -> Inspection:
 
 
 def normalize_all(root: Path, items: Sequence[Item], progress: bool) -> Iterable[tuple[Item, Encoded]]:
+    """Re-encoded bytes for the kept images that need them; one Pillow cannot re-encode (rare modes) stays as is."""
     for item in tqdm(items, desc="normalizing", unit="img", disable=not progress, leave=False):
-        encoded = normalize_image(root / item.entry.path, item.entry.path)
+        try:
+            encoded = normalize_image(root / item.entry.path, item.entry.path)
+        except (OSError, ValueError, SyntaxError):
+            continue
         if encoded is not None:
             yield item, encoded
 
