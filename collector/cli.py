@@ -153,6 +153,23 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
 QUALITY = QualityThresholds()
 
 
+class Thresholds(click.ParamType):
+    """Hamming thresholds: 8, or 10,12 for one per hash kind."""
+
+    name = "bits"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, int | tuple):
+            return value
+        try:
+            values = tuple(int(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not a number of bits like 8, or one per hash kind like 10,12", param, ctx)
+        if not all(0 <= v <= 64 for v in values):
+            self.fail(f"{value!r}: thresholds are 0 to 64 bits", param, ctx)
+        return values[0] if len(values) == 1 else values
+
+
 def curate_options(**fields: object) -> CurateOptions:
     """Options from the command line; a bad combination is a usage error (exit 2), like a bad option."""
     try:
@@ -170,8 +187,9 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--hash", "hash_kind", default=CurateOptions.hash, show_default=True, metavar="KIND",
               help="Perceptual hash for near duplicates: phash, dhash, whash or ahash; join kinds with + "
                    "(e.g. phash+dhash) to require a pair to be near on every one.")
-@click.option("--threshold", type=click.IntRange(0, 64), default=CurateOptions.threshold, show_default=True,
-              help="Largest Hamming distance (bits of 64) at which two images count as near duplicates.")
+@click.option("--threshold", type=Thresholds(), default=str(CurateOptions.threshold), show_default=True,
+              help="Largest Hamming distance (bits of 64) at which two images count as near duplicates; with "
+                   "several hash kinds, one value for all or one per kind (e.g. --hash phash+dhash --threshold 10,12).")
 @click.option("--keep-conflicts", is_flag=True,
               help="Keep near-duplicate groups that span classes (best copy per class, in one split) instead of "
                    "quarantining the whole group as label-conflict.")

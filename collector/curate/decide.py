@@ -35,9 +35,14 @@ class Item:
 @dataclass(frozen=True)
 class DecideOptions:
     hash_kinds: tuple[str, ...] = ("phash",)  # more than one: a pair must be within threshold on every kind
-    threshold: int = 8
+    threshold: int | tuple[int, ...] = 8  # Hamming bits: one for every kind, or one per kind
     keep_conflicts: bool = False
     reject_quality: bool = False
+
+    def thresholds(self) -> tuple[int, ...]:
+        if isinstance(self.threshold, int):
+            return (self.threshold,) * len(self.hash_kinds)
+        return self.threshold
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def decide(items: Sequence[Item], options: DecideOptions) -> Decisions:
             if quality:
                 decisions.reasons[i] = f"quality-{quality[0]}"
     candidates = [i for i in accepted if i not in decisions.reasons]
-    pairs = similar_pairs([items[i].inspection for i in candidates], options.hash_kinds, options.threshold)
+    pairs = similar_pairs([items[i].inspection for i in candidates], options.hash_kinds, options.thresholds())
     local_groups = union_groups(len(candidates), pairs[0], pairs[1])
     for number, local in enumerate(local_groups, start=1):
         group = decide_group(number, [candidates[k] for k in local], items, options)
@@ -107,7 +112,7 @@ def effective_flags(items: Sequence[Item], accepted: list[int]) -> dict[int, tup
 
 
 def similar_pairs(
-    inspections: Sequence[Inspection], hash_kinds: tuple[str, ...], threshold: int
+    inspections: Sequence[Inspection], hash_kinds: tuple[str, ...], thresholds: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i, j, distance on the first hash kind) that are duplicates: same pixels, or near on every kind."""
     n = len(inspections)
@@ -115,9 +120,9 @@ def similar_pairs(
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
     first = np.array([ins.hashes[hash_kinds[0]] for ins in inspections], dtype=np.uint64)
-    i, j, distance = near_pairs(first, threshold)
+    i, j, distance = near_pairs(first, thresholds[0])
     i, j, distance = i.astype(np.int64), j.astype(np.int64), distance.astype(np.int64)
-    for kind in hash_kinds[1:]:
+    for kind, threshold in zip(hash_kinds[1:], thresholds[1:], strict=True):
         values = np.array([ins.hashes[kind] for ins in inspections], dtype=np.uint64)
         close = np.bitwise_count(values[i] ^ values[j]) <= threshold
         i, j, distance = i[close], j[close], distance[close]

@@ -27,7 +27,7 @@ from .provenance import ManifestRows, manifest_path, moved_row, replaced_row
 
 REPORT_JSON = "curate_report.json"
 REPORT_HTML = "curate_report.html"
-DEFAULT_THRESHOLD = DecideOptions.threshold
+DEFAULT_THRESHOLD = 8
 
 
 class CurateError(Exception):
@@ -39,7 +39,7 @@ class CurateOptions:
     min_side: int = 32
     max_aspect: float = 5.0
     hash: str = "phash"  # one of HASHERS, or several joined by + (a pair must be near on each)
-    threshold: int = DEFAULT_THRESHOLD
+    threshold: int | tuple[int, ...] = DEFAULT_THRESHOLD  # one for every hash kind, or one per kind
     keep_conflicts: bool = False
     reject_quality: bool = False
     quality: QualityThresholds = field(default_factory=QualityThresholds)
@@ -52,8 +52,9 @@ class CurateOptions:
         unknown = [kind for kind in self.hash_kinds if kind not in HASHERS]
         if unknown or not self.hash_kinds:
             raise CurateError(f"unknown hash {self.hash!r}; choose from {', '.join(HASHERS)} or join them with +")
-        if not 0 <= self.threshold <= 64:
-            raise CurateError(f"threshold must be between 0 and 64 bits, got {self.threshold}")
+        thresholds = (self.threshold,) if isinstance(self.threshold, int) else self.threshold
+        if len(thresholds) not in (1, len(self.hash_kinds)) or not all(0 <= t <= 64 for t in thresholds):
+            raise CurateError(f"threshold must be 0 to 64 bits, one value or one per hash kind, got {self.threshold}")
         if self.min_side < 1 or self.max_aspect < 1:
             raise CurateError("min side must be at least 1 px and max aspect at least 1")
         if self.workers is not None and self.workers < 1:
@@ -67,8 +68,14 @@ class CurateOptions:
         return InspectOptions(min_side=self.min_side, max_aspect=self.max_aspect, hash_kinds=self.hash_kinds,
                               quality=self.quality)
 
+    @property
+    def thresholds(self) -> int | tuple[int, ...]:
+        """One number for every hash kind, or one per kind."""
+        values = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
+        return values[0] if len(values) == 1 else values
+
     def decide_options(self) -> DecideOptions:
-        return DecideOptions(hash_kinds=self.hash_kinds, threshold=self.threshold,
+        return DecideOptions(hash_kinds=self.hash_kinds, threshold=self.thresholds,
                              keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality)
 
 
@@ -284,7 +291,7 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         "dry_run": options.dry_run,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "seconds": round(seconds, 3),
-        "settings": {"hash": options.hash, "threshold": options.threshold, "min_side": options.min_side,
+        "settings": {"hash": options.hash, "threshold": _plain(options.thresholds), "min_side": options.min_side,
                      "max_aspect": options.max_aspect, "keep_conflicts": options.keep_conflicts,
                      "reject_quality": options.reject_quality, "normalize": options.normalize,
                      "quality": asdict(options.quality)},
@@ -300,6 +307,10 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
                    "conflicts_removed": reasons["label-conflict"], "flagged": len(flags),
                    "normalized": len(plan.normalized)},
     }
+
+
+def _plain(value: int | tuple[int, ...]) -> int | list[int]:
+    return value if isinstance(value, int) else list(value)
 
 
 def _where(entry: Entry) -> dict:

@@ -135,3 +135,5 @@ def test_combined_hashes_require_every_kind_to_be_near() -> None:
              flip(BASE, 20))]
     assert len(decide(items, DecideOptions(hash_kinds=("phash",))).groups) == 1
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"))).groups == []
+    assert len(decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(2, 20))).groups) == 1
+    assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 20))).groups == []
