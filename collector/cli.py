@@ -158,6 +158,10 @@ class Thresholds(click.ParamType):
 
     name = "bits"
 
+    @staticmethod
+    def show(value: int | tuple[int, ...]) -> str:
+        return str(value) if isinstance(value, int) else ",".join(map(str, value))
+
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         if isinstance(value, int | tuple):
             return value
@@ -187,7 +191,7 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--hash", "hash_kind", default=CurateOptions.hash, show_default=True, metavar="KIND",
               help="Perceptual hash for near duplicates: phash, dhash, whash or ahash; join kinds with + "
                    "(e.g. phash+dhash) to require a pair to be near on every one.")
-@click.option("--threshold", type=Thresholds(), default=str(CurateOptions.threshold), show_default=True,
+@click.option("--threshold", type=Thresholds(), default=Thresholds.show(CurateOptions.threshold), show_default=True,
               help="Largest Hamming distance (bits of 64) at which two images count as near duplicates; with "
                    "several hash kinds, one value for all or one per kind (e.g. --hash phash+dhash --threshold 10,12).")
 @click.option("--keep-conflicts", is_flag=True,
