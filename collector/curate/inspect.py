@@ -107,7 +107,9 @@ def inspect_image(path: Path, options: InspectOptions) -> Inspection:
             handle = path.open("rb")
         except OSError as error:
             raise _Rejected("unreadable", error.strerror or str(error)) from error
-        with handle:
+        # Pillow warns about corrupt metadata it skips; the verdict is the result, not console noise.
+        with handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return _inspect_file(path, handle, options, seen)
     except _Rejected as rejected:
         return Inspection(path, rejected.reason, rejected.detail, seen.format, seen.width, seen.height, seen.size,
@@ -164,9 +166,7 @@ def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.
         raise _Rejected("not-image", describe_non_image(head))
     seen.format = announced
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(handle, formats=[announced])
+        image = Image.open(handle, formats=[announced])
     except Image.DecompressionBombError as error:
         raise _Rejected("too-many-pixels", str(error)) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
