@@ -267,5 +267,8 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
         sys.exit(130)
     if outcome.recovered:
         click.echo(f"rolled back {outcome.recovered} moves of an interrupted run first", err=True)
+    if outcome.pending_rollback:
+        click.echo("note: an interrupted run left moves behind; the next real run rolls them back first, so this "
+                   "dry run sees the dataset half-moved", err=True)
     report = outcome.report
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_curate_table(report))

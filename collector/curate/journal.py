@@ -96,6 +96,21 @@ def unused_name(path: str, taken: Callable[[str], bool]) -> str:
     return candidate.as_posix()
 
 
+def interrupted_runs(root: Path) -> int:
+    """Runs cut short and not yet rolled back, read without writing anything (for --dry-run)."""
+    path = root / JOURNAL
+    if not path.is_file():
+        return 0
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM runs WHERE state = 'running'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as error:
+        raise JournalError(f"cannot read the curate journal {path}: {error}") from error
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:

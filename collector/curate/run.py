@@ -20,7 +20,16 @@ from tqdm import tqdm
 from .decide import DecideOptions, Decisions, Item, decide
 from .html import render_report
 from .inspect import HASHERS, Inspection, InspectOptions, QualityThresholds, inspect_image
-from .journal import STAGING, Journal, Operation, RowChange, UndoResult, quarantine_path, unused_name
+from .journal import (
+    STAGING,
+    Journal,
+    Operation,
+    RowChange,
+    UndoResult,
+    interrupted_runs,
+    quarantine_path,
+    unused_name,
+)
 from .layout import Entry, LayoutError, check_root, scan
 from .normalize import Encoded, normalize_image, output_path
 from .provenance import ManifestRows, manifest_path, moved_row, replaced_row
@@ -83,6 +92,7 @@ class CurateOptions:
 class CurateResult:
     report: dict
     recovered: int = 0  # files an interrupted earlier run had moved, put back before this run
+    pending_rollback: int = 0  # dry run: interrupted runs the next real run will roll back first
     written: tuple[Path, ...] = ()  # report files written (none in a dry run)
 
     def to_json(self) -> dict:
@@ -109,6 +119,7 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
     journal = Journal(root) if not options.dry_run and Journal.exists(root) else None
     try:
         recovered = journal.recover(manifest) if journal else 0
+        pending = interrupted_runs(root) if options.dry_run else 0
         entries = scan(root)
         if not entries:
             raise CurateError(f"no images under {root}: expected {root}/train/<class>/... or {root}/<class>/...")
@@ -133,7 +144,7 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
                 journal.apply(run_id, plan.operations, manifest, on_done=lambda: bar.update(1))
         report = build_report(root, options, items, decisions, plan, time.monotonic() - started)
         written = () if options.dry_run else write_reports(root, report)
-        return CurateResult(report, recovered, written)
+        return CurateResult(report, recovered, pending, written)
     finally:
         if journal is not None:
             journal.close()

@@ -117,6 +117,9 @@ def test_an_interrupted_run_is_rolled_back_by_the_next_run(dataset, monkeypatch)
         curate(root, workers=1, progress=False)
     monkeypatch.undo()
     assert sum(not (root / path).exists() for path in calls) == 3
+    before_dry_run = everything(root)
+    assert curate(root, workers=1, progress=False, dry_run=True).pending_rollback == 1
+    assert everything(root) == before_dry_run
     result = curate(root, workers=1, progress=False)
     assert result.recovered == 3
     assert moves_of(result.report) == expected
