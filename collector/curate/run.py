@@ -137,11 +137,7 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
             plan.attach_rows(manifest)
         if not options.dry_run and plan.operations:
             journal = journal or Journal(root)
-            plan.stage()
-            run_id = journal.record(plan.operations)
-            with tqdm(total=len(plan.operations), desc="moving", unit="file", disable=not options.progress,
-                      leave=False) as bar:
-                journal.apply(run_id, plan.operations, manifest, on_done=lambda: bar.update(1))
+            execute(plan, journal, manifest, options.progress)
         report = build_report(root, options, items, decisions, plan, time.monotonic() - started)
         written = () if options.dry_run else write_reports(root, report)
         return CurateResult(report, recovered, pending, written)
@@ -150,6 +146,14 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
             journal.close()
         if manifest is not None:
             manifest.close()
+
+
+def execute(plan: Plan, journal: Journal, manifest: ManifestRows | None, progress: bool) -> None:
+    """Stage new files, record the plan durably, then move: the order that makes every crash recoverable."""
+    plan.stage()
+    run_id = journal.record(plan.operations)
+    with tqdm(total=len(plan.operations), desc="moving", unit="file", disable=not progress, leave=False) as bar:
+        journal.apply(run_id, plan.operations, manifest, on_done=lambda: bar.update(1))
 
 
 def undo(root: Path | str) -> UndoResult:
