@@ -44,7 +44,7 @@ def union_groups(n: int, i: np.ndarray, j: np.ndarray) -> list[list[int]]:
     """Connected components of the pairs (i, j) over items 0..n-1, those of two or more items.
 
     Union-find done for all pairs at once: each root is hooked under the smallest root it is paired with, paths are
-    halved by pointer jumping, until no pair spans two roots. Groups come sorted by their smallest member.
+    compressed by pointer jumping, until no pair spans two roots. Groups come sorted by their smallest member.
     """
     parent = np.arange(n, dtype=np.int64)
     left, right = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
