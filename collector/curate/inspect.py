@@ -35,6 +35,8 @@ TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 
 ORIENTATION_TAG = 0x0112
 
+ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+
 # Enough of the start of a file to tell an image format, or what else it is.
 HEAD_BYTES = 512
 
@@ -182,6 +184,9 @@ def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.
 
 
 def _is_animated(image: Image.Image) -> bool:
+    """Several frames meant to be played; a camera's multi-picture JPEG (MPO) holds stills, not an animation."""
+    if image.format not in ANIMATED_FORMATS:
+        return False
     try:
         animated = bool(getattr(image, "is_animated", False))
         if animated:

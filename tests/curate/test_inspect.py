@@ -165,6 +165,17 @@ def test_animations_are_judged_by_their_first_frame(tmp_path: Path, fmt: str) ->
     assert distance(moving.hashes["phash"], first.hashes["phash"]) <= 4
 
 
+def test_a_multi_picture_jpeg_is_its_first_picture_and_not_an_animation(tmp_path: Path) -> None:
+    pictures = [make_photo(160, 120, seed=43), make_photo(160, 120, seed=44)]
+    path = tmp_path / "camera.jpg"
+    path.write_bytes(encode(pictures[0], "MPO", save_all=True, append_images=pictures[1:]))
+    first = tmp_path / "first.jpg"
+    first.write_bytes(encode(pictures[0], "JPEG"))
+    result = inspect_image(path, InspectOptions())
+    assert result.ok and result.format == "MPO" and "animated" not in result.flags
+    assert result.pixel_digest == inspect_image(first, InspectOptions()).pixel_digest
+
+
 @pytest.mark.parametrize("mode", ["LA", "1", "P", "I", "YCbCr"])
 def test_unusual_pixel_modes_become_rgb(tmp_path: Path, mode: str) -> None:
     image = make_photo(64, 64, seed=41).convert("L" if mode == "I" else "RGB")
