@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import tracemalloc
 import warnings
@@ -19,6 +20,7 @@ from collector.curate.inspect import (
     describe_non_image,
     hash_to_hex,
     inspect_image,
+    pixel_digest,
 )
 from tests.curate.conftest import ROTATED_STORED_SIZE, encode, make_photo, png_chunk, png_header
 
@@ -207,6 +209,16 @@ def test_same_pixels_in_different_formats_share_a_digest(tmp_path: Path) -> None
     assert digests["a.png"] == digests["a.bmp"] == digests["a.webp"]
     assert digests["b.jpg"] == digests["b.png"]
     assert digests["a.png"] != digests["b.jpg"]
+
+
+def test_big_images_are_digested_in_strips_to_the_same_value(tmp_path: Path) -> None:
+    photo = make_photo(200, 150, seed=45).resize((1600, 1200))
+    photo.save(tmp_path / "big.png", compress_level=1)
+    photo.save(tmp_path / "big.bmp")
+    whole = hashlib.sha256(b"1600x1200:" + photo.tobytes()).hexdigest()
+    assert pixel_digest(photo) == whole
+    assert inspect_image(tmp_path / "big.png", InspectOptions()).pixel_digest == whole
+    assert inspect_image(tmp_path / "big.bmp", InspectOptions()).pixel_digest == whole
 
 
 def test_one_changed_pixel_changes_the_digest(tmp_path: Path) -> None:
