@@ -272,7 +272,7 @@ def _analysis_copy(rgb: Image.Image) -> Image.Image:
     if scale >= 1:
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return rgb.resize(size, Image.Resampling.BOX)
+    return rgb.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
 
 
 def _hash_int(value: imagehash.ImageHash) -> int:
