@@ -161,3 +161,9 @@ def test_folder_without_test_split_is_a_one_line_error(colour_folder: Path) -> N
 def test_dataset_and_folder_together_is_a_usage_error(colour_folder: Path) -> None:
     result = CliRunner().invoke(baseline, ["mnist", "--folder", str(colour_folder)])
     assert result.exit_code == 2 and "exactly one of DATASET or --folder" in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_one_line_error(colour_folder: Path) -> None:
+    result = CliRunner().invoke(baseline, ["--folder", str(colour_folder), "--device", "cuda"])
+    assert result.exit_code == 1 and "no usable CUDA GPU" in result.output
