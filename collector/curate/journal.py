@@ -111,6 +111,14 @@ def interrupted_runs(root: Path) -> int:
         raise JournalError(f"cannot read the curate journal {path}: {error}") from error
 
 
+def clear_staging(root: Path) -> None:
+    """Remove re-encoded files a run wrote but never moved into place (it stopped before its plan was recorded)."""
+    staging = root / STAGING
+    if staging.is_dir():
+        for leftover in staging.iterdir():
+            leftover.unlink()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
@@ -174,7 +182,7 @@ class Journal:
         restored = 0
         for run_id in self.unfinished():
             restored += self._reverse(run_id, rows, "rolled-back").restored
-        self._clear_staging()
+        clear_staging(self.root)
         return restored
 
     def undo_last(self, rows: RowWriter | None) -> UndoResult:
@@ -182,7 +190,7 @@ class Journal:
         unfinished = self.unfinished()
         if unfinished:
             result = self._reverse(unfinished[-1], rows, "rolled-back")
-            self._clear_staging()
+            clear_staging(self.root)
             return result
         last = self.db.execute("SELECT id FROM runs WHERE state = 'done' ORDER BY id DESC LIMIT 1").fetchone()
         if last is None:
@@ -241,12 +249,6 @@ class Journal:
             os.replace(self.root / source, destination)
         except OSError as error:
             raise JournalError(f"cannot move {source} to {target}: {error.strerror or error}") from error
-
-    def _clear_staging(self) -> None:
-        staging = self.root / STAGING
-        if staging.is_dir():
-            for leftover in staging.iterdir():
-                leftover.unlink()
 
     def _prune_quarantine(self) -> None:
         """Remove the folders the moves created and that are empty again."""

@@ -26,6 +26,7 @@ from .journal import (
     Operation,
     RowChange,
     UndoResult,
+    clear_staging,
     interrupted_runs,
     quarantine_path,
     unused_name,
@@ -129,10 +130,12 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
         plan = Plan(root)
         for index, reason in sorted(decisions.reasons.items()):
             plan.quarantine(entries[index].path, reason)
+        if not options.dry_run:
+            clear_staging(root)
         if options.normalize:
             kept = [item for i, item in enumerate(items) if i not in decisions.reasons]
             for item, encoded in normalize_all(root, kept, options.progress):
-                plan.normalize(item.entry.path, encoded)
+                plan.normalize(item.entry.path, encoded, stage=not options.dry_run)
         if manifest is not None:
             plan.attach_rows(manifest)
         if not options.dry_run and plan.operations:
@@ -149,8 +152,7 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
 
 
 def execute(plan: Plan, journal: Journal, manifest: ManifestRows | None, progress: bool) -> None:
-    """Stage new files, record the plan durably, then move: the order that makes every crash recoverable."""
-    plan.stage()
+    """Record the plan durably, then move (new files are already staged): the order that makes a crash recoverable."""
     run_id = journal.record(plan.operations)
     with tqdm(total=len(plan.operations), desc="moving", unit="file", disable=not progress, leave=False) as bar:
         journal.apply(run_id, plan.operations, manifest, on_done=lambda: bar.update(1))
@@ -209,6 +211,16 @@ def normalize_all(root: Path, items: Sequence[Item], progress: bool) -> Iterable
             yield item, encoded
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """What a re-encoded file will be, for its manifest row (its bytes wait in the staging folder)."""
+
+    format: str
+    size: int
+    width: int
+    height: int
+
+
 @dataclass
 class Plan:
     """The operations of one run, with the names they take, before anything is written."""
@@ -216,7 +228,7 @@ class Plan:
     root: Path
     operations: list[Operation] = field(default_factory=list)
     moved_to: dict[str, str] = field(default_factory=dict)  # source -> quarantine path
-    outputs: dict[str, Encoded] = field(default_factory=dict)  # normalized output path -> bytes
+    outputs: dict[str, Replacement] = field(default_factory=dict)  # normalized output path -> what it holds
     normalized: list[dict] = field(default_factory=list)
     _taken: set[str] = field(default_factory=set)
 
@@ -229,16 +241,22 @@ class Plan:
         self.moved_to[source] = target
         self.operations.append(Operation(reason, source, target))
 
-    def normalize(self, source: str, encoded: Encoded) -> None:
+    def normalize(self, source: str, encoded: Encoded, *, stage: bool) -> None:
+        """Plan to replace `source` by its re-encoded bytes, written now to the staging folder when `stage`."""
         wanted = output_path(source, encoded.format)
         output = wanted if wanted == source else unused_name(wanted, self.taken)
         self._taken.add(output)
         target = quarantine_path("normalized", source, self.taken)
         self._taken.add(target)
         self.moved_to[source] = target
-        self.outputs[output] = encoded
+        self.outputs[output] = Replacement(encoded.format, len(encoded.data), encoded.width, encoded.height)
+        staged = f"{STAGING}/{os.getpid()}-{len(self.operations)}.part" if stage else None
+        if staged:
+            (self.root / staged).parent.mkdir(parents=True, exist_ok=True)
+            with (self.root / staged).open("xb") as file:  # not mkstemp: its files are private (0600)
+                file.write(encoded.data)
         sha = hashlib.sha256(encoded.data).hexdigest()
-        self.operations.append(Operation("normalized", source, target, output, sha))
+        self.operations.append(Operation("normalized", source, target, output, sha, staged))
         self.normalized.append({"path": source, "output": output, "format": encoded.format, "moved_to": target})
 
     def attach_rows(self, manifest: ManifestRows) -> None:
@@ -249,28 +267,14 @@ class Plan:
             changes = []
             for row in rows.get(op.source, []):
                 if op.output:
-                    encoded = self.outputs[op.output]
-                    before, after = replaced_row(row, op.output, encoded.format, len(encoded.data),
-                                                 encoded.width, encoded.height)
+                    new = self.outputs[op.output]
+                    before, after = replaced_row(row, op.output, new.format, new.size, new.width, new.height)
                 else:
                     before, after = moved_row(row, op.reason, op.target)
                 changes.append(RowChange(row["id"], before, after))
             attached.append(Operation(op.reason, op.source, op.target, op.output, op.output_sha256, op.staged,
                                       tuple(changes)))
         self.operations = attached
-
-    def stage(self) -> None:
-        """Write the re-encoded files next to the quarantine, so the moves that follow are all renames."""
-        staged_ops = []
-        for number, op in enumerate(self.operations):
-            if op.output:
-                staged = f"{STAGING}/{os.getpid()}-{number}.part"
-                (self.root / staged).parent.mkdir(parents=True, exist_ok=True)
-                with (self.root / staged).open("xb") as file:  # not mkstemp: its files are private (0600)
-                    file.write(self.outputs[op.output].data)
-                op = Operation(op.reason, op.source, op.target, op.output, op.output_sha256, staged, op.rows)
-            staged_ops.append(op)
-        self.operations = staged_ops
 
 
 def build_report(root: Path, options: CurateOptions, items: Sequence[Item], decisions: Decisions, plan: Plan,

@@ -83,9 +83,10 @@ def test_undo_restores_every_byte(dataset) -> None:
 def test_dry_run_touches_nothing(dataset) -> None:
     root, expected = dataset
     before = everything(root)
-    report = curate(root, workers=1, progress=False, dry_run=True).report
+    report = curate(root, workers=1, progress=False, dry_run=True, normalize=True, reject_quality=True).report
     assert everything(root) == before
-    assert report["dry_run"] is True and moves_of(report) == expected
+    assert report["dry_run"] is True
+    assert moves_of(report) == {**expected, "train/dog/dark.jpg": "quality-dark"}
 
 
 def test_second_run_changes_nothing_and_undo_still_reverts_the_first(dataset) -> None:
@@ -177,8 +178,11 @@ def test_normalize_reencodes_to_plain_rgb_and_keeps_the_originals(tmp_path: Path
     root = tmp_path / "data"
     make_tricky_good_files(root / "pets")
     make_photo(120, 90, seed=7).save(root / "pets" / "plain.jpg", quality=90)
-    before = tree_digest(root)
+    before, untouched = tree_digest(root), everything(root)
+    planned = curate(root, workers=1, progress=False, normalize=True, dry_run=True).report
+    assert everything(root) == untouched
     report = curate(root, workers=1, progress=False, normalize=True).report
+    assert report["normalized"] == planned["normalized"] and len(report["normalized"]) >= 5
     outputs = {n["path"]: n["output"] for n in report["normalized"]}
     assert "pets/plain.jpg" not in outputs
     assert outputs["pets/photo.webp"] == "pets/photo.jpg"
