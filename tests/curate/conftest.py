@@ -2,7 +2,7 @@
 
 Plain functions so any curate test (or bench) can drop them into a class folder:
 
-    make_photo(width, height, seed) -> PIL RGB image that no quality check flags, distinct per seed
+    make_photo(width, height, seed) -> PIL RGB image no quality check flags (64 px a side or more), distinct per seed
     make_bad_files(folder) -> {file name: rejection reason that inspect_image must give}
     make_tricky_good_files(folder) -> {file name: quality flags inspect_image must give}
 
