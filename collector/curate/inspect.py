@@ -63,6 +63,8 @@ class QualityThresholds:
 
 @dataclass(frozen=True)
 class InspectOptions:
+    """What `inspect_image` rejects and computes; hash kinds are checked here so a typo fails before any work."""
+
     min_side: int = 32
     max_aspect: float = 5.0
     max_pixels: int = DEFAULT_MAX_PIXELS
