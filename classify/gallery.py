@@ -57,6 +57,7 @@ def thumbnail(path: Path) -> np.ndarray | None:
 def plot_tiles(tiles: Sequence[Tile], path: Path, title: str, *, show_loss: bool, empty_message: str = "",
                columns: int = 4) -> Path:
     """A grid of images titled `predicted (probability)` and `true`, green when right and red when wrong."""
+    columns = max(1, min(columns, len(tiles)))
     rows = max(1, -(-len(tiles) // columns))
     figure = Figure(figsize=(3 * columns, 3.4 * rows + 0.6), layout="constrained")
     axes_grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
