@@ -205,7 +205,8 @@ def test_normalize_reencodes_to_plain_rgb_and_keeps_the_originals(tmp_path: Path
 def test_manifest_records_moves_and_collect_does_not_fetch_them_again(fake, tmp_path: Path) -> None:
     root = tmp_path / "data"
     collect_from(fake, root, ["cat", "dog"])
-    victim = next(r for r in manifest_rows(root) if r["status"] == "saved")
+    copies = [r for r in manifest_rows(root) if r["status"] == "duplicate"]  # rows whose bytes another row holds
+    victim = next(r for r in manifest_rows(root) if r["status"] == "saved" and r["path"] == copies[0]["path"])
     data = (root / victim["path"]).read_bytes()
     (root / victim["path"]).write_bytes(data[: len(data) // 2])
     rows_before = {r["id"]: dict(r) for r in manifest_rows(root)}
@@ -214,6 +215,8 @@ def test_manifest_records_moves_and_collect_does_not_fetch_them_again(fake, tmp_
     rows = {r["id"]: dict(r) for r in manifest_rows(root)}
     target = f"_quarantine/truncated/{victim['path']}"
     assert rows[victim["id"]]["status"] == "quarantined:truncated" and rows[victim["id"]]["path"] == target
+    for copy in (r for r in copies if r["path"] == victim["path"]):
+        assert rows[copy["id"]]["status"] == "duplicate" and rows[copy["id"]]["path"] == target  # follows its file
     moved = moves_of(report)
     for row in rows.values():
         if row["status"].startswith("quarantined:"):
