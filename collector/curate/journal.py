@@ -3,7 +3,8 @@
 Nothing is deleted: a file leaves the dataset by a rename into `ROOT/_quarantine/<reason>/<its relative path>`.
 Because the whole plan is durable first, a run cut short (Ctrl-C, kill -9, power) is rolled back by the next
 run, file by file from what is on disk, and `undo` reverses the last finished run. The only files curate ever
-removes are ones it wrote itself (re-encoded copies from `--normalize`), and only while their bytes are unchanged.
+removes are ones it wrote itself (re-encoded copies from `--normalize`, and an undone run's reports), and only
+while their bytes are unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
     finished_at TEXT,
-    state TEXT NOT NULL  -- running, done, undone, rolled-back
+    state TEXT NOT NULL,  -- running, done, undone, rolled-back
+    reports TEXT NOT NULL DEFAULT '{}'  -- {"curate_report.json": sha256, ...}: removed by undo while unchanged
 );
 CREATE TABLE IF NOT EXISTS operations (
     id INTEGER PRIMARY KEY,
@@ -174,6 +176,11 @@ class Journal:
         with self.db:
             self.db.execute("UPDATE runs SET state = 'done', finished_at = ? WHERE id = ?", (_now(), run_id))
 
+    def note_reports(self, run_id: int, reports: dict[str, str]) -> None:
+        """Remember the reports written about a run, so undoing it does not leave them behind, stale."""
+        with self.db:
+            self.db.execute("UPDATE runs SET reports = ? WHERE id = ?", (json.dumps(reports), run_id))
+
     def unfinished(self) -> list[int]:
         return [row[0] for row in self.db.execute("SELECT id FROM runs WHERE state = 'running' ORDER BY id")]
 
@@ -204,6 +211,7 @@ class Journal:
             result.restored += self._reverse_one(op, result.conflicts)
         if rows is not None:
             rows.set_rows((change.id, change.before) for op in operations for change in op.rows)
+        self._remove_reports(run_id)
         self._prune_quarantine()
         with self.db:
             self.db.execute("UPDATE runs SET state = ?, finished_at = ? WHERE id = ?", (state, _now(), run_id))
@@ -227,6 +235,14 @@ class Journal:
             return 0
         self._move(op.target, op.source)
         return 1
+
+    def _remove_reports(self, run_id: int) -> None:
+        """The run's own reports go with it; a report rewritten since (a later run's) stays."""
+        (reports,) = self.db.execute("SELECT reports FROM runs WHERE id = ?", (run_id,)).fetchone()
+        for name, sha in json.loads(reports).items():
+            path = self.root / name
+            if path.is_file() and sha256_file(path) == sha:
+                path.unlink()
 
     def _operations(self, run_id: int) -> list[Operation]:
         found = self.db.execute(

@@ -29,6 +29,7 @@ from .journal import (
     clear_staging,
     interrupted_runs,
     quarantine_path,
+    sha256_file,
     unused_name,
 )
 from .layout import Entry, LayoutError, check_root, scan
@@ -138,11 +139,14 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
                 plan.normalize(item.entry.path, encoded, stage=not options.dry_run)
         if manifest is not None:
             plan.attach_rows(manifest)
+        run_id = None
         if not options.dry_run and plan.operations:
             journal = journal or Journal(root)
-            execute(plan, journal, manifest, options.progress)
+            run_id = execute(plan, journal, manifest, options.progress)
         report = build_report(root, options, items, decisions, plan, time.monotonic() - started)
         written = () if options.dry_run else write_reports(root, report)
+        if journal is not None and run_id is not None:
+            journal.note_reports(run_id, {path.name: sha256_file(path) for path in written})
         return CurateResult(report, recovered, pending, written)
     finally:
         if journal is not None:
@@ -151,11 +155,12 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
             manifest.close()
 
 
-def execute(plan: Plan, journal: Journal, manifest: ManifestRows | None, progress: bool) -> None:
+def execute(plan: Plan, journal: Journal, manifest: ManifestRows | None, progress: bool) -> int:
     """Record the plan durably, then move (new files are already staged): the order that makes a crash recoverable."""
     run_id = journal.record(plan.operations)
     with tqdm(total=len(plan.operations), desc="moving", unit="file", disable=not progress, leave=False) as bar:
         journal.apply(run_id, plan.operations, manifest, on_done=lambda: bar.update(1))
+    return run_id
 
 
 def undo(root: Path | str) -> UndoResult:
