@@ -75,11 +75,12 @@ class Decisions:
 
 
 def decide(items: Sequence[Item], options: DecideOptions) -> Decisions:
+    """Every file's fate under the rules in this module's docstring; indices refer to `items`."""
     decisions = Decisions()
     accepted = [i for i, item in enumerate(items) if item.inspection.ok]
     for i, item in enumerate(items):
-        if not item.inspection.ok:
-            decisions.reasons[i] = item.inspection.reason or "undecodable"
+        if item.inspection.reason is not None:
+            decisions.reasons[i] = item.inspection.reason
     decisions.flags = effective_flags(items, accepted)
     if options.reject_quality:
         for i, flags in decisions.flags.items():
