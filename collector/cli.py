@@ -221,7 +221,7 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--undo", is_flag=True,
               help="Put back everything the last curate run on ROOT moved, and its manifest records.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that decode and hash images. Default: one per CPU core.")
+              help="Processes that decode and hash images. Default: one per CPU core this process may use.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, reject_quality, dark, bright, blur,

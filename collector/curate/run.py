@@ -188,7 +188,7 @@ def inspect_all(root: Path, entries: Sequence[Entry], options: InspectOptions, w
                 progress: bool) -> list[Inspection]:
     """Inspect every file, in a pool of processes when more than one is allowed (decoding is CPU-bound)."""
     paths = [root / entry.path for entry in entries]
-    workers = min(workers or os.cpu_count() or 1, len(paths))
+    workers = min(workers or usable_cpus(), len(paths))
     job = partial(inspect_image, options=options)
     with tqdm(total=len(paths), desc="inspecting", unit="img", disable=not progress, leave=False) as bar:
         if workers <= 1:
@@ -198,6 +198,13 @@ def inspect_all(root: Path, entries: Sequence[Entry], options: InspectOptions, w
         # wait for every queued file; the workers ignore SIGINT and leave it to this process.
         with multiprocessing.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
             return [_tick(bar, result) for result in pool.imap(job, paths, chunksize=chunk)]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container or taskset can allow fewer than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _tick(bar: tqdm, result: Inspection) -> Inspection:
