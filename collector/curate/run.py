@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -195,9 +197,24 @@ def inspect_all(root: Path, entries: Sequence[Entry], options: InspectOptions, w
             return [_tick(bar, job(path)) for path in paths]
         chunk = max(1, min(64, len(paths) // (workers * 8)))
         # A Pool, not a ProcessPoolExecutor: leaving the block terminates the workers at once, so Ctrl-C does not
-        # wait for every queued file; the workers ignore SIGINT and leave it to this process.
-        with multiprocessing.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        # wait for every queued file. The workers are born ignoring SIGINT and leave it to this process.
+        with _sigint_ignored():
+            pool = multiprocessing.Pool(workers)
+        with pool:
             return [_tick(bar, result) for result in pool.imap(job, paths, chunksize=chunk)]
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while child processes are forked, so they inherit that; only the main thread may do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def usable_cpus() -> int:
