@@ -59,8 +59,11 @@ def plot_tiles(tiles: Sequence[Tile], path: Path, title: str, *, show_loss: bool
     """A grid of images titled `predicted (probability)` and `true`, green when right and red when wrong."""
     columns = max(1, min(columns, len(tiles)))
     rows = max(1, -(-len(tiles) // columns))
-    figure = Figure(figsize=(3 * columns, 3.4 * rows + 0.6), layout="constrained")
-    axes_grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    height = 3.4 * rows + 1.1  # inches: tiles and their titles, and a band on top for the figure's title
+    figure = Figure(figsize=(3 * columns, height))
+    # Fixed margins rather than constrained layout: as readable for a grid of equal tiles, and several times faster.
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 1.1 / height, wspace=0.08, hspace=0.35)
+    axes_grid = figure.subplots(rows, columns, squeeze=False).ravel()
     for axes in axes_grid:
         axes.set_axis_off()
     if not tiles:
