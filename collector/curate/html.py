@@ -48,7 +48,7 @@ h3 { margin: 22px 0 8px; }
 .card.bad .n { color: var(--bad); } .card.warn .n { color: var(--warn); } .card.ok .n { color: var(--ok); }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid var(--line); padding: 4px 10px; text-align: right; }
-th { background: var(--soft); } td.name, th.name { text-align: left; }
+th { background: var(--soft); text-align: center; } td.name, th.name { text-align: left; }
 td.minus { color: var(--bad); font-weight: 600; } tr.total td { font-weight: 700; background: var(--soft); }
 .settings { color: var(--muted); font-size: 13px; }
 .settings code { background: var(--soft); padding: 1px 5px; border-radius: 4px; color: #1f2328; }
@@ -58,8 +58,10 @@ figure { margin: 0; width: 150px; border: 1px solid var(--line); border-radius: 
 figure .pic { width: 136px; height: 136px; display: flex; align-items: center; justify-content: center;
               background: var(--soft); border-radius: 4px; overflow: hidden; }
 figure img { max-width: 128px; max-height: 128px; display: block; }
-.nopic { color: var(--muted); font-size: 12px; text-align: center; padding: 8px; border: 2px dashed var(--line);
-         width: 120px; height: 120px; display: flex; align-items: center; justify-content: center; }
+.nopic { color: var(--muted); font-size: 12px; text-align: center; padding: 8px; border: 2px dashed #ffaba8;
+         width: 120px; height: 120px; display: flex; align-items: center; justify-content: center;
+         background: repeating-linear-gradient(45deg, #fff5f5, #fff5f5 8px, #fff 8px, #fff 16px); }
+.nopic b { color: var(--bad); font-size: 13px; }
 figcaption { font-size: 11.5px; margin-top: 4px; word-break: break-all; }
 figcaption .path { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 figcaption .meta { color: var(--muted); }
@@ -73,8 +75,9 @@ figure.gone { opacity: .8; }
 .badge.dist { background: #ddf4ff; color: #0550ae; }
 .badge.split-val, .badge.split-test { background: #fbefff; color: #8250df; }
 .badge.flag { background: #fff1e5; color: var(--warn); }
+.groups { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .group { border: 1px solid var(--line); border-left: 6px solid #8c959f; border-radius: 6px; padding: 8px 12px;
-         margin: 12px 0; }
+         flex: 0 1 auto; max-width: 100%; }
 .group.conflict { border-left-color: var(--bad); background: #fff5f5; }
 .group.leakage { border-left-color: var(--warn); background: #fffaf3; }
 .group.conflict.leakage { border-left-color: var(--bad); }
@@ -166,33 +169,28 @@ def _summary(report: dict, totals: dict) -> str:
 
 
 def _counts(counts: dict) -> str:
+    """One row per class, one before/after/removed column group per split, totals last: compact for many classes."""
     before, after = counts.get("before", {}), counts.get("after", {})
     splits = sorted(set(before) | set(after), key=lambda s: (SPLIT_ORDER.get(s, 9), s))
     if not splits:
         return '<section id="counts"><h2>Counts</h2><p class="empty">No images were found.</p></section>'
+    classes = sorted({name for table in (before, after) for split in table.values() for name in split})
+    head = '<tr><th class="name" rowspan="2">class</th>' + "".join(
+        f'<th colspan="3">{_e(split or "all images")}</th>' for split in splits
+    ) + "</tr><tr>" + "<th>before</th><th>after</th><th>removed</th>" * len(splits) + "</tr>"
     rows = []
-    for split in splits:
-        classes = sorted(set(before.get(split, {})) | set(after.get(split, {})))
-        split_before = split_after = 0
-        for name in classes:
-            b, a = before.get(split, {}).get(name, 0), after.get(split, {}).get(name, 0)
-            split_before, split_after = split_before + b, split_after + a
-            rows.append(_count_row(split or "(flat)", name, b, a, ""))
-        rows.append(_count_row(split or "(flat)", "all classes", split_before, split_after, "total"))
-    head = (
-        '<tr><th class="name">split</th><th class="name">class</th><th>before</th><th>after</th>'
-        "<th>removed</th></tr>"
-    )
+    for name in classes:
+        cells = [_count_cells(before.get(s, {}).get(name, 0), after.get(s, {}).get(name, 0)) for s in splits]
+        rows.append(f'<tr><td class="name">{_e(name)}</td>{"".join(cells)}</tr>')
+    totals = [_count_cells(sum(before.get(s, {}).values()), sum(after.get(s, {}).values())) for s in splits]
+    rows.append(f'<tr class="total"><td class="name">all classes</td>{"".join(totals)}</tr>')
     return f'<section id="counts"><h2>Counts</h2><table>{head}{"".join(rows)}</table></section>'
 
 
-def _count_row(split: str, name: str, before: int, after: int, css: str) -> str:
+def _count_cells(before: int, after: int) -> str:
     removed = before - after
     cell = f'<td class="minus">−{removed}</td>' if removed > 0 else f"<td>{removed}</td>"
-    return (
-        f'<tr class="{css}"><td class="name">{_e(split)}</td><td class="name">{_e(name)}</td>'
-        f"<td>{before}</td><td>{after}</td>{cell}</tr>"
-    )
+    return f"<td>{before}</td><td>{after}</td>{cell}"
 
 
 def _rejections(page: _Page, rejected: list[dict]) -> str:
@@ -224,7 +222,10 @@ def _conflicts(page: _Page, groups: list[dict], report: dict) -> str:
     if not groups:
         return '<section id="conflicts"><h2>Label conflicts</h2><p class="empty">No label conflict.</p></section>'
     body = "".join(_group(page, g) for g in groups)
-    return f'<section id="conflicts"><h2>Label conflicts</h2><p>{_e(note)}</p>{body}</section>'
+    return (
+        f'<section id="conflicts"><h2>Label conflicts</h2><p>{_e(note)}</p>'
+        f'<div class="groups">{body}</div></section>'
+    )
 
 
 def _groups(page: _Page, groups: list[dict], report: dict) -> str:
@@ -244,7 +245,10 @@ def _groups(page: _Page, groups: list[dict], report: dict) -> str:
         else ""
     )
     body = "".join(_group(page, g) for g in groups)
-    return f'<section id="duplicates"><h2>Duplicate groups</h2><p>{_e(note)}</p>{leakage}{body}</section>'
+    return (
+        f'<section id="duplicates"><h2>Duplicate groups</h2><p>{_e(note)}</p>{leakage}'
+        f'<div class="groups">{body}</div></section>'
+    )
 
 
 def _group(page: _Page, group: dict) -> str:
@@ -336,7 +340,8 @@ class _Page:
         if uri:
             picture = f'<img src="{uri}" alt="{_e(path)}">'
         else:
-            picture = '<div class="nopic">no preview</div>'
+            label = _e(item.get("reason") or "not readable")
+            picture = f'<div class="nopic"><span><b>{label}</b><br>no preview</span></div>'
         size = ""
         if item.get("width") and item.get("height"):
             size = f"{_e(item['width'])}×{_e(item['height'])}"
