@@ -547,6 +547,13 @@ def choose(rows: list[dict]) -> dict:
 # Grouping speed
 
 
+def cli_flags(rule: Rule) -> str:
+    """The curate options for a single or AND rule, the kind with the lower threshold first (it is searched)."""
+    ordered = sorted(zip(rule.thresholds, rule.kinds, strict=True))
+    return (f"--hash {'+'.join(kind for _, kind in ordered)} "
+            f"--threshold {','.join(str(t) for t, _ in ordered)}")
+
+
 def all_pairs(values: dict[str, np.ndarray], rule: Rule, rows: int = 512) -> int:
     """The baseline: compare every image with every later one, a block of rows at a time; count accepted pairs."""
     n = len(next(iter(values.values())))
@@ -752,6 +759,12 @@ def main() -> None:
           f"{pct(chosen['recall'])}, F1 {pct(chosen['f1'])}); best single kind: {single['rule']} "
           f"(F1 {pct(single['f1'])})")
     results["chosen"] = {"rule": str(rule), **{k: v for k, v in chosen.items() if k != "rule"}}
+    expressible = choose([r for r in rows if r["rule"].op in ("single", "and")])
+    print(f"best rule the curate CLI expresses today (--hash A+B --threshold a,b, AND, searched on the first kind): "
+          f"{cli_flags(expressible['rule'])} (precision {pct(expressible['precision'])}, recall "
+          f"{pct(expressible['recall'])}, F1 {pct(expressible['f1'])})")
+    results["chosen_cli"] = {"flags": cli_flags(expressible["rule"]),
+                             **{k: v for k, v in expressible.items() if k != "rule"}}
 
     print("\n== Bad files: caught (rejected) / right reason ==")
     bad_rows = [[kind, str(n), f"{caught[kind]}/{n}", f"{right[kind]}/{n}",
