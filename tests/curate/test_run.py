@@ -289,3 +289,17 @@ def test_journal_lives_in_the_quarantine_and_lists_every_move(dataset) -> None:
     finally:
         db.close()
     assert moved == expected and states == ["done"]
+
+
+def test_nested_folders_belong_to_their_class_and_a_test_split_counts_as_leakage(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "train" / "cat" / "indoor").mkdir(parents=True)
+    (root / "test" / "cat").mkdir(parents=True)
+    photo = make_photo(200, 150, seed=8)
+    photo.save(root / "train" / "cat" / "indoor" / "a.png")
+    photo.save(root / "test" / "cat" / "a.png")
+    make_photo(200, 150, seed=9).save(root / "test" / "cat" / "b.png")
+    report = curate(root, workers=1, progress=False).report
+    assert report["counts"]["before"] == {"test": {"cat": 2}, "train": {"cat": 1}}
+    assert moves_of(report) == {"test/cat/a.png": "duplicate"}  # same pixels and size: train keeps its copy
+    assert report["leakage_pairs_fixed"] == 1
