@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 
 from .checkpoint import ModelFile
@@ -66,14 +67,23 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path | Failure]:
 
 
 def load_image(path: Path) -> Image.Image:
-    """The fully decoded image in RGB, or ImageReadError with a one-line reason."""
+    """The fully decoded image in RGB, upright as viewers show it (EXIF orientation applied), or ImageReadError
+    with a one-line reason. Training, evaluation and prediction all read images through here, so they agree."""
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large but allowed: no warning spam
             image.load()
-            return image.convert("RGB")
+            return _upright(image).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         reason = "not an image Pillow can read" if isinstance(error, UnidentifiedImageError) else str(error)
         raise ImageReadError(reason or type(error).__name__) from error
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001  (damaged EXIF raises many types; it must not cost a readable picture)
+        return image
 
 
 def top_k(probabilities: torch.Tensor, classes: Sequence[str], k: int) -> list[list[Guess]]:

@@ -61,6 +61,18 @@ def test_probabilities_are_the_models_softmax_ranked_best_first(model_path, imag
                                                                 abs=1e-5)
 
 
+def test_a_photo_is_read_upright_as_its_exif_orientation_says(model_path, tmp_path):
+    upright = Image.new("RGB", (60, 30), (240, 240, 240))
+    upright.paste((200, 30, 30), (0, 0, 20, 30))
+    upright.save(tmp_path / "upright.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: stored rotated, shown turned 90 degrees clockwise
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.png", exif=exif)
+    from classify.checkpoint import load_model
+    shown, phone = predict_paths(load_model(model_path), [tmp_path / "upright.png", tmp_path / "phone.png"], top=3)
+    assert [g.probability for g in phone.top] == pytest.approx([g.probability for g in shown.top], abs=1e-6)
+
+
 def test_top_k_larger_than_the_classes_shows_every_class(model_path, images):
     result = invoke(model_path, images / "red.jpg", "--top-k", "10", "--json")
     [prediction] = json.loads(result.stdout)["predictions"]
