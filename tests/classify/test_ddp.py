@@ -1,0 +1,41 @@
+"""`torchrun --nproc-per-node 2 -m classify train`: two gloo processes on the CPU share each epoch, one writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch.distributed as dist
+
+from classify.checkpoint import load_model
+
+from .conftest import make_image_folder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch built without gloo")
+def test_two_processes_split_every_epoch_and_only_the_first_logs_and_writes(tmp_path: Path) -> None:
+    data = make_image_folder(tmp_path / "data", train=8, val=3)
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "classify", "train", str(data), "--weights", "none", "--model", "shufflenet_v2_x0_5",
+               "--image-size", "32", "--batch-size", "4", "--epochs", "2", "--workers", "0", "--device", "cpu",
+               "--runs", str(runs), "--name", "ddp"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    metrics = json.loads((runs / "ddp" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    # 24 training images: 12 per process, 3 batches of 4 each, counted over both processes.
+    assert [entry["train_images"] for entry in metrics["epochs"]] == [24, 24]
+    lines = finished.stderr.splitlines()
+    assert sum(line.startswith("epoch 2/2  all  train loss") for line in lines) == 1, finished.stderr[-3000:]
+    assert sum(line.startswith("epoch 2/2: 100%") for line in lines) == 1  # one progress bar, not one per process
+    assert finished.stdout.count("best epoch") == 1
+    assert load_model(runs / "ddp" / "model.pt").metrics["evaluation"]["images"] == 9
+    assert sorted(path.name for path in (runs / "ddp").iterdir() if path.name.startswith(".")) == []
