@@ -20,7 +20,7 @@ from .models import WEIGHTS_CHOICES, ModelError
 from .train import OPTIMIZERS, STATE_NAME, TrainConfig, TrainError, find_run, read_state, resume_config, run_dir_for
 from .train import train as run_training
 from .transforms import AUGMENTS
-from .use_cli import export, predict
+from .use_cli import eval_command, export, predict
 
 USER_ERRORS = (CheckpointError, DataError, DeviceError, EvaluationError, ModelError, TrainError)
 
@@ -162,5 +162,6 @@ def train(context: click.Context, data: str | None, resume: str | None, as_json:
 
 
 main.add_command(baseline)
+main.add_command(eval_command)
 main.add_command(predict)
 main.add_command(export)
