@@ -114,27 +114,30 @@ def effective_flags(items: Sequence[Item], accepted: list[int]) -> dict[int, tup
 
 def similar_pairs(
     inspections: Sequence[Inspection], hash_kinds: tuple[str, ...], thresholds: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (i, j, distance on the first hash kind) that are duplicates: same pixels, or near on every kind."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) of duplicates: same pixels, or within the threshold on every hash kind.
+
+    The search runs on the kind with the smallest threshold (it is fastest: fewer candidates), the others filter.
+    """
     n = len(inspections)
     if n < 2:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, empty
-    first = np.array([ins.hashes[hash_kinds[0]] for ins in inspections], dtype=np.uint64)
-    i, j, distance = near_pairs(first, thresholds[0])
-    i, j, distance = i.astype(np.int64), j.astype(np.int64), distance.astype(np.int64)
-    for kind, threshold in zip(hash_kinds[1:], thresholds[1:], strict=True):
-        values = np.array([ins.hashes[kind] for ins in inspections], dtype=np.uint64)
-        close = np.bitwise_count(values[i] ^ values[j]) <= threshold
-        i, j, distance = i[close], j[close], distance[close]
+        return empty, empty
+    values = {kind: np.array([ins.hashes[kind] for ins in inspections], dtype=np.uint64) for kind in hash_kinds}
+    order = sorted(range(len(hash_kinds)), key=lambda k: thresholds[k])
+    searched = hash_kinds[order[0]]
+    i, j, _ = near_pairs(values[searched], thresholds[order[0]])
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    for k in order[1:]:
+        close = np.bitwise_count(values[hash_kinds[k]][i] ^ values[hash_kinds[k]][j]) <= thresholds[k]
+        i, j = i[close], j[close]
     exact_i, exact_j = same_pixel_pairs(inspections)
     known = set(zip(i.tolist(), j.tolist(), strict=True))
     extra = [(a, b) for a, b in zip(exact_i, exact_j, strict=True) if (a, b) not in known]
     if extra:
         i = np.concatenate([i, np.array([a for a, _ in extra], dtype=np.int64)])
         j = np.concatenate([j, np.array([b for _, b in extra], dtype=np.int64)])
-        distance = np.concatenate([distance, np.zeros(len(extra), dtype=np.int64)])
-    return i, j, distance
+    return i, j
 
 
 def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list[int]]:
@@ -193,8 +196,7 @@ def distance(a: Inspection, b: Inspection, kind: str) -> int:
 
 
 def count_leakage_fixed(
-    items: Sequence[Item], candidates: list[int], pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
-    reasons: dict[int, str],
+    items: Sequence[Item], candidates: list[int], pairs: tuple[np.ndarray, np.ndarray], reasons: dict[int, str],
 ) -> int:
     """Duplicate pairs that spanned two splits and no longer do because one side left."""
     fixed = 0

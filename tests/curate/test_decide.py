@@ -137,3 +137,5 @@ def test_combined_hashes_require_every_kind_to_be_near() -> None:
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"))).groups == []
     assert len(decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(2, 20))).groups) == 1
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 20))).groups == []
+    [group] = decide(items, DecideOptions(hash_kinds=("dhash", "phash"), threshold=(20, 2))).groups
+    assert [m.distance for m in group.members] == [0, 20]  # searched on phash (smaller), reported on dhash (first)
