@@ -49,6 +49,8 @@ class CurateError(Exception):
 
 @dataclass(frozen=True)
 class CurateOptions:
+    """Every setting of a curate run; the defaults are the command's."""
+
     min_side: int = 32
     max_aspect: float = 5.0
     hash: str = "phash"  # one of HASHERS, or several joined by + (a pair must be near on each)
