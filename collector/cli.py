@@ -189,11 +189,11 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--max-aspect", type=click.FloatRange(min=1), default=CurateOptions.max_aspect, show_default=True,
               help="Quarantine images whose long side is more than this many times the short side (banners).")
 @click.option("--hash", "hash_kind", default=CurateOptions.hash, show_default=True, metavar="KIND",
-              help="Perceptual hash for near duplicates: phash, dhash, whash or ahash; join kinds with + "
-                   "(e.g. phash+dhash) to require a pair to be near on every one.")
+              help="Perceptual hash for near duplicates: phash, dhash, whash or ahash. Join kinds with , "
+                   "(phash,dhash: near on any one) or with + (phash+dhash: near on every one).")
 @click.option("--threshold", type=Thresholds(), default=Thresholds.show(CurateOptions.threshold), show_default=True,
               help="Largest Hamming distance (bits of 64) at which two images count as near duplicates; with "
-                   "several hash kinds, one value for all or one per kind (e.g. --hash phash+dhash --threshold 10,12).")
+                   "several hash kinds, one value for all or one per kind (e.g. --hash phash,dhash --threshold 8,7).")
 @click.option("--keep-conflicts", is_flag=True,
               help="Keep near-duplicate groups that span classes (best copy per class, in one split) instead of "
                    "quarantining the whole group as label-conflict.")

@@ -34,7 +34,8 @@ class Item:
 
 @dataclass(frozen=True)
 class DecideOptions:
-    hash_kinds: tuple[str, ...] = ("phash",)  # more than one: a pair must be within threshold on every kind
+    hash_kinds: tuple[str, ...] = ("phash",)
+    match_any: bool = False  # with several kinds: near on any one (OR) instead of on every one (AND)
     threshold: int | tuple[int, ...] = 8  # Hamming bits: one for every kind, or one per kind
     keep_conflicts: bool = False
     reject_quality: bool = False
@@ -88,7 +89,8 @@ def decide(items: Sequence[Item], options: DecideOptions) -> Decisions:
             if quality:
                 decisions.reasons[i] = f"quality-{quality[0]}"
     candidates = [i for i in accepted if i not in decisions.reasons]
-    pairs = similar_pairs([items[i].inspection for i in candidates], options.hash_kinds, options.thresholds())
+    pairs = similar_pairs([items[i].inspection for i in candidates], options.hash_kinds, options.thresholds(),
+                          match_any=options.match_any)
     local_groups = union_groups(len(candidates), pairs[0], pairs[1])
     for number, local in enumerate(local_groups, start=1):
         group = decide_group(number, [candidates[k] for k in local], items, options)
@@ -113,24 +115,32 @@ def effective_flags(items: Sequence[Item], accepted: list[int]) -> dict[int, tup
 
 
 def similar_pairs(
-    inspections: Sequence[Inspection], hash_kinds: tuple[str, ...], thresholds: tuple[int, ...]
+    inspections: Sequence[Inspection], hash_kinds: tuple[str, ...], thresholds: tuple[int, ...], *,
+    match_any: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i, j) of duplicates: same pixels, or within the threshold on every hash kind.
+    """Index pairs (i, j) of duplicates: same pixels, or within the threshold on every hash kind (on any one with
+    `match_any`).
 
-    The search runs on the kind with the smallest threshold (it is fastest: fewer candidates), the others filter.
+    AND searches on the kind with the smallest threshold (fewest candidates) and filters with the others;
+    OR searches every kind and merges the pairs.
     """
     n = len(inspections)
     if n < 2:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
     values = {kind: np.array([ins.hashes[kind] for ins in inspections], dtype=np.uint64) for kind in hash_kinds}
-    order = sorted(range(len(hash_kinds)), key=lambda k: thresholds[k])
-    searched = hash_kinds[order[0]]
-    i, j, _ = near_pairs(values[searched], thresholds[order[0]])
-    i, j = i.astype(np.int64), j.astype(np.int64)
-    for k in order[1:]:
-        close = np.bitwise_count(values[hash_kinds[k]][i] ^ values[hash_kinds[k]][j]) <= thresholds[k]
-        i, j = i[close], j[close]
+    if match_any:
+        found = [near_pairs(values[kind], threshold)[:2] for kind, threshold in zip(hash_kinds, thresholds,
+                                                                                        strict=True)]
+        keys = np.unique(np.concatenate([a.astype(np.int64) * n + b.astype(np.int64) for a, b in found]))
+        i, j = keys // n, keys % n
+    else:
+        order = sorted(range(len(hash_kinds)), key=lambda k: thresholds[k])
+        i, j, _ = near_pairs(values[hash_kinds[order[0]]], thresholds[order[0]])
+        i, j = i.astype(np.int64), j.astype(np.int64)
+        for k in order[1:]:
+            close = np.bitwise_count(values[hash_kinds[k]][i] ^ values[hash_kinds[k]][j]) <= thresholds[k]
+            i, j = i[close], j[close]
     exact_i, exact_j = same_pixel_pairs(inspections)
     known = set(zip(i.tolist(), j.tolist(), strict=True))
     extra = [(a, b) for a, b in zip(exact_i, exact_j, strict=True) if (a, b) not in known]

@@ -53,7 +53,7 @@ class CurateOptions:
 
     min_side: int = 32
     max_aspect: float = 5.0
-    hash: str = "phash"  # one of HASHERS, or several joined by + (a pair must be near on each)
+    hash: str = "phash"  # one of HASHERS; several joined by + (near on every one) or by , (near on any one)
     threshold: int | tuple[int, ...] = DEFAULT_THRESHOLD  # one for every hash kind, or one per kind
     keep_conflicts: bool = False
     reject_quality: bool = False
@@ -65,8 +65,9 @@ class CurateOptions:
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in self.hash_kinds if kind not in HASHERS]
-        if unknown or not self.hash_kinds:
-            raise CurateError(f"unknown hash {self.hash!r}; choose from {', '.join(HASHERS)} or join them with +")
+        if unknown or not self.hash_kinds or ("+" in self.hash and "," in self.hash):
+            raise CurateError(f"unknown hash {self.hash!r}; choose from {', '.join(HASHERS)}, or join them with + "
+                              "(near on every kind) or with , (near on any kind)")
         thresholds = (self.threshold,) if isinstance(self.threshold, int) else self.threshold
         if len(thresholds) not in (1, len(self.hash_kinds)) or not all(0 <= t <= 64 for t in thresholds):
             raise CurateError(f"threshold must be 0 to 64 bits, one value or one per hash kind, got {self.threshold}")
@@ -77,7 +78,7 @@ class CurateOptions:
 
     @property
     def hash_kinds(self) -> tuple[str, ...]:
-        return tuple(kind for kind in self.hash.split("+") if kind)
+        return tuple(kind for kind in self.hash.replace(",", "+").split("+") if kind)
 
     def inspect_options(self) -> InspectOptions:
         return InspectOptions(min_side=self.min_side, max_aspect=self.max_aspect, hash_kinds=self.hash_kinds,
@@ -90,7 +91,7 @@ class CurateOptions:
         return values[0] if len(values) == 1 else values
 
     def decide_options(self) -> DecideOptions:
-        return DecideOptions(hash_kinds=self.hash_kinds, threshold=self.thresholds,
+        return DecideOptions(hash_kinds=self.hash_kinds, match_any="," in self.hash, threshold=self.thresholds,
                              keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality)
 
 

@@ -117,6 +117,7 @@ def test_a_corrupt_manifest_is_a_one_line_error_and_nothing_moves(root: Path) ->
 
 @pytest.mark.parametrize("args, message", [
     (["--hash", "md5"], "unknown hash"),
+    (["--hash", "phash+dhash,ahash"], "unknown hash"),
     (["--threshold", "65"], "--threshold"),
     (["--threshold", "ten"], "--threshold"),
     (["--hash", "phash+dhash", "--threshold", "4,5,6"], "one per hash kind"),
@@ -149,11 +150,12 @@ def test_ctrl_c_while_inspecting_stops_the_workers_at_once_and_changes_nothing(t
     assert everything(root) == before
 
 
-def test_combined_hashes_take_one_threshold_per_kind(root: Path) -> None:
-    result = invoke(str(root), "--hash", "phash+dhash", "--threshold", "10,12", "--dry-run", "--json")
+@pytest.mark.parametrize("rule", ["phash+dhash", "phash,dhash"])
+def test_combined_hashes_take_one_threshold_per_kind(root: Path, rule: str) -> None:
+    result = invoke(str(root), "--hash", rule, "--threshold", "8,7", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["settings"]["hash"] == "phash+dhash" and report["settings"]["threshold"] == [10, 12]
+    assert report["settings"]["hash"] == rule and report["settings"]["threshold"] == [8, 7]
     assert report["leakage_pairs_fixed"] == 1 and report["label_conflicts"] == 1
 
 

@@ -124,7 +124,7 @@ def test_grayscale_is_flagged_only_in_a_colour_dataset() -> None:
     assert decide(dataset(3, 1), DecideOptions(threshold=0)).flags == {}
 
 
-def test_combined_hashes_require_every_kind_to_be_near() -> None:
+def test_combined_hashes_must_be_near_on_every_kind_or_with_match_any_on_one() -> None:
     def with_hashes(path: str, phash: int, dhash: int) -> Item:
         plain = item(path)
         ins = plain.inspection
@@ -137,5 +137,8 @@ def test_combined_hashes_require_every_kind_to_be_near() -> None:
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"))).groups == []
     assert len(decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(2, 20))).groups) == 1
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 20))).groups == []
+    assert len(decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 20), match_any=True))
+               .groups) == 1  # OR: near on dhash is enough
+    assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 19), match_any=True)).groups == []
     [group] = decide(items, DecideOptions(hash_kinds=("dhash", "phash"), threshold=(20, 2))).groups
     assert [m.distance for m in group.members] == [0, 20]  # searched on phash (smaller), reported on dhash (first)
