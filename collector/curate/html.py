@@ -90,9 +90,12 @@ figure.gone { opacity: .8; }
 """
 
 
-def render_report(report: dict, root: Path) -> str:
-    """The HTML page for `report`; images are read below `root` (from `moved_to` when the file was moved)."""
-    page = _Page(Path(root))
+def render_report(report: dict, root: Path, max_thumbnails: int = MAX_THUMBNAILS) -> str:
+    """The HTML page for `report`; images are read below `root` (from `moved_to` when the file was moved).
+
+    Files are pictured in page order (rejections, label conflicts, leakage, the biggest groups, flags) until
+    `max_thumbnails` runs out; the rest are listed without pictures, keeping a huge dataset's page openable."""
+    page = _Page(Path(root), max_thumbnails)
     totals = report.get("totals", {})
     groups = sorted(report.get("groups", []), key=_group_order)
     rejected = report.get("rejected", [])
@@ -330,17 +333,20 @@ def _number(value: object) -> str:
 class _Page:
     """Thumbnails for one page: each file is read and encoded once, and only up to MAX_THUMBNAILS of them."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limit: int = MAX_THUMBNAILS) -> None:
         self.root = root
+        self.limit = limit
         self.cache: dict[Path, str | None] = {}
+        self.made = 0
 
     def figure(self, item: dict, badges: Iterable[str], *, kept: bool = False, detail: object = None) -> str:
         path = str(item.get("path", ""))
-        uri = self.thumbnail(self.locate(item))
+        source = self.locate(item)
+        uri = self.thumbnail(source)
         if uri:
             picture = f'<img src="{uri}" alt="{_e(path)}">'
         else:
-            label = _e(item.get("reason") or "not readable")
+            label = _e(item.get("reason") or "not readable") if source in self.cache else "preview limit reached"
             picture = f'<div class="nopic"><span><b>{label}</b><br>no preview</span></div>'
         size = ""
         if item.get("width") and item.get("height"):
@@ -362,10 +368,13 @@ class _Page:
         return self.root / str(item.get("path", ""))
 
     def thumbnail(self, path: Path) -> str | None:
+        """The file's data URI, None when it cannot be shown; past the limit nothing new is read (and not cached)."""
         if path in self.cache:
             return self.cache[path]
-        made = sum(uri is not None for uri in self.cache.values())
-        self.cache[path] = thumbnail_uri(path) if made < MAX_THUMBNAILS else None
+        if self.made >= self.limit:
+            return None
+        self.cache[path] = thumbnail_uri(path)
+        self.made += self.cache[path] is not None
         return self.cache[path]
 
 

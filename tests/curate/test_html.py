@@ -208,6 +208,15 @@ def test_empty_report_renders_with_clear_empty_sections(tmp_path: Path) -> None:
     assert "No file was rejected." in page and "No duplicates." in page and "No image was flagged." in page
 
 
+def test_past_the_thumbnail_limit_files_are_listed_without_pictures(tmp_path: Path) -> None:
+    parsed = parse(render_report(make_dataset_report(tmp_path), tmp_path, max_thumbnails=2))
+    pictured = [f for f in parsed.figures if f["src"]]
+    assert len(pictured) == 2
+    assert "train/cat/same.png" in pictured[0]["text"]  # the label conflict comes first
+    assert "preview limit reached" in figure_for(parsed, "train/dog/dark.jpg")["text"]
+    assert "truncated" in figure_for(parsed, "alert")["text"]
+
+
 def test_thumbnails_of_tricky_files_are_upright_rgb_and_bad_files_get_none(tmp_path: Path) -> None:
     good = make_tricky_good_files(tmp_path / "good")
     for name in good:
