@@ -40,7 +40,11 @@ from .provenance import ManifestRows, manifest_path, moved_row, replaced_row
 
 REPORT_JSON = "curate_report.json"
 REPORT_HTML = "curate_report.html"
-DEFAULT_THRESHOLD = 8
+# Measured by bench/curate_bench.py on 5,000 upscaled CIFAR-10 photos with 2,000 graded copies: a pair is a near
+# duplicate when pHash is within 8 bits OR dHash within 7 (precision 99.0%, recall 76.0%, F1 86.0%; pHash <= 8
+# alone: F1 83.4%; imagededup's PHash default: precision 97.3%, F1 85.4%).
+DEFAULT_HASH = "phash,dhash"
+DEFAULT_THRESHOLD = (8, 7)
 
 
 class CurateError(Exception):
@@ -53,7 +57,7 @@ class CurateOptions:
 
     min_side: int = 32
     max_aspect: float = 5.0
-    hash: str = "phash"  # one of HASHERS; several joined by + (near on every one) or by , (near on any one)
+    hash: str = DEFAULT_HASH  # one of HASHERS; several joined by + (near on every one) or by , (near on any one)
     threshold: int | tuple[int, ...] = DEFAULT_THRESHOLD  # one for every hash kind, or one per kind
     keep_conflicts: bool = False
     reject_quality: bool = False

@@ -66,7 +66,7 @@ def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     truncated = next(r for r in report["rejected"] if r["path"] == "train/dog/truncated.jpg")
     assert truncated == {"path": "train/dog/truncated.jpg", "split": "train", "class": "dog", "reason": "truncated",
                          "detail": truncated["detail"], "moved_to": "_quarantine/truncated/train/dog/truncated.jpg"}
-    assert report["settings"]["hash"] == "phash" and report["settings"]["threshold"] >= 0
+    assert report["settings"]["hash"] == "phash,dhash" and report["settings"]["threshold"] == [8, 7]
 
 
 def test_undo_restores_every_byte(dataset) -> None:
