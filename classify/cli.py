@@ -101,7 +101,7 @@ def _changed_options(context: click.Context) -> dict:
               help="Folder holding run folders.")
 @click.option("--resume", "resume", metavar="RUN",
               help="Continue an interrupted run (a run folder, or its name under --runs) with its own settings; "
-                   "only DATA, --epochs, --patience, --device, --workers and --compile may change.")
+                   "only DATA, --epochs, --patience, --device, --workers, --compile and --runs may change.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 @click.pass_context
@@ -123,8 +123,8 @@ def train(context: click.Context, data: str | None, resume: str | None, as_json:
     then confusion.png, top_losses.png, predictions.png and evaluation.json for the
     best model on the validation split; last.pt lets --resume continue. Without val/,
     --val-fraction of each class is held out. Unreadable images are skipped with one
-    warning each. Ctrl-C stops after saving nothing half-written; --resume goes on
-    from the last finished epoch.
+    warning each. Ctrl-C leaves no half-written file, and --resume goes on from
+    the last finished epoch.
     """
     _route_warnings()
     run_dir = None

@@ -43,7 +43,7 @@ STATE_NAME = "last.pt"
 BODY_CHUNKS = 3
 LOWEST_LR_FACTOR = 0.01
 # What `--resume` may change: where and how fast the rest runs, and how long; never the recipe itself.
-RESUMABLE_CHANGES = ("data", "epochs", "patience", "device", "workers", "compile")
+RESUMABLE_CHANGES = ("data", "epochs", "patience", "device", "workers", "compile", "runs")
 
 
 class TrainError(ValueError):
@@ -167,6 +167,14 @@ class Phases:
                 return lr_factor(step, 0, self.head_steps, warmup) + later
             return later
         return factor
+
+
+def patience_after(lowest: float, bad_epochs: int, val_loss: float, tolerance: float = 1e-4) -> tuple[float, int]:
+    """Early stopping's memory after an epoch: the lowest validation loss so far, and how many epochs in a row
+    have failed to lower it by more than `tolerance`."""
+    if val_loss < lowest - tolerance:
+        return val_loss, 0
+    return lowest, bad_epochs + 1
 
 
 def run_dir_for(config: TrainConfig) -> Path:
@@ -402,10 +410,8 @@ class Trainer:
             improved = (entry["val_acc"], -entry["val_loss"]) > (self.best["val_acc"], -self.best["val_loss"])
             if improved:
                 self.best = {"epoch": entry["epoch"], "val_acc": entry["val_acc"], "val_loss": entry["val_loss"]}
-            if entry["val_loss"] < self.lowest_val_loss - 1e-4:
-                self.lowest_val_loss, self.bad_epochs = entry["val_loss"], 0
-            else:
-                self.bad_epochs += 1
+            self.lowest_val_loss, self.bad_epochs = patience_after(self.lowest_val_loss, self.bad_epochs,
+                                                                   entry["val_loss"])
             stopped = 0 < self.config.patience <= self.bad_epochs and self.epoch < self.config.epochs
             if self.process.main:
                 self._write_epoch(entry, improved, stopped)

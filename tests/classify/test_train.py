@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tarfile
 from pathlib import Path
 
@@ -10,12 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from PIL import Image
 
 from classify import train as train_module
-from classify.checkpoint import load_model
+from classify.checkpoint import Preprocess, load_model
 from classify.cli import main
 from classify.models import build_model, create_model, head_names
-from classify.train import Phases, TrainConfig, build_optimizer, lr_factor
+from classify.train import Phases, TrainConfig, build_optimizer, lr_factor, patience_after
+from classify.transforms import AUGMENTS, eval_transform, train_transform
 
 from .conftest import make_image_folder
 
@@ -138,6 +141,24 @@ def test_local_weights_fill_the_body_and_the_first_epoch_trains_only_the_head(sm
     mismatched = invoke(tmp_path / "runs", small_folder, "--weights", foreign, *FAST)
     assert mismatched.exit_code == 1 and "does not fit shufflenet_v2_x0_5" in mismatched.stderr
     assert len(mismatched.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("augment", AUGMENTS)
+def test_every_augmentation_level_gives_what_evaluation_gives(augment: str) -> None:
+    preprocess = Preprocess(resize=36, crop=32)
+    image = Image.new("RGB", (50, 40), (200, 30, 30))
+    augmented = train_transform(preprocess, augment)(image)
+    assert augmented.shape == eval_transform(preprocess)(image).shape == (3, 32, 32)
+    assert augmented.dtype == torch.float32
+
+
+def test_patience_counts_epochs_in_a_row_without_a_lower_validation_loss() -> None:
+    lowest, bad = math.inf, 0
+    counts = []
+    for loss in (1.0, 0.8, 0.85, 0.79995, 0.9, 0.5):
+        lowest, bad = patience_after(lowest, bad, loss)
+        counts.append(bad)
+    assert counts == [0, 0, 1, 2, 3, 0] and lowest == 0.5
 
 
 def test_warmup_then_cosine_within_a_phase() -> None:
