@@ -547,11 +547,26 @@ def choose(rows: list[dict]) -> dict:
 # Grouping speed
 
 
-def cli_flags(rule: Rule) -> str:
-    """The curate options for a single or AND rule, the kind with the lower threshold first (it is searched)."""
-    ordered = sorted(zip(rule.thresholds, rule.kinds, strict=True))
-    return (f"--hash {'+'.join(kind for _, kind in ordered)} "
-            f"--threshold {','.join(str(t) for t, _ in ordered)}")
+def cli_flags(rule: Rule) -> list[str] | None:
+    """The curate options for a rule (AND: the kind with the lower threshold first, it is searched); None for sum."""
+    if rule.op == "sum":
+        return None
+    ordered = sorted(zip(rule.thresholds, rule.kinds, strict=True)) if rule.op == "and" else list(
+        zip(rule.thresholds, rule.kinds, strict=True))
+    joiner = "+" if rule.op == "and" else ","
+    return ["--hash", joiner.join(kind for _, kind in ordered), "--threshold", ",".join(str(t) for t, _ in ordered)]
+
+
+def run_curate_cli(root: Path, flags: list[str], workers: int) -> tuple[dict, float]:
+    """The real `curate --dry-run --json` on the quality set: its report and its wall time."""
+    command = [sys.executable, "-c", "from collector.cli import curate; curate()", str(root), "--dry-run", "--json",
+               "-q", "--workers", str(workers), *flags]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"error: curate failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout), seconds
 
 
 def all_pairs(values: dict[str, np.ndarray], rule: Rule, rows: int = 512) -> int:
@@ -684,6 +699,16 @@ def main() -> None:
     contenders: list[tuple[str, Score]] = []
     for candidate in dict.fromkeys(shown):
         contenders.append((f"curate {candidate}", truth.score(candidates.groups(candidate))))
+    flags = cli_flags(rule)
+    cli_report: dict | None = None
+    if flags:
+        cli_report, cli_seconds = run_curate_cli(qs.root, flags, args.workers)
+        position = {p: k for k, p in enumerate(qs.photos)}
+        cli_groups = [[position[m["path"]] for m in g["members"]] for g in cli_report["groups"]]
+        contenders.append((f"curate CLI {' '.join(flags)}", truth.score(cli_groups)))
+        rate = len(files) / cli_seconds
+        speed_rows.insert(0, [f"curate --dry-run end to end ({' '.join(flags)})", f"{rate:.0f}",
+                              f"{seconds_default / cli_seconds:.2f}"])
     if isinstance(dedup, dict):
         index = {Path(p).name: k for k, p in enumerate(qs.photos)}
         i, j = [], []
@@ -707,6 +732,11 @@ def main() -> None:
         bad_kinds[kind] += 1
         caught[kind] += not ins.ok
         right[kind] += ins.reason == qs.bad[path]
+    cli_caught = Counter()
+    if cli_report:
+        rejected = {item["path"] for item in cli_report["rejected"]}
+        for path in qs.bad:
+            cli_caught[path.split("_", 1)[1]] += path in rejected
     dedup_caught = Counter()
     if isinstance(dedup, dict):
         encoded = {Path(p).name for p in dedup["encoded"]}
@@ -759,22 +789,23 @@ def main() -> None:
           f"{pct(chosen['recall'])}, F1 {pct(chosen['f1'])}); best single kind: {single['rule']} "
           f"(F1 {pct(single['f1'])})")
     results["chosen"] = {"rule": str(rule), **{k: v for k, v in chosen.items() if k != "rule"}}
-    expressible = choose([r for r in rows if r["rule"].op in ("single", "and")])
-    print(f"best rule the curate CLI expresses today (--hash A+B --threshold a,b, AND, searched on the first kind): "
-          f"{cli_flags(expressible['rule'])} (precision {pct(expressible['precision'])}, recall "
-          f"{pct(expressible['recall'])}, F1 {pct(expressible['f1'])})")
-    results["chosen_cli"] = {"flags": cli_flags(expressible["rule"]),
-                             **{k: v for k, v in expressible.items() if k != "rule"}}
+    flags = cli_flags(rule)
+    print(f"as curate options: {' '.join(flags) if flags else 'not expressible (sum rule)'}")
+    results["chosen"]["flags"] = flags
 
-    print("\n== Bad files: caught (rejected) / right reason ==")
+    print("\n== Bad files: caught (rejected) / right reason (inspect_image), rejected by the curate CLI run, skipped "
+          "by imagededup ==")
     bad_rows = [[kind, str(n), f"{caught[kind]}/{n}", f"{right[kind]}/{n}",
+                 f"{cli_caught[kind]}/{n}" if cli_report else "-",
                  f"{dedup_caught[kind]}/{n}" if isinstance(dedup, dict) else "-"]
                 for kind, n in sorted(bad_kinds.items())]
     total = sum(bad_kinds.values())
     bad_rows.append(["all", str(total), pct(sum(caught.values()) / total), pct(sum(right.values()) / total),
+                     pct(sum(cli_caught.values()) / total) if cli_report else "-",
                      pct(sum(dedup_caught.values()) / total) if isinstance(dedup, dict) else "-"])
-    print(table(["kind", "files", "curate caught", "curate reason", "imagededup skipped"], bad_rows))
+    print(table(["kind", "files", "inspect caught", "right reason", "curate CLI", "imagededup skipped"], bad_rows))
     results["bad_recall"] = {"curate": sum(caught.values()) / total, "curate_reason": sum(right.values()) / total,
+                             "curate_cli": sum(cli_caught.values()) / total if cli_report else None,
                              "imagededup": sum(dedup_caught.values()) / total if isinstance(dedup, dict) else None}
 
     print(f"\n== Hashing speed on the quality set ({len(files)} files, {args.workers} processes, curate and tutorial "
