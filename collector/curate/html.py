@@ -23,6 +23,7 @@ MAX_THUMBNAILS = 3000
 # Decoding a decompression bomb for a thumbnail would undo the protection that rejected it.
 MAX_THUMB_SOURCE_PIXELS = 50_000_000
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "": 3}
+NICE_HASH_NAMES = {"phash": "pHash", "dhash": "dHash", "whash": "wHash", "ahash": "aHash"}
 
 CSS = """
 :root { --ok: #1a7f37; --bad: #cf222e; --warn: #bc4c00; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa; }
@@ -235,11 +236,10 @@ def _groups(page: _Page, groups: list[dict], report: dict) -> str:
     if not groups:
         return '<section id="duplicates"><h2>Duplicate groups</h2><p class="empty">No duplicates.</p></section>'
     fixed = report.get("leakage_pairs_fixed", 0)
-    threshold = report.get("settings", {}).get("threshold")
-    hash_kind = report.get("settings", {}).get("hash")
+    rule, first = rule_text(report.get("settings", {}))
     note = (
-        f"Near duplicates: {hash_kind} Hamming distance at most {threshold} (the number on each copy is its distance "
-        "to the kept image; 0 for identical pixels). The kept image has a green frame."
+        f"Near duplicates: {rule} (Hamming distance, bits of 64). The number on each copy is its {first} distance to "
+        "the kept image, 0 for identical pixels; the kept image has a green frame."
     )
     leakage = (
         f'<p><span class="tag leakage">leakage</span> {int(fixed)} train/val pair(s) fixed: groups spanning splits '
@@ -252,6 +252,19 @@ def _groups(page: _Page, groups: list[dict], report: dict) -> str:
         f'<section id="duplicates"><h2>Duplicate groups</h2><p>{_e(note)}</p>{leakage}'
         f'<div class="groups">{body}</div></section>'
     )
+
+
+def rule_text(settings: dict) -> tuple[str, str]:
+    """("pHash ≤ 8 or dHash ≤ 7", "pHash") from the settings `hash` ("a,b": near on any, "a+b": on every kind)
+    and `threshold` (one number for all kinds, or one per kind)."""
+    spec = str(settings.get("hash") or "phash")
+    joiner = " and " if "+" in spec else " or "
+    kinds = [kind.strip() for kind in spec.replace("+", ",").split(",") if kind.strip()]
+    threshold = settings.get("threshold", "?")
+    limits = list(threshold) if isinstance(threshold, list | tuple) else [threshold] * len(kinds)
+    names = [NICE_HASH_NAMES.get(kind, kind) for kind in kinds]
+    text = joiner.join(f"{name} ≤ {limit}" for name, limit in zip(names, limits, strict=False))
+    return text, names[0] if names else "hash"
 
 
 def _group(page: _Page, group: dict) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from collector.curate.html import render_report, thumbnail_uri
+from collector.curate.html import render_report, rule_text, thumbnail_uri
 
 from .conftest import encode, make_bad_files, make_photo, make_tricky_good_files
 
@@ -185,6 +185,12 @@ def test_counts_table_shows_before_after_and_removed_per_class_and_split(tmp_pat
     assert count_row(page, "dog") == ["3", "1", "−2", "0", "0", "0"]
     assert count_row(page, "cat") == ["2", "1", "−1", "1", "0", "−1"]
     assert count_row(page, "all classes") == ["5", "2", "−3", "1", "0", "−1"]
+
+
+def test_duplicate_rule_is_written_out_for_one_kind_any_kind_and_every_kind() -> None:
+    assert rule_text({"hash": "phash", "threshold": 8}) == ("pHash ≤ 8", "pHash")
+    assert rule_text({"hash": "phash,dhash", "threshold": [8, 7]}) == ("pHash ≤ 8 or dHash ≤ 7", "pHash")
+    assert rule_text({"hash": "dhash+whash", "threshold": 10}) == ("dHash ≤ 10 and wHash ≤ 10", "dHash")
 
 
 def test_dry_run_pictures_files_where_they_still_are(tmp_path: Path) -> None:
