@@ -89,11 +89,10 @@ def _collate(batch: list) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tens
 
 
 def infer(model_file: ModelFile, samples: Sequence[tuple[Path, int]], *, device: torch.device | str = "cpu",
-          batch_size: int = 64, workers: int = 0, progress: bool = True,
-          model: torch.nn.Module | None = None) -> Outputs:
+          batch_size: int = 64, workers: int = 0, progress: bool = True) -> Outputs:
     """Run the model over every sample with its own preprocessing; bf16 and channels_last on CUDA."""
     device = torch.device(device)
-    model = (model or model_file.build()).to(device).eval()
+    model = model_file.build().to(device)
     cuda = device.type == "cuda"
     memory_format = torch.channels_last if cuda else torch.contiguous_format
     model = model.to(memory_format=memory_format)

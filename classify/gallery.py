@@ -57,7 +57,7 @@ def thumbnail(path: Path) -> np.ndarray | None:
 def plot_tiles(tiles: Sequence[Tile], path: Path, title: str, *, show_loss: bool, empty_message: str = "",
                columns: int = 4) -> Path:
     """A grid of images titled `predicted (probability)` and `true`, green when right and red when wrong."""
-    columns = max(1, min(columns, len(tiles)))
+    path, columns = Path(path), max(1, min(columns, len(tiles)))
     rows = max(1, -(-len(tiles) // columns))
     height = 3.4 * rows + 1.1  # inches: tiles and their titles, and a band on top for the figure's title
     figure = Figure(figsize=(3 * columns, height))
@@ -79,7 +79,9 @@ def plot_tiles(tiles: Sequence[Tile], path: Path, title: str, *, show_loss: bool
             lines.append(f"loss {tile.loss:.2f} · {shorten(tile.path.name)}")
         axes.set_title("\n".join(lines), fontsize=9, color=CORRECT if tile.correct else WRONG)
     figure.suptitle(title)
-    figure.savefig(path, dpi=80)
+    temporary = path.with_name(f".{path.name}.tmp")
+    figure.savefig(temporary, format="png", dpi=80)
+    temporary.replace(path)
     return path
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torch import nn
 
 from .checkpoint import ModelFile
 from .transforms import eval_transform
@@ -100,14 +99,13 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 
 
 def predict_paths(model_file: ModelFile, items: Iterable[Path | Failure], *, top: int = 5,
-                  device: torch.device | str = "cpu", batch_size: int = 32,
-                  model: nn.Module | None = None) -> Iterator[Prediction | Failure]:
+                  device: torch.device | str = "cpu", batch_size: int = 32) -> Iterator[Prediction | Failure]:
     """One Prediction per readable image and one Failure per unreadable one, in input order, batch by batch.
 
     `items` come from `expand_paths`, so a missing path arrives as a Failure and passes straight through.
     """
     device = torch.device(device)
-    model = (model or model_file.build()).to(device).eval()
+    model = model_file.build().to(device)
     transform = eval_transform(model_file.preprocess)
     for chunk in batched(items, batch_size):
         results: list[Prediction | Failure | None] = []

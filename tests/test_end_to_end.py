@@ -1,7 +1,8 @@
 """The whole product offline, through its real command lines: keywords in, a model that labels a new picture out.
 
 The fake search engine serves two classes; `collect` builds the dataset, `curate` cleans it, `classify train`
-fits a small model for one epoch on the CPU, and `classify predict` labels an image nobody collected.
+fits a small model for one epoch on the CPU, `classify eval` re-measures it, and `classify predict` labels an image
+nobody collected.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def test_keywords_to_a_model_that_labels_a_picture_it_never_saw(fake, tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["classes"] == CLASSES
     assert json.loads((run_dir / "evaluation.json").read_text())["images"] == len(kept["val"])
+
+    evaluated = json.loads(run(classify, "eval", run_dir / "model.pt", data, "--json", "--device", "cpu",
+                               "--workers", "0", "--quiet"))
+    assert evaluated["images"] == len(kept["val"]) and (run_dir / "eval-val" / "top_losses.png").is_file()
 
     unseen = tmp_path / "new.jpg"  # the fake's 99th cat: past the 12 results it serves, so never collected
     unseen.write_bytes(fake.fake.image("cat/99"))
