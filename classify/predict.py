@@ -15,6 +15,7 @@ from .checkpoint import ModelFile
 from .transforms import eval_transform
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+QUARANTINE = "_quarantine"  # where `curate` moves rejected images: never part of a folder's images
 
 
 class ImageReadError(ValueError):
@@ -46,7 +47,8 @@ class Failure:
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path | Failure]:
-    """Files as given; folders as the image files inside them (recursively, sorted, hidden ones skipped)."""
+    """Files as given; folders as the image files inside them (recursively, sorted; hidden files and folders and
+    `_quarantine` skipped)."""
     return list(_expand(paths))
 
 
@@ -57,7 +59,7 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path | Failure]:
             for found in sorted(path.rglob("*")):
                 relative = found.relative_to(path).parts
                 if found.is_file() and found.suffix.lower() in IMAGE_SUFFIXES and not any(
-                        part.startswith(".") for part in relative):
+                        part.startswith(".") or part == QUARANTINE for part in relative):
                     yield found
         elif path.is_file():
             yield path

@@ -101,7 +101,8 @@ def eval_command(model, data, split, out, device, batch_size, workers, as_json, 
 @json_option
 @quiet_option
 def predict(model, paths, top, device, batch_size, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
-    """Label images with MODEL: each PATH is an image file or a folder searched recursively.
+    """Label images with MODEL: each PATH is an image file or a folder searched recursively
+    (hidden files and curate's _quarantine left out).
 
     \b
     Examples:

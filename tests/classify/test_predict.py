@@ -34,6 +34,8 @@ def images(tmp_path) -> Path:
     Image.new("RGB", (50, 40), (200, 30, 30)).save(folder / "red.jpg")
     Image.new("RGB", (40, 60), (30, 30, 200)).save(folder / "nested" / "blue.png")
     Image.new("RGB", (40, 40), (30, 200, 30)).save(folder / ".hidden.jpg")
+    (folder / "_quarantine" / "exact-duplicate").mkdir(parents=True)
+    Image.new("RGB", (40, 40), (30, 200, 30)).save(folder / "_quarantine" / "exact-duplicate" / "copy.jpg")
     (folder / "notes.txt").write_text("not an image")
     return folder
 
@@ -42,7 +44,7 @@ def invoke(*args: str):
     return CliRunner().invoke(predict, ["--quiet", "--device", "cpu", *map(str, args)], catch_exceptions=False)
 
 
-def test_folders_expand_to_their_images_recursively_without_hidden_or_other_files(images):
+def test_folders_expand_to_their_images_recursively_without_hidden_quarantined_or_other_files(images):
     found = expand_paths([images, images / "notes.txt", images / "missing.jpg"])
     assert found[:2] == [images / "nested" / "blue.png", images / "red.jpg"]
     assert found[2] == images / "notes.txt"  # named explicitly: tried, whatever its suffix
