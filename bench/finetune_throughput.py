@@ -4,7 +4,8 @@ Both trainers read the same upscaled CIFAR-10 JPEGs from disk (decoding and augm
 same architecture from scratch at the same size and batch size, with bf16 autocast and channels_last on CUDA.
 Each is run twice, for a few epochs and for one; the difference in wall time divided by the difference in images
 trained is the steady-state rate, so start-up, model building and the final report cancel out identically for
-both. While they run, nvidia-smi is sampled for GPU utilisation.
+both. While they run, nvidia-smi is sampled for GPU utilisation. The input pipeline alone (decoding and
+augmentation with the same workers, no model) is timed too: a training rate near it means the CPU is the limit.
 
     python bench/finetune_throughput.py                       # on a CUDA machine: resnet50, 224 px, batch 256
     python bench/finetune_throughput.py --device cpu --images 64 --batch-size 8 --model resnet18 --size 64
@@ -33,6 +34,7 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `classify` from this checkout, also when run as `python bench/...`
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 SEARCH_ROOTS = (Path("/opt"), Path("/workspace"), Path("/root"), Path("/usr/local/src"), Path.home())
 
@@ -152,7 +154,8 @@ def timm_command(train_py: Path, data: Path, out: Path, epochs: int, args: argpa
     command = [sys.executable, str(train_py), "--data-dir", str(data), "--train-split", "train", "--val-split", "val",
                "--model", args.model, "--num-classes", "10", "--img-size", str(args.size),
                "--batch-size", str(args.batch_size), "--epochs", str(epochs), "--warmup-epochs", "0",
-               "--workers", str(args.workers), "--device", args.device, "--output", str(out), "--log-interval", "50"]
+               "--workers", str(args.workers), "--device", args.device, "--output", str(out), "--log-interval", "50",
+               "--color-jitter", "0"]  # augmentation as `--augment light`: random resized crop and flip only
     if args.device.startswith("cuda"):
         command += ["--amp", "--amp-dtype", "bfloat16", "--channels-last", "--pin-mem"]
     return command
@@ -189,6 +192,27 @@ def own_report_timm(log: Path) -> str:
     return f"{float(match.group(1)):.1f} images/s averaged over its last epoch" if match else "no Train: line"
 
 
+def loader_rate(data: Path, args: argparse.Namespace) -> float:
+    """images/s of `classify train`'s input pipeline alone (decode, light augmentation, batching) with the same
+    workers: the ceiling the trainer cannot beat on this machine, so a training rate close to it is data-bound."""
+    from torch.utils.data import DataLoader
+
+    from classify.checkpoint import Preprocess
+    from classify.data import ImageDataset, collate, read_split
+    from classify.transforms import train_transform
+
+    preprocess = Preprocess(resize=round(args.size * 256 / 224), crop=args.size)
+    dataset = ImageDataset(read_split(data / "train"), train_transform(preprocess, "light"))
+    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
+                        shuffle=True, drop_last=True, persistent_workers=args.workers > 0)
+    for _ in loader:  # warm-up pass: workers started, files in the page cache
+        pass
+    started, count = time.perf_counter(), 0
+    for images, _, _ in loader:
+        count += len(images)
+    return count / (time.perf_counter() - started)
+
+
 def describe(rate: Rate) -> str:
     busy = f", GPU busy {rate.gpu_busy:.0f}% (mean of nvidia-smi samples)" if rate.gpu_busy is not None else ""
     return (f"{rate.images_per_second:8.1f} images/s  (runs of {rate.short.seconds:.1f} s and "
@@ -217,6 +241,9 @@ def main() -> None:
           f"ready in {time.perf_counter() - started:.1f} s)")
     print(f"settings: {args.model}, {args.size} px, batch {args.batch_size}, {args.workers} workers, "
           f"device {args.device}, epochs {args.epochs[0]} vs {args.epochs[1]}")
+
+    print(f"data pipeline alone: {loader_rate(data, args):8.1f} images/s  (decode + light augmentation, "
+          f"{args.workers} workers, no model)")
 
     def ours_images(out: Path) -> int:
         return json.loads((out / "metrics.json").read_text())["epochs"][-1]["train_images"]
