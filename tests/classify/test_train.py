@@ -230,10 +230,10 @@ def extract_cifar(root: Path, classes: tuple[str, ...], train: int, val: int) ->
 
 @pytest.mark.skipif(not CIFAR.is_file(), reason=f"{CIFAR} absent (the offline dataset copy)")
 def test_a_few_hundred_cifar10_images_are_learnt_well_above_chance(tmp_path: Path) -> None:
-    data = extract_cifar(tmp_path / "cifar", ("airplane", "frog", "truck"), train=150, val=50)
-    result = invoke(tmp_path / "runs", data, "--weights", "none", "--image-size", "32", "--epochs", "5",
+    data = extract_cifar(tmp_path / "cifar", ("airplane", "frog"), train=100, val=40)
+    result = invoke(tmp_path / "runs", data, "--weights", "none", "--image-size", "32", "--epochs", "4",
                     "--batch-size", "32", "--lr", "3e-3", "--json", "-q")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["evaluation"]["images"] == 150
-    assert summary["best_val_acc"] >= 0.55  # chance: 1/3; about 0.7 measured
+    assert summary["evaluation"]["images"] == 80
+    assert summary["best_val_acc"] >= 0.7  # chance: 0.5; 0.84 measured
