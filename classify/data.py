@@ -128,6 +128,8 @@ def training_splits(root: Path, val_fraction: float = 0.2, seed: int = 0) -> tup
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
+    if not (root / "train").is_dir() and any((root / name).is_dir() for name in SPLITS):
+        raise DataError(f"{root}: no train/ folder (expected {root}/train/<class>/<image>)")
     train_folder = root / "train" if (root / "train").is_dir() else root
     train = read_split(train_folder)
     if not train.classes:

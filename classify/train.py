@@ -261,6 +261,9 @@ class Trainer:
         self.train_split, self.val_split, self.carved = training_splits(Path(config.data), config.val_fraction,
                                                                         config.seed)
         self.classes = self.train_split.classes
+        if self.carved and self.progress:
+            tqdm.write(f"no val/ in {config.data}: holding out {config.val_fraction:.0%} of each class for "
+                       f"validation (--seed {config.seed})", file=sys.stderr)
         self.preprocess = preprocess_for(config)
         seed_everything(config.seed)
         if not process.main:

@@ -82,6 +82,13 @@ def test_training_uses_val_folder_or_carves_validation_from_train(tmp_path: Path
     assert flat[1].counts() == [3, 3, 3]
 
 
+def test_a_val_folder_without_train_is_a_data_error(tmp_path: Path) -> None:
+    root = make_image_folder(tmp_path / "data", train=2)
+    (root / "train").rename(root / "test")
+    with pytest.raises(DataError, match="no train/ folder"):
+        training_splits(root)
+
+
 @pytest.mark.parametrize(("classes", "message"), [
     ((), "no class folders"),
     (("circle",), "only one class"),
