@@ -232,11 +232,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/imgharvest-bench"),
                         help="where the JPEG folder and the runs go")
     parser.add_argument("--timm-train", type=Path, help="path to timm's train.py")
+    parser.add_argument("--source", type=Path, default=CIFAR,
+                        help="the CIFAR-10 JPEG tarball (../shared does not travel to a device machine: copy it into "
+                             "an ignored folder of the checkout, carry that, and point here)")
     args = parser.parse_args()
 
     data = args.work / f"cifar10-{args.images}-{args.size}"
     started = time.perf_counter()
-    train_images, val_images = build_folder(data, args.images, round(args.size * 256 / 224))
+    train_images, val_images = build_folder(data, args.images, round(args.size * 256 / 224), args.source)
     print(f"folder: {data} ({train_images} train, {val_images} val JPEGs of {round(args.size * 256 / 224)} px, "
           f"ready in {time.perf_counter() - started:.1f} s)")
     print(f"settings: {args.model}, {args.size} px, batch {args.batch_size}, {args.workers} workers, "
