@@ -161,9 +161,14 @@ class Manifest:
         return self.db.execute("SELECT COUNT(*) FROM images WHERE class = ?", (class_name,)).fetchone()[0]
 
     def holder(self, sha256: str) -> Saved | None:
-        """The saved (or being saved) image with these bytes, if any."""
+        """The image with these bytes that is saved, being saved, or quarantined by `curate`, if any.
+
+        A quarantined copy counts: bytes that `curate` rejected must not come back from another URL."""
         row = self.db.execute(
-            "SELECT path, class FROM images WHERE sha256 = ? AND status IN ('saving', 'saved') LIMIT 1", (sha256,)
+            "SELECT path, class FROM images WHERE sha256 = ?"
+            " AND (status IN ('saving', 'saved') OR status LIKE 'quarantined:%')"
+            " ORDER BY status LIKE 'quarantined:%' LIMIT 1",
+            (sha256,),
         ).fetchone()
         return Saved(*row) if row else None
 

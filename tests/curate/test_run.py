@@ -234,6 +234,25 @@ def test_manifest_records_moves_and_collect_does_not_fetch_them_again(fake, tmp_
     assert {r["id"]: dict(r) for r in manifest_rows(root)} == rows_before
 
 
+def test_collect_does_not_bring_back_quarantined_bytes_from_another_url(fake, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    collect_from(fake, root, ["cat"])
+    copy = next(r for r in manifest_rows(root) if r["status"] == "duplicate")
+    victim = next(r for r in manifest_rows(root) if r["status"] == "saved" and r["path"] == copy["path"])
+    data = (root / victim["path"]).read_bytes()
+    (root / victim["path"]).write_bytes(data[: len(data) // 2])
+    curate(root, workers=1, progress=False)
+    with sqlite3.connect(root / "manifest.sqlite") as db:  # as if the copy's URL were found only now
+        db.execute("UPDATE images SET status = 'pending', sha256 = NULL, path = NULL WHERE id = ?", (copy["id"],))
+    files = image_files(root)
+
+    again = collect_from(fake, root, ["cat"])
+
+    row = next(r for r in manifest_rows(root) if r["id"] == copy["id"])
+    assert again.saved == 0 and image_files(root) == files
+    assert row["status"] == "duplicate" and row["path"] == f"_quarantine/truncated/{victim['path']}"
+
+
 def test_a_process_pool_gives_the_same_answer_as_one_process(dataset) -> None:
     root, _ = dataset
     alone = curate(root, workers=1, progress=False, dry_run=True).report
