@@ -70,7 +70,7 @@ def load_model(path: Path) -> ModelFile:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many unrelated types for a damaged or foreign file
-        raise CheckpointError(f"{path}: not a readable model file ({type(error).__name__}: {error})") from error
+        raise CheckpointError(f"{path}: not a readable model file ({type(error).__name__})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a model written by `classify train` (expected format {FORMAT})")
     preprocess = payload["preprocess"]

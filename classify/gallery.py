@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .plots import save_figure
+
 THUMBNAIL = 224
 CORRECT, WRONG = "#1a7f37", "#cf222e"
 
@@ -79,10 +81,7 @@ def plot_tiles(tiles: Sequence[Tile], path: Path, title: str, *, show_loss: bool
             lines.append(f"loss {tile.loss:.2f} · {shorten(tile.path.name)}")
         axes.set_title("\n".join(lines), fontsize=9, color=CORRECT if tile.correct else WRONG)
     figure.suptitle(title)
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, format="png", dpi=80)
-    temporary.replace(path)
-    return path
+    return save_figure(figure, path, dpi=80)
 
 
 def shorten(name: str, limit: int = 24) -> str:

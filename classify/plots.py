@@ -12,6 +12,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 
+def save_figure(figure: Figure, path: Path, dpi: int = 100) -> Path:
+    """Write the PNG atomically, so a viewer never sees half a picture and an interruption leaves the old one."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    figure.savefig(temporary, format="png", dpi=dpi)
+    temporary.replace(path)
+    return path
+
+
 def plot_curves(history: Sequence[dict], path: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch; each entry of `history` holds `epoch` and any of
     `train_loss`, `val_loss`, `train_acc`, `val_acc` (accuracies as fractions)."""
@@ -31,8 +40,7 @@ def plot_curves(history: Sequence[dict], path: Path, title: str = "") -> Path:
             axes.legend()
     if title:
         figure.suptitle(title)
-    figure.savefig(path, dpi=100)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_confusion(matrix: np.ndarray, classes: Sequence[str], path: Path, title: str = "") -> Path:
@@ -54,5 +62,4 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], path: Path, title
             colour = "white" if normalised[row, col] > 0.5 else "black"
             axes.text(col, row, str(matrix[row, col]), ha="center", va="center", color=colour, fontsize=8)
     axes.set_title(title or "confusion matrix")
-    figure.savefig(path, dpi=100)
-    return path
+    return save_figure(figure, path)
