@@ -537,9 +537,9 @@ def sweep(candidates: Candidates, truth: Truth) -> list[dict]:
 
 
 def choose(rows: list[dict]) -> dict:
-    """Best near F1 with precision >= MIN_PRECISION among rules fast enough for a million images; ties go to the
-    simplest rule (one kind), then the lowest thresholds."""
-    eligible = [r for r in rows if r["precision"] >= MIN_PRECISION and r["rule"].fast]
+    """Best near F1 with precision >= MIN_PRECISION among rules curate can run (sum rules are only scored) that are
+    fast enough for a million images; ties go to the simplest rule (one kind), then the lowest thresholds."""
+    eligible = [r for r in rows if r["precision"] >= MIN_PRECISION and r["rule"].fast and cli_flags(r["rule"])]
     return max(eligible, key=lambda r: (round(r["f1"], 4), -len(r["rule"].kinds), -sum(r["rule"].thresholds)))
 
 
