@@ -34,7 +34,7 @@ MODEL_HELP = ("mlp: the tutorial MLP (784-312-256-10 for grayscale, batch-normed
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS),
               help="Optimizer; momentum is Nesterov SGD. Default: adam for mlp/cnn, momentum for fast.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training set. Default: 10 "
-              "(fast: 8 on grayscale, 10 on colour).")
+              "(fast: 4 on grayscale, 10 on colour).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Default: 128 (fast: 1024).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate. Default per optimizer: sgd 0.1, momentum 0.01, adagrad 0.01, rmsprop/adam/adamw "

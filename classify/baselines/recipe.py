@@ -46,7 +46,7 @@ def make_recipe(model: str, grayscale: bool, optimizer: str | None = None, epoch
     if model == "fast":
         optimizer = optimizer or "momentum"
         batch_size = batch_size or 1024
-        epochs = epochs or (8 if grayscale else 10)
+        epochs = epochs or (4 if grayscale else 10)
         gain = momentum_gain(optimizer)
         default_lr = FAST_LR_PER_1024 * batch_size / 1024 / gain if optimizer in ("sgd", "momentum") \
             else TUTORIAL_LR[optimizer]
