@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
-from tqdm import tqdm
 
 from .baselines.cli import baseline
 from .checkpoint import CheckpointError
+from .console import one_line, route_warnings
 from .data import DataError
 from .devices import DeviceError
 from .evaluate import EvaluationError, format_report
@@ -28,25 +27,6 @@ USER_ERRORS = (CheckpointError, DataError, DeviceError, EvaluationError, ModelEr
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
     """Train, evaluate and use image classifiers on ImageFolder datasets."""
-
-
-class _TqdmHandler(logging.Handler):
-    """Warnings as `warning: ...` lines on stderr that do not tear the progress bar."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
-
-
-def _route_warnings() -> None:
-    logger = logging.getLogger("classify")
-    if not any(isinstance(handler, _TqdmHandler) for handler in logger.handlers):
-        logger.addHandler(_TqdmHandler())
-    logger.propagate = False
-
-
-def _one_line(error: Exception) -> click.ClickException:
-    lines = str(error).strip().splitlines()
-    return click.ClickException(lines[0] if lines else type(error).__name__)
 
 
 def _changed_options(context: click.Context) -> dict:
@@ -126,7 +106,7 @@ def train(context: click.Context, data: str | None, resume: str | None, as_json:
     warning each. Ctrl-C leaves no half-written file, and --resume goes on from
     the last finished epoch.
     """
-    _route_warnings()
+    route_warnings()
     run_dir = None
     try:
         if resume:
@@ -141,7 +121,7 @@ def train(context: click.Context, data: str | None, resume: str | None, as_json:
             run_dir = run_dir_for(config)
         result = run_training(config, run_dir, state=state, progress=not quiet)
     except USER_ERRORS as error:
-        raise _one_line(error) from None
+        raise one_line(error) from None
     except KeyboardInterrupt:
         hint = f"; continue with: classify train --resume {run_dir}" if run_dir and (run_dir / STATE_NAME).is_file() \
             else ""

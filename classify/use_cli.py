@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_model
+from .console import one_line, route_warnings
 from .data import DataError, load_split
 from .devices import DeviceError, resolve_device
 from .evaluate import EvaluationError, evaluate_model, format_report
@@ -26,26 +25,6 @@ device_option = click.option("--device", default="auto", show_default=True,
                              help="auto (CUDA when present), cpu, cuda or cuda:N.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-
-
-def _fail(error: Exception) -> click.ClickException:
-    """One line whatever the cause: some messages (torch's unpickling errors) span several."""
-    lines = str(error).strip().splitlines()
-    return click.ClickException(lines[0] if lines else type(error).__name__)
-
-
-class _TqdmHandler(logging.Handler):
-    """Warnings as `warning: ...` lines that do not tear the progress bar."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
-
-
-def _route_warnings() -> None:
-    logger = logging.getLogger("classify")
-    if not any(isinstance(handler, _TqdmHandler) for handler in logger.handlers):
-        logger.addHandler(_TqdmHandler())
-    logger.propagate = False
 
 
 @click.command("eval", context_settings=CONTEXT)
@@ -75,7 +54,7 @@ def eval_command(model, data, split, out, device, batch_size, workers, as_json, 
     Unreadable images are left out with one warning. Classes in DATA that the model
     was not trained on are an error; classes missing from DATA simply score 0 support.
     """
-    _route_warnings()
+    route_warnings()
     try:
         model_file = load_model(model)
         dataset = load_split(data, split, model_file.classes)
@@ -83,7 +62,7 @@ def eval_command(model, data, split, out, device, batch_size, workers, as_json, 
         summary = evaluate_model(model_file, dataset, out, device=resolve_device(device), batch_size=batch_size,
                                  workers=workers, progress=not quiet)
     except USER_ERRORS as error:
-        raise _fail(error) from None
+        raise one_line(error) from None
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
@@ -120,7 +99,7 @@ def predict(model, paths, top, device, batch_size, as_json, quiet) -> None:  # t
                             total=len(items), desc="predict", unit="img", disable=quiet or len(items) < 2 * batch_size,
                             leave=False))
     except USER_ERRORS as error:
-        raise _fail(error) from None
+        raise one_line(error) from None
     predictions = [result for result in results if isinstance(result, Prediction)]
     failures = [result for result in results if isinstance(result, Failure)]
     for failure in failures:
@@ -158,7 +137,7 @@ def export(model, fmt, out, as_json) -> None:  # type: ignore[no-untyped-def]
         model_file = load_model(model)
         result = export_model(model_file, out or default_path(model, fmt), fmt)
     except USER_ERRORS as error:
-        raise _fail(error) from None
+        raise one_line(error) from None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     elif result.checked_with:
