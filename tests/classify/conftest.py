@@ -6,7 +6,11 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image, ImageDraw
+
+from classify.checkpoint import ModelFile, Preprocess, save_model
+from classify.models import build_model
 
 # Each class differs in both colour and shape, so even a few dozen images at 32 px are learnable.
 SHAPES = {
@@ -63,3 +67,11 @@ def image_folder(tmp_path: Path) -> Path:
 def shared_image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same tiny ImageFolder made once per session, for tests that only read it."""
     return make_image_folder(tmp_path_factory.mktemp("shapes") / "data")
+
+
+def save_untrained_model(path: Path, classes: list[str], *, seed: int = 0, metrics: dict | None = None) -> Path:
+    """A resnet18 `model.pt` with random weights and 32 px preprocessing: enough for predict, eval and export."""
+    torch.manual_seed(seed)
+    model = build_model("resnet18", len(classes))
+    return save_model(ModelFile("resnet18", classes, model.state_dict(), Preprocess(resize=36, crop=32),
+                                metrics or {}), path)

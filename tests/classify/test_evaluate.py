@@ -11,23 +11,20 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from classify.checkpoint import ModelFile, Preprocess, load_model, save_model
+from classify.checkpoint import load_model
 from classify.data import Split, load_split
 from classify.evaluate import EvaluationError, evaluate_model, format_report, infer
 from classify.gallery import most_confidently_wrong, sample
-from classify.models import build_model
 from classify.transforms import eval_transform
 from classify.use_cli import eval_command
+from tests.classify.conftest import save_untrained_model
 
 CLASSES = ["circle", "square", "triangle"]
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    torch.manual_seed(3)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    return save_model(ModelFile("resnet18", CLASSES, build_model("resnet18", len(CLASSES)).state_dict(),
-                                Preprocess(resize=36, crop=32)), path)
+    return save_untrained_model(tmp_path_factory.mktemp("model") / "model.pt", CLASSES, seed=3)
 
 
 @pytest.fixture

@@ -6,25 +6,20 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from classify.checkpoint import ModelFile, Preprocess, save_model
-from classify.models import build_model
 from classify.predict import Failure, Prediction, expand_paths, predict_paths
 from classify.transforms import eval_transform
 from classify.use_cli import predict
+from tests.classify.conftest import save_untrained_model
 
 CLASSES = ["circle", "square", "triangle"]
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    return save_model(ModelFile("resnet18", CLASSES, build_model("resnet18", len(CLASSES)).state_dict(),
-                                Preprocess(resize=36, crop=32)), path)
+    return save_untrained_model(tmp_path_factory.mktemp("model") / "model.pt", CLASSES)
 
 
 @pytest.fixture
