@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import click
 import numpy as np
 
 from ..devices import DeviceError, resolve_device
+from ..evaluate import write_json
 from ..plots import plot_confusion, plot_curves
 from .data import BUILTIN, DatasetError, ImageData, load_builtin, load_folder
 from .models import MODELS
@@ -102,34 +101,12 @@ def write_outputs(result: BaselineResult, out: Path) -> dict:
     title = f"{result.dataset} / {result.model} (val = test split)"
     summary = result.summary()
     summary["files"] = {
-        "curves": str(_atomic_plot(lambda path: plot_curves(result.history, path, title), out / "curves.png")),
-        "confusion": str(_atomic_plot(lambda path: plot_confusion(np.asarray(result.confusion), result.classes,
-                                                                  path, title), out / "confusion.png")),
+        "curves": str(plot_curves(result.history, out / "curves.png", title)),
+        "confusion": str(plot_confusion(np.asarray(result.confusion), result.classes, out / "confusion.png", title)),
         "results": str(out / "results.json"),
     }
-    _atomic_write(out / "results.json", json.dumps(summary, indent=2).encode())
+    write_json(summary, out / "results.json")
     return summary
-
-
-def _atomic_plot(draw, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        draw(Path(temporary))
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    return path
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 def format_summary(summary: dict, out: Path) -> str:
