@@ -102,19 +102,25 @@ def test_second_run_changes_nothing_and_undo_still_reverts_the_first(dataset) ->
     assert (root / "curate_report.json").exists()  # the second run's report, not the undone run's, stays
 
 
+def interrupt_moves_after(count: int, monkeypatch) -> list[str]:
+    """Make the journal raise KeyboardInterrupt after `count` real moves, as Ctrl-C would; returns what moved."""
+    real_move = Journal._move
+    moved: list[str] = []
+
+    def move(self, source, target):
+        if len(moved) == count:
+            raise KeyboardInterrupt
+        moved.append(source)
+        real_move(self, source, target)
+
+    monkeypatch.setattr(Journal, "_move", move)
+    return moved
+
+
 def test_an_interrupted_run_is_rolled_back_by_the_next_run(dataset, monkeypatch) -> None:
     root, expected = dataset
     original = tree_digest(root)
-    real_move = Journal._move
-    calls = []
-
-    def crash_after_three(self, source, target):
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        calls.append(source)
-        real_move(self, source, target)
-
-    monkeypatch.setattr(Journal, "_move", crash_after_three)
+    calls = interrupt_moves_after(3, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         curate(root, workers=1, progress=False)
     monkeypatch.undo()
@@ -132,16 +138,7 @@ def test_an_interrupted_run_is_rolled_back_by_the_next_run(dataset, monkeypatch)
 def test_undo_of_an_interrupted_run_puts_its_moves_back(dataset, monkeypatch) -> None:
     root, _ = dataset
     original = tree_digest(root)
-    real_move = Journal._move
-    calls = []
-
-    def crash_after_five(self, source, target):
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        calls.append(source)
-        real_move(self, source, target)
-
-    monkeypatch.setattr(Journal, "_move", crash_after_five)
+    interrupt_moves_after(5, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         curate(root, workers=1, progress=False)
     monkeypatch.undo()
