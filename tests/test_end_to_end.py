@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from classify.cli import main as classify
-from collector.cli import curate
 from collector.cli import main as collect
+from collector.curate.cli import curate
 
 CLASSES = ["cat", "dog"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from collector.cli import curate
+from collector.curate.cli import curate
 from collector.curate.journal import Journal
 from tests.curate.conftest import make_photo
 from tests.curate.datasets import build_dataset, everything, tree_digest
@@ -138,7 +138,7 @@ def test_ctrl_c_while_inspecting_stops_the_workers_at_once_and_changes_nothing(t
     for k in range(400):
         photo.rotate(k * 0.9).save(root / "cat" / f"{k:03}.jpg", quality=80)
     before = everything(root)
-    command = [sys.executable, "-c", "from collector.cli import curate; curate()", str(root), "--workers", "2"]
+    command = [sys.executable, "-c", "from collector.curate.cli import curate; curate()", str(root), "--workers", "2"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
     assert b"inspecting" in process.stderr.read(64)  # the progress bar is up: the pool is working
@@ -168,7 +168,7 @@ def test_a_run_killed_while_moving_is_rolled_back_to_every_original_byte(tmp_pat
             (root / "train" / name / f"{k:04}.jpg").write_bytes(b"<html>blocked</html>" if k % 2 else b"")
     make_photo(120, 90, seed=1).save(root / "train" / "cat" / "keep.jpg")
     original = tree_digest(root)
-    command = [sys.executable, "-c", "from collector.cli import curate; curate()", str(root), "--workers", "1"]
+    command = [sys.executable, "-c", "from collector.curate.cli import curate; curate()", str(root), "--workers", "1"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
     first_move = root / "_quarantine" / "empty" / "train" / "cat" / "0000.jpg"

@@ -1,0 +1,143 @@
+"""`curate`: options in, one-line errors and exit codes out."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+from PIL import Image
+
+from ..manifest import ManifestError
+from .inspect import QualityThresholds
+from .journal import JournalError
+from .run import CurateError, CurateOptions
+from .run import curate as run_curate
+from .run import undo as undo_curate
+from .summary import format_table, format_undo
+
+QUALITY = QualityThresholds()
+
+
+class Thresholds(click.ParamType):
+    """Hamming thresholds: 8, or 10,12 for one per hash kind."""
+
+    name = "bits"
+
+    @staticmethod
+    def show(value: int | tuple[int, ...]) -> str:
+        return str(value) if isinstance(value, int) else ",".join(map(str, value))
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, int | tuple):
+            return value
+        try:
+            values = tuple(int(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not a number of bits like 8, or one per hash kind like 10,12", param, ctx)
+        if not all(0 <= v <= 64 for v in values):
+            self.fail(f"{value!r}: thresholds are 0 to 64 bits", param, ctx)
+        return values[0] if len(values) == 1 else values
+
+
+def curate_options(**fields: object) -> CurateOptions:
+    """Options from the command line; a bad combination is a usage error (exit 2), like a bad option."""
+    try:
+        return CurateOptions(**fields)  # type: ignore[arg-type]
+    except CurateError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("root", type=click.Path(path_type=Path), default=Path("data"), required=False)
+@click.option("--min-side", type=click.IntRange(min=1), default=CurateOptions.min_side, show_default=True,
+              help="Quarantine images whose shorter side is smaller, in pixels (after EXIF rotation).")
+@click.option("--max-aspect", type=click.FloatRange(min=1), default=CurateOptions.max_aspect, show_default=True,
+              help="Quarantine images whose long side is more than this many times the short side (banners).")
+@click.option("--hash", "hash_kind", default=CurateOptions.hash, show_default=True, metavar="KIND",
+              help="Perceptual hash for near duplicates: phash, dhash, whash or ahash. Join kinds with , "
+                   "(phash,dhash: near on any one) or with + (phash+dhash: near on every one).")
+@click.option("--threshold", type=Thresholds(), default=Thresholds.show(CurateOptions.threshold), show_default=True,
+              help="Largest Hamming distance (bits of 64) at which two images count as near duplicates; with "
+                   "several hash kinds, one value for all or one per kind (e.g. --hash phash,dhash --threshold 8,7).")
+@click.option("--keep-conflicts", is_flag=True,
+              help="Keep near-duplicate groups that span classes (best copy per class, in one split) instead of "
+                   "quarantining the whole group as label-conflict.")
+@click.option("--reject-quality", is_flag=True,
+              help="Quarantine images with quality flags (dark, bright, blurry, low-information, grayscale in a "
+                   "colour dataset, odd-size) instead of only reporting them.")
+@click.option("--dark", type=float, default=QUALITY.dark, show_default=True,
+              help="Flag images whose mean brightness (0-255) is below this.")
+@click.option("--bright", type=float, default=QUALITY.bright, show_default=True,
+              help="Flag images whose mean brightness (0-255) is above this.")
+@click.option("--blur", type=float, default=QUALITY.blur, show_default=True,
+              help="Flag images whose sharpness (variance of the Laplacian) is below this.")
+@click.option("--entropy", type=float, default=QUALITY.entropy, show_default=True,
+              help="Flag images whose grey-level entropy (bits) is below this: flat, near-empty pictures.")
+@click.option("--grayscale", type=float, default=QUALITY.grayscale, show_default=True,
+              help="Flag images whose colourfulness is below this (only when most images have colour).")
+@click.option("--odd-side", type=click.IntRange(min=1), default=QUALITY.odd_min_side, show_default=True,
+              help="Flag accepted images whose shorter side is under this, in pixels.")
+@click.option("--odd-aspect", type=click.FloatRange(min=1), default=QUALITY.odd_aspect, show_default=True,
+              help="Flag accepted images longer than this many times their short side.")
+@click.option("--normalize", is_flag=True,
+              help="Re-encode kept images as RGB JPEG (PNG for lossless sources) with EXIF rotation applied; "
+                   "originals go to _quarantine/normalized.")
+@click.option("--dry-run", is_flag=True, help="Report what would happen; move, write and record nothing.")
+@click.option("--undo", is_flag=True,
+              help="Put back everything the last curate run on ROOT moved, and its manifest records.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that decode and hash images. Default: one per CPU core this process may use.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, reject_quality, dark, bright, blur,
+           entropy, grayscale, odd_side, odd_aspect, normalize, dry_run, undo, workers, as_json,
+           quiet) -> None:  # type: ignore[no-untyped-def]
+    """Validate, deduplicate and report on the image dataset at ROOT (default: data).
+
+    \b
+    ROOT is ROOT/train/<class>/, ROOT/val/<class>/ (and test/), or a flat ROOT/<class>/.
+    Broken files, duplicates, label conflicts and train/val leakage move to
+    ROOT/_quarantine/<reason>/<original path>; nothing is deleted. The report goes to
+    ROOT/curate_report.html and ROOT/curate_report.json; ROOT/manifest.sqlite, when
+    there is one, records every move.
+
+    \b
+    Examples:
+      curate data/ --dry-run
+      curate data/ --reject-quality --normalize
+      curate --undo data/
+    """
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    try:
+        if undo:
+            result = undo_curate(root)
+            click.echo(json.dumps(asdict(result), indent=2) if as_json else format_undo(result, str(root)))
+            if result.conflicts:
+                raise click.ClickException(f"{len(result.conflicts)} files could not be restored (listed above)")
+            return
+        outcome = run_curate(root, curate_options(
+            min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
+            keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
+            workers=workers, progress=not quiet,
+            quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
+                                      odd_min_side=odd_side, odd_aspect=odd_aspect),
+        ))
+    except (CurateError, ManifestError, JournalError) as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"{error.filename or root}: {error.strerror or error}") from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: the next curate run rolls back any unfinished moves (or run curate --undo ROOT)",
+                   err=True)
+        sys.exit(130)
+    if outcome.recovered:
+        click.echo(f"rolled back {outcome.recovered} moves of an interrupted run first", err=True)
+    if outcome.pending_rollback:
+        click.echo("note: an interrupted run left moves behind; the next real run rolls them back first, so this "
+                   "dry run sees the dataset half-moved", err=True)
+    report = outcome.report
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_table(report))
