@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from classify.baselines.data import ImageData, load_builtin, load_folder  # noqa: E402
-from classify.baselines.recipe import make_recipe  # noqa: E402
-from classify.baselines.train import run_baseline, summarise  # noqa: E402
-from classify.devices import resolve_device  # noqa: E402
+from classify.baselines.data import ImageData, load_builtin, load_folder
+from classify.baselines.recipe import make_recipe
+from classify.baselines.train import run_baseline, summarise
+from classify.devices import resolve_device
 
 SHARED = ROOT.parent / "shared" / "datasets"
 REFERENCE = {"cifar10-jpg": ("best public speed run, H100", 0.907, 1.6)}
@@ -90,7 +90,7 @@ def main() -> None:
         results.append({"dataset": dataset, "model": model, "device": str(device), "accuracy_mean": mean,
                         "accuracy_std": std, "train_seconds": seconds, "compile_seconds": result.compile_seconds,
                         "epochs": recipe.epochs, "runs": runs})
-        print(f"{dataset:<12} {model:<10} {str(device):<8} {100 * mean:>8.2f}% ± {100 * std:4.2f} {seconds:>9.2f} "
+        print(f"{dataset:<12} {model:<10} {device!s:<8} {100 * mean:>8.2f}% ± {100 * std:4.2f} {seconds:>9.2f} "
               f"{result.compile_seconds:>9.1f} {runs:>4}", flush=True)
     print()
     for dataset in dict.fromkeys(r["dataset"] for r in results):

@@ -46,8 +46,8 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.curate.inspect import HASHERS, Inspection, InspectOptions, inspect_image  # noqa: E402
-from collector.curate.neighbours import near_pairs, union_groups  # noqa: E402
+from collector.curate.inspect import HASHERS, Inspection, InspectOptions, inspect_image
+from collector.curate.neighbours import near_pairs, union_groups
 
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 SPLITS = ("train", "val")
@@ -186,8 +186,8 @@ def bad_files(photo: Image.Image, rng: random.Random) -> list[tuple[str, str, by
         ("empty.jpg", "empty", b""),
         ("page.jpg", "not-image", b"<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>" +
          words.encode() + b"</body></html>"),
-        ("drawing.svg", "not-image", b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
-         b'<rect width="200" height="200" fill="teal"/></svg>'),
+        ("drawing.svg", "not-image", (b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
+                                      b'<rect width="200" height="200" fill="teal"/></svg>')),
         ("notes.jpg", "not-image", words.encode()),
         ("noise.jpg", "not-image", b"\x00" + noise),
         ("half.jpg", "truncated", jpeg[: len(jpeg) // 2]),
@@ -340,7 +340,7 @@ def run_imagededup(python: Path, root: Path, workers: int) -> dict | str:
         return f"{python} not found (python3 -m venv /tmp/dedupvenv && /tmp/dedupvenv/bin/pip install imagededup)"
     print(f"running imagededup PHash with {python}", file=sys.stderr)
     done = subprocess.run([str(python), "-c", IMAGEDEDUP_SCRIPT, str(root), str(workers)], capture_output=True,
-                          text=True)
+                          text=True, check=False)
     if done.returncode != 0:
         return f"imagededup failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -562,7 +562,7 @@ def run_curate_cli(root: Path, flags: list[str], workers: int) -> tuple[dict, fl
     command = [sys.executable, "-c", "from collector.cli import curate; curate()", str(root), "--dry-run", "--json",
                "-q", "--workers", str(workers), *flags]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"error: curate failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")

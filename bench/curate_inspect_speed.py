@@ -28,7 +28,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.curate.inspect import InspectOptions, inspect_image  # noqa: E402
+from collector.curate.inspect import InspectOptions, inspect_image
 
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 CIFAR_IMAGES = 60_000

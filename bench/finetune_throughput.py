@@ -122,7 +122,7 @@ class Utilisation(threading.Thread):
             return
         while not self.done.wait(0.5):
             result = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-                                     "--id=0"], capture_output=True, text=True)
+                                     "--id=0"], capture_output=True, text=True, check=False)
             if result.returncode == 0 and result.stdout.strip().isdigit():
                 self.samples.append(float(result.stdout.strip()))
 
@@ -132,7 +132,7 @@ def timed(command: list[str], log: Path) -> Run:
     monitor.start()
     start = time.perf_counter()
     with log.open("w") as output:
-        completed = subprocess.run(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        completed = subprocess.run(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, check=False)
     seconds = time.perf_counter() - start
     monitor.done.set()
     monitor.join()

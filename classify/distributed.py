@@ -33,9 +33,9 @@ class Process:
 
 def from_environment() -> Process:
     """The process as torchrun describes it in the environment."""
-    return Process(rank=int(os.environ.get("RANK", 0)), world_size=int(os.environ.get("WORLD_SIZE", 1)),
-                   local_rank=int(os.environ.get("LOCAL_RANK", 0)),
-                   local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    return Process(rank=int(os.environ.get("RANK", "0")), world_size=int(os.environ.get("WORLD_SIZE", "1")),
+                   local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+                   local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def setup(device_name: str) -> tuple[Process, torch.device]:

@@ -151,7 +151,7 @@ def evaluate_model(model_file: ModelFile, dataset: LabelledSplit, out_dir: Path,
     summary = {
         **report(matrix, classes),
         "loss": float(outputs.losses.mean()),
-        "images": int(len(outputs.targets)),
+        "images": len(outputs.targets),
         "unreadable": [{"path": str(path), "error": reason} for path, reason in outputs.unreadable],
     }
     wrong = most_confidently_wrong(outputs.losses, outputs.targets, outputs.predictions, GALLERY_SIZE)

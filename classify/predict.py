@@ -139,5 +139,5 @@ def format_table(predictions: Sequence[Prediction]) -> str:
     lines = [f"{'path':<{width}}  top classes with probability"]
     for prediction in predictions:
         guesses = "  ".join(f"{g.label} {g.probability:.3f}" for g in prediction.top)
-        lines.append(f"{str(prediction.path):<{width}}  {guesses}")
+        lines.append(f"{prediction.path!s:<{width}}  {guesses}")
     return "\n".join(lines)

@@ -25,7 +25,7 @@ def check_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise ClassSpecError("empty class name")
-    if name in (".", "..") or name.startswith(".") or name.startswith("_"):
+    if name.startswith((".", "_")):
         raise ClassSpecError(f"class name {name!r} cannot start with '.' or '_'")
     if FORBIDDEN.search(name):
         raise ClassSpecError(

@@ -450,8 +450,8 @@ def test_wikimedia_batchcomplete_without_query_is_an_empty_last_page() -> None:
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    ('{"error":{"code":"maxlag","info":"Waiting for 10.64.48.23: 5 seconds lagged.","*":"See api.php"},'
-     '"servedby":"mw1234"}', "MediaWiki error maxlag: Waiting for 10.64.48.23: 5 seconds lagged."),
+    (('{"error":{"code":"maxlag","info":"Waiting for 10.64.48.23: 5 seconds lagged.","*":"See api.php"},'
+      '"servedby":"mw1234"}'), "MediaWiki error maxlag: Waiting for 10.64.48.23: 5 seconds lagged."),
     ('{"batchcomplete":"","query":{"searchinfo":{"totalhits":3},"search":[{"ns":6,"title":"File:Fox.jpg"}]}}',
      "expected MediaWiki JSON with 'query.pages', got JSON object with keys 'batchcomplete', 'query'"),
     ("<!DOCTYPE html><html><head><title>Wikimedia Error</title>", "got HTML page starting '<!DOCTYPE html>"),

@@ -74,7 +74,7 @@ def test_split_is_a_stable_function_of_content_and_seed():
     assert splits == [choose_split(d, 0.2) for d in digests]
     assert 0.17 < splits.count("val") / len(splits) < 0.23
     assert splits != [choose_split(d, 0.2, seed=1) for d in digests]
-    assert set(choose_split(d, 0.0) for d in digests) == {"train"}
+    assert {choose_split(d, 0.0) for d in digests} == {"train"}
 
 
 @pytest.mark.parametrize(

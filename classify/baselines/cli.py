@@ -115,10 +115,10 @@ def format_summary(summary: dict, out: Path) -> str:
         accuracy += f" ± {100 * summary['accuracy_std']:.2f} over {summary['runs']} runs"
     return "\n".join([
         f"{summary['dataset']} / {summary['model']} on {summary['device']}: test accuracy {accuracy}",
-        f"training {summary['train_seconds_mean']:.2f} s per run ({summary['epochs']} epochs, batch "
-        f"{summary['batch_size']}, {summary['optimizer']} lr {summary['lr']:.4g})",
-        f"apart from training: data loading and preparation {summary['data_seconds']:.2f} s, compilation "
-        f"{summary['compile_seconds']:.2f} s",
+        (f"training {summary['train_seconds_mean']:.2f} s per run ({summary['epochs']} epochs, batch "
+         f"{summary['batch_size']}, {summary['optimizer']} lr {summary['lr']:.4g})"),
+        (f"apart from training: data loading and preparation {summary['data_seconds']:.2f} s, compilation "
+         f"{summary['compile_seconds']:.2f} s"),
         f"curves, confusion matrix and results.json in {out}",
     ])
 

@@ -6,6 +6,8 @@ at the tutorials' sizes the layer widths are exactly the tutorials' (784-312-256
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -37,7 +39,7 @@ def cifar_mlp(inputs: int, num_classes: int) -> nn.Sequential:
     """The CIFAR-10 tutorial MLP: 3072-1024-512-256-64-10, each hidden layer batch-normed."""
     layers: list[nn.Module] = [nn.Flatten()]
     widths = (inputs, 1024, 512, 256, 64)
-    for width_in, width_out in zip(widths, widths[1:], strict=False):
+    for width_in, width_out in pairwise(widths):
         layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.ReLU()]
     return nn.Sequential(*layers, nn.Linear(widths[-1], num_classes))
 
@@ -126,7 +128,7 @@ class FastNet(nn.Module):
         self.whiten = nn.Conv2d(channels, whiten_width, self.whiten_kernel, bias=True)
         self.whiten.weight.requires_grad_(False)
         widths = (whiten_width, *self.widths)
-        self.blocks = nn.Sequential(*(FastBlock(a, b) for a, b in zip(widths, widths[1:], strict=False)))
+        self.blocks = nn.Sequential(*(FastBlock(a, b) for a, b in pairwise(widths)))
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.head = nn.Linear(widths[-1], num_classes, bias=False)
 

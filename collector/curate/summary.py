@@ -53,8 +53,8 @@ def _findings(report: dict) -> list[str]:
     flags = Counter(flag for item in report["flags"] for flag in item["flags"])
     lines = [
         "",
-        f"duplicate groups: {len(groups)} ({kinds['exact']} exact, {kinds['near']} near), "
-        f"{totals['duplicates_removed']} duplicates removed",
+        (f"duplicate groups: {len(groups)} ({kinds['exact']} exact, {kinds['near']} near), "
+         f"{totals['duplicates_removed']} duplicates removed"),
         f"label conflicts: {report['label_conflicts']} groups, {totals['conflicts_removed']} files removed",
         f"leakage: {report['leakage_pairs_fixed']} train/val near-duplicate pairs fixed",
         f"quality flags: {totals['flagged']} images"

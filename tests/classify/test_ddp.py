@@ -27,7 +27,8 @@ def test_two_processes_split_every_epoch_and_only_the_first_logs_and_writes(tmp_
                "--image-size", "32", "--batch-size", "4", "--epochs", "2", "--workers", "0", "--device", "cpu",
                "--runs", str(runs), "--name", "ddp"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
+    finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240,
+                              check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]
     metrics = json.loads((runs / "ddp" / "metrics.json").read_text())
     assert metrics["world_size"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tarfile
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -165,7 +166,7 @@ def test_warmup_then_cosine_within_a_phase() -> None:
     factors = [lr_factor(step, 10, 20, 0.1) for step in range(35)]
     assert factors[:10] == [0.0] * 10 and factors[30:] == [0.0] * 5
     assert factors[10] < factors[11] < factors[12] == 1.0
-    assert all(a >= b for a, b in zip(factors[12:30], factors[13:30], strict=False))
+    assert all(a >= b for a, b in pairwise(factors[12:30]))
 
 
 def test_body_waits_for_the_second_phase_then_learns_slower_the_earlier_its_layers(tmp_path: Path) -> None:
@@ -194,7 +195,7 @@ def test_body_waits_for_the_second_phase_then_learns_slower_the_earlier_its_laye
     (lambda root: root, ["--resume", "never-ran"], "no run to resume"),
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path: Path, make, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
-    data = make(tmp_path / "data") if not args[:1] == ["--resume"] else None
+    data = make(tmp_path / "data") if args[:1] != ["--resume"] else None
     result = invoke(tmp_path / "runs", *([data] if data else []), "--weights", "none", *args)
     assert result.exit_code == 1, result.output
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

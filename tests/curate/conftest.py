@@ -80,8 +80,8 @@ def make_bad_files(folder: Path) -> dict[str, str]:
         "empty.jpg": (b"", "empty"),
         "page.jpg": (b"<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head><body>no</body></html>\n",
                      "not-image"),
-        "drawing.svg": (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
-                        b'<circle cx="32" cy="32" r="30" fill="red"/></svg>\n', "not-image"),
+        "drawing.svg": ((b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+                         b'<circle cx="32" cy="32" r="30" fill="red"/></svg>\n'), "not-image"),
         "notes.jpg": (b"These are not the pixels you are looking for.\n" * 20, "not-image"),
         "noise.jpg": (b"\x00" + noise, "not-image"),
         "truncated.jpg": (jpeg[: len(jpeg) // 2], "truncated"),

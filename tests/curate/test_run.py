@@ -44,7 +44,7 @@ def test_every_rejected_file_moves_to_its_reason_folder_with_its_bytes(dataset) 
 
 
 def test_json_report_on_disk_follows_the_schema(dataset) -> None:
-    root, expected = dataset
+    root, _ = dataset
     report = curate(root, workers=1, progress=False).report
     assert json.loads((root / "curate_report.json").read_text()) == report
     assert "<html" in (root / "curate_report.html").read_text().lower()
