@@ -14,6 +14,13 @@ from PIL import Image
 
 from tests.curate.conftest import make_bad_files, make_photo
 
+# Roots curate cannot work on, each made by a function of the root path, and the error it must give.
+UNUSABLE_ROOTS = [
+    (lambda root: None, "does not exist"),
+    (lambda root: root.write_text("x"), "is a file, not a dataset folder"),
+    (lambda root: (root / "train" / "cat").mkdir(parents=True), "no images under"),
+]
+
 # Relative path -> quarantine reason, for every file a default run must move (bad files are added below).
 EXPECTED_MOVES = {
     "train/cat/c1.jpg": "duplicate",  # same pixels as c1.png, which is the larger file

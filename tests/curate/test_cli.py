@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from collector.curate.cli import curate
 from collector.curate.journal import Journal
 from tests.curate.conftest import make_photo
-from tests.curate.datasets import build_dataset, everything, tree_digest
+from tests.curate.datasets import UNUSABLE_ROOTS, build_dataset, everything, tree_digest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,11 +94,7 @@ def test_ctrl_c_during_the_moves_exits_130_and_the_next_run_rolls_back(root: Pat
     assert again.exit_code == 0 and "rolled back 2 moves of an interrupted run first" in again.output
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda root: None, "does not exist"),
-    (lambda root: root.write_text("x"), "is a file, not a dataset folder"),
-    (lambda root: (root / "train" / "cat").mkdir(parents=True), "no images under"),
-])
+@pytest.mark.parametrize("make, message", UNUSABLE_ROOTS)
 def test_unusable_root_is_a_one_line_error(tmp_path: Path, make, message: str) -> None:
     root = tmp_path / "root"
     make(root)

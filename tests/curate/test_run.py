@@ -13,7 +13,7 @@ from PIL import Image
 from collector.curate.journal import JOURNAL, Journal
 from collector.curate.run import CurateError, curate, undo
 from tests.curate.conftest import make_photo, make_tricky_good_files
-from tests.curate.datasets import HIDDEN, KEPT, build_dataset, everything, tree_digest
+from tests.curate.datasets import HIDDEN, KEPT, UNUSABLE_ROOTS, build_dataset, everything, tree_digest
 from tests.helpers import collect_from, image_files, manifest_rows
 
 CURATED = ("_quarantine", "curate_report")
@@ -274,11 +274,7 @@ def test_a_flat_layout_is_curated_with_an_empty_split(tmp_path: Path) -> None:
     assert moves_of(report) == {"cat/a_small.png": "duplicate", "cat/page.jpg": "not-image"}
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda root: None, "does not exist"),
-    (lambda root: root.write_text("x"), "is a file"),
-    (lambda root: (root / "train" / "cat").mkdir(parents=True), "no images under"),
-])
+@pytest.mark.parametrize("make, message", UNUSABLE_ROOTS)
 def test_unusable_roots_raise_a_clear_error(tmp_path: Path, make, message: str) -> None:
     root = tmp_path / "root"
     make(root)
