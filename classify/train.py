@@ -381,7 +381,9 @@ class Trainer:
     def validate(self) -> dict:
         """Plain cross-entropy (no smoothing) and accuracy over the whole validation split, summed over processes."""
         self.model.eval()
-        total_loss, correct, seen = 0.0, 0, 0
+        total_loss = torch.zeros((), device=self.device, dtype=torch.float64)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        seen = 0
         for images, targets, failures in tqdm(self.val_loader, desc="validate", unit="batch", leave=False,
                                               disable=not self.progress, file=sys.stderr):
             self._report_failures(failures)
@@ -389,11 +391,11 @@ class Trainer:
             targets = targets.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
                 logits = self.model(images).float()
-            total_loss += F.cross_entropy(logits, targets, reduction="sum").item()
-            correct += int((logits.argmax(dim=1) == targets).sum())
+            total_loss += F.cross_entropy(logits, targets, reduction="sum")
+            correct += (logits.argmax(dim=1) == targets).sum()
             seen += len(targets)
-        loss_sum, right, count = distributed.all_sum([total_loss, float(correct), float(seen)], self.process,
-                                                     self.device)
+        loss_sum, right, count = distributed.all_sum([total_loss.item(), float(correct.item()), float(seen)],
+                                                     self.process, self.device)
         return {"val_loss": loss_sum / max(count, 1), "val_acc": right / max(count, 1)}
 
     def model_file(self, metrics: dict) -> ModelFile:
