@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import imagehash
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..validate import DEFAULT_MAX_PIXELS, sniff_format
 
@@ -32,8 +32,6 @@ ANALYSIS_SIDE = 128
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-
-ORIENTATION_TAG = 0x0112
 
 ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
 
@@ -218,7 +216,7 @@ def _decode_failure(error: BaseException) -> tuple[str, str]:
 def _oriented(image: Image.Image) -> Image.Image:
     """The image as a person sees it: EXIF orientation applied."""
     try:
-        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     except (OSError, SyntaxError, ValueError, TypeError, KeyError):
         return image
     if orientation in (2, 3, 4, 5, 6, 7, 8):

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 LOSSY = frozenset({"JPEG", "WEBP", "MPO"})
 EXTENSIONS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",)}
-ORIENTATION_TAG = 0x0112
 JPEG_QUALITY = 95
 
 
@@ -48,7 +47,7 @@ def normalize_image(path: Path, relative: str) -> Encoded | None:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
             fmt = target_format(image.format or "")
-            orientation = image.getexif().get(ORIENTATION_TAG, 1)
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
             plain = (image.format == fmt and image.mode == "RGB" and orientation in (None, 1)
                      and not getattr(image, "is_animated", False) and output_path(relative, fmt) == relative)
             if plain:
