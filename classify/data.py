@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .predict import IMAGE_SUFFIXES, ImageReadError, load_image
+from .predict import IMAGE_SUFFIXES, QUARANTINE, ImageReadError, load_image
 
 SPLITS = ("train", "val", "test")
-QUARANTINE = "_quarantine"
 MAX_SUBSTITUTES = 16
 
 
