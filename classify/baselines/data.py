@@ -21,9 +21,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision import datasets
 
+from ..predict import IMAGE_SUFFIXES
+
 BUILTIN = ("mnist", "fashion-mnist", "cifar10")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 class DatasetError(ValueError):
