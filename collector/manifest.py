@@ -16,6 +16,8 @@ from pathlib import Path
 from .candidate import Candidate
 
 FILENAME = "manifest.sqlite"
+# Status prefix of a row whose file `curate` moved to its quarantine: `quarantined:<reason>`.
+QUARANTINED = "quarantined:"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -165,10 +167,9 @@ class Manifest:
 
         A quarantined copy counts: bytes that `curate` rejected must not come back from another URL."""
         row = self.db.execute(
-            "SELECT path, class FROM images WHERE sha256 = ?"
-            " AND (status IN ('saving', 'saved') OR status LIKE 'quarantined:%')"
-            " ORDER BY status LIKE 'quarantined:%' LIMIT 1",
-            (sha256,),
+            "SELECT path, class FROM images WHERE sha256 = ? AND (status IN ('saving', 'saved') OR status LIKE ?)"
+            " ORDER BY status LIKE ? LIMIT 1",
+            (sha256, f"{QUARANTINED}%", f"{QUARANTINED}%"),
         ).fetchone()
         return Saved(*row) if row else None
 

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..manifest import FILENAME, ManifestError
+from ..manifest import FILENAME, QUARANTINED, ManifestError
 
 COLUMNS = ("status", "path", "format", "bytes", "width", "height")
 LIVE_STATUSES = ("saved", "saving")
@@ -75,7 +75,7 @@ class ManifestRows:
 def moved_row(row: dict, reason: str, target: str) -> tuple[dict, dict]:
     """(before, after) of a row whose file moves to the quarantine; rows that only point at it keep their status."""
     before = {"status": row["status"], "path": row["path"]}
-    status = f"quarantined:{reason}" if row["status"] in LIVE_STATUSES else row["status"]
+    status = f"{QUARANTINED}{reason}" if row["status"] in LIVE_STATUSES else row["status"]
     return before, {"status": status, "path": target}
 
 
