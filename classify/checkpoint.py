@@ -46,10 +46,17 @@ class ModelFile:
         return model.eval()
 
 
-def save_model(model_file: ModelFile, path: Path) -> Path:
-    """Write atomically, so an interrupted save never leaves a half-written model behind."""
+def save_atomically(payload: dict, path: Path) -> None:
+    """`torch.save` through a temporary file, so an interrupted save never leaves a half-written file behind."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+
+
+def save_model(model_file: ModelFile, path: Path) -> Path:
+    """The model file, with plain CPU tensors so it loads anywhere."""
+    path = Path(path)
     payload = {
         "format": FORMAT,
         "arch": model_file.arch,
@@ -58,8 +65,7 @@ def save_model(model_file: ModelFile, path: Path) -> Path:
         "preprocess": asdict(model_file.preprocess),
         "metrics": model_file.metrics,
     }
-    torch.save(payload, temporary)
-    temporary.replace(path)
+    save_atomically(payload, path)
     return path
 
 

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import distributed
-from .checkpoint import ModelFile, Preprocess, load_model, save_model
+from .checkpoint import ModelFile, Preprocess, load_model, save_atomically, save_model
 from .data import EpochSampler, ImageDataset, Split, collate, training_splits
 from .distributed import Process
 from .evaluate import evaluate_model, write_json
@@ -430,9 +430,7 @@ class Trainer:
                     "world_size": self.process.world_size, "best": self.best, "epochs": self.history},
                    self.run_dir / "metrics.json")
         plot_curves(self.history, self.run_dir / "curves.png", title=f"{self.config.model} on {self.config.data}")
-        temporary = self.run_dir / f".{STATE_NAME}.tmp"
-        torch.save(self.state(), temporary)
-        temporary.replace(self.run_dir / STATE_NAME)
+        save_atomically(self.state(), self.run_dir / STATE_NAME)
         if self.progress:
             note = " [best]" if improved else ""
             note += f"  (stopping: no lower val loss for {self.bad_epochs} epochs)" if stopped else ""
