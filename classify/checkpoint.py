@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .atomic import atomic_path
 from .models import build_model
 
 FORMAT = "imgharvest-classifier/1"
@@ -48,10 +49,8 @@ class ModelFile:
 
 def save_atomically(payload: dict, path: Path) -> None:
     """`torch.save` through a temporary file, so an interrupted save never leaves a half-written file behind."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def save_model(model_file: ModelFile, path: Path) -> Path:

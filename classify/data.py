@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .predict import IMAGE_SUFFIXES, QUARANTINE, ImageReadError, load_image
+from .images import ImageReadError, class_folders, image_files, load_image
 
 SPLITS = ("train", "val", "test")
 MAX_SUBSTITUTES = 16
@@ -43,22 +43,6 @@ class Split:
         for target in self.targets:
             counts[target] += 1
         return counts
-
-
-def _visible(path: Path) -> bool:
-    return not path.name.startswith(".") and path.name != QUARANTINE
-
-
-def class_folders(folder: Path) -> list[str]:
-    """Sorted names of the visible subfolders: the classes."""
-    return sorted(child.name for child in folder.iterdir() if child.is_dir() and _visible(child))
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files under `folder`, recursively and sorted, with hidden files and folders left out."""
-    return sorted(path for path in folder.rglob("*")
-                  if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-                  and all(_visible(Path(part)) for part in path.relative_to(folder).parts))
 
 
 def _split_folder(root: Path, split: str) -> Path:

@@ -6,9 +6,7 @@ Used by `classify eval` and by `classify train` for its final report on the vali
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +17,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from .atomic import write_json
 from .checkpoint import ModelFile
 from .gallery import Tile, most_confidently_wrong, plot_predictions, plot_top_losses, sample
+from .images import ImageReadError, load_image
 from .metrics import confusion_matrix, report
 from .plots import plot_confusion
-from .predict import ImageReadError, load_image
 from .transforms import eval_transform
 
 logger = logging.getLogger(__name__)
@@ -167,12 +166,6 @@ def evaluate_model(model_file: ModelFile, dataset: LabelledSplit, out_dir: Path,
     summary["files"] = {name: str(path) for name, path in files.items()}
     write_json(summary, files["report"])
     return summary
-
-
-def write_json(data: dict, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
 
 
 def format_report(summary: dict) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .atomic import atomic_path
 from .checkpoint import ModelFile
 
 FORMATS = ("torchscript", "onnx")
@@ -65,8 +66,7 @@ def export_model(model_file: ModelFile, out: Path, fmt: str) -> ExportResult:
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent}: no such folder to write the export into")
     model = model_file.build()
-    temporary = out.with_name(f".{out.name}.tmp")
-    try:
+    with atomic_path(out) as temporary:
         if fmt == "torchscript":
             write_torchscript(model, model_file, temporary)
         else:
@@ -75,9 +75,6 @@ def export_model(model_file: ModelFile, out: Path, fmt: str) -> ExportResult:
         inputs = example_input(model_file, batch=3, seed=1)
         runner, checked_with = load_runner(temporary, fmt)
         difference = None if runner is None else compare(model, runner, inputs)
-        temporary.replace(out)
-    finally:
-        temporary.unlink(missing_ok=True)
     return ExportResult(out, fmt, difference, checked_with)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from PIL import Image
 
+from .images import ImageReadError, load_image
 from .plots import save_figure
 
 THUMBNAIL = 224
@@ -48,12 +48,11 @@ def sample(count: int, k: int, seed: int = 0) -> list[int]:
 
 def thumbnail(path: Path) -> np.ndarray | None:
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            image.thumbnail((THUMBNAIL, THUMBNAIL))
-            return np.asarray(image)
-    except (OSError, ValueError):
+        image = load_image(path)
+    except ImageReadError:
         return None
+    image.thumbnail((THUMBNAIL, THUMBNAIL))
+    return np.asarray(image)
 
 
 def plot_tiles(tiles: Sequence[Tile], path: Path, title: str, *, show_loss: bool, empty_message: str = "",

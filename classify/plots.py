@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from .atomic import atomic_path
+
 
 def save_figure(figure: Figure, path: Path, dpi: int = 100) -> Path:
     """Write the PNG atomically, so a viewer never sees half a picture and an interruption leaves the old one."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, format="png", dpi=dpi)
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=dpi)
     return path
 
 

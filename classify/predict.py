@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .checkpoint import ModelFile
+from .images import ImageReadError, image_files, load_image
 from .transforms import eval_transform
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
-QUARANTINE = "_quarantine"  # where `curate` moves rejected images: never part of a folder's images
-
-
-class ImageReadError(ValueError):
-    """A file that cannot be decoded as an image."""
 
 
 @dataclass(frozen=True)
@@ -56,35 +48,11 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path | Failure]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            for found in sorted(path.rglob("*")):
-                relative = found.relative_to(path).parts
-                if found.is_file() and found.suffix.lower() in IMAGE_SUFFIXES and not any(
-                        part.startswith(".") or part == QUARANTINE for part in relative):
-                    yield found
+            yield from image_files(path)
         elif path.is_file():
             yield path
         else:
             yield Failure(path, "no such file or folder")
-
-
-def load_image(path: Path) -> Image.Image:
-    """The fully decoded image in RGB, upright as viewers show it (EXIF orientation applied), or ImageReadError
-    with a one-line reason. Training, evaluation and prediction all read images through here, so they agree."""
-    try:
-        with warnings.catch_warnings(), Image.open(path) as image:
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large but allowed: no warning spam
-            image.load()
-            return _upright(image).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        reason = "not an image Pillow can read" if isinstance(error, UnidentifiedImageError) else str(error)
-        raise ImageReadError(reason or type(error).__name__) from error
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    try:
-        return ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001  (damaged EXIF raises many types; it must not cost a readable picture)
-        return image
 
 
 def top_k(probabilities: torch.Tensor, classes: Sequence[str], k: int) -> list[list[Guess]]:

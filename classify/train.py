@@ -28,10 +28,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import distributed
+from .atomic import write_json
 from .checkpoint import ModelFile, Preprocess, load_model, save_atomically, save_model
 from .data import EpochSampler, ImageDataset, Split, collate, training_splits
 from .distributed import Process
-from .evaluate import evaluate_model, write_json
+from .evaluate import evaluate_model
 from .models import create_model, parameter_groups, set_body_trainable
 from .plots import plot_curves
 from .transforms import AUGMENTS, eval_transform, train_transform

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ..atomic import write_json
 from ..devices import DeviceError, resolve_device
-from ..evaluate import write_json
 from ..plots import plot_confusion, plot_curves
 from .data import BUILTIN, DatasetError, ImageData, load_builtin, load_folder
 from .models import MODELS

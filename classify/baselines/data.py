@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import shutil
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision import datasets
 
-from ..predict import IMAGE_SUFFIXES
+from ..atomic import atomic_path
+from ..images import ImageReadError, class_folders, image_files, load_image
 
 BUILTIN = ("mnist", "fashion-mnist", "cifar10")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -93,13 +92,10 @@ def decompress_idx(raw: Path) -> list[Path]:
         target, source = raw / name, raw / f"{name}.gz"
         if target.exists() or not source.exists():
             continue
-        handle, temporary = tempfile.mkstemp(dir=raw, prefix=f".{name}.")
         try:
-            with os.fdopen(handle, "wb") as out, gzip.open(source, "rb") as compressed:
+            with atomic_path(target) as temporary, temporary.open("wb") as out, gzip.open(source, "rb") as compressed:
                 shutil.copyfileobj(compressed, out)
-            os.replace(temporary, target)
         except (OSError, EOFError) as error:
-            Path(temporary).unlink(missing_ok=True)
             raise DatasetError(f"cannot decompress {source}: {error}") from error
         written.append(target)
     return written
@@ -115,7 +111,7 @@ def load_folder(root: Path, image_size: int | None = None, workers: int = 8) -> 
         if not (root / split).is_dir():
             raise DatasetError(f"{root} has no {split}/ folder: --folder needs {root}/train/<class>/ and "
                                f"{root}/test/<class>/")
-    classes = sorted(entry.name for entry in (root / "train").iterdir() if _visible_dir(entry))
+    classes = class_folders(root / "train")
     if not classes:
         raise DatasetError(f"{root / 'train'} has no class folders")
     files = {split: _listing(root / split, classes) for split in ("train", "test")}
@@ -136,18 +132,9 @@ def load_folder(root: Path, image_size: int | None = None, workers: int = 8) -> 
         return ImageData(root.name, classes, split_of(files["train"]), split_of(files["test"]))
 
 
-def _visible_dir(entry: Path) -> bool:
-    return entry.is_dir() and not entry.name.startswith((".", "_"))
-
-
 def _listing(split_root: Path, classes: list[str]) -> list[tuple[Path, int]]:
-    listing = []
-    for label, name in enumerate(classes):
-        folder = split_root / name
-        if folder.is_dir():
-            listing += [(path, label) for path in sorted(folder.iterdir())
-                        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")]
-    return listing
+    return [(path, label) for label, name in enumerate(classes) if (split_root / name).is_dir()
+            for path in image_files(split_root / name)]
 
 
 def _probe(path: Path) -> tuple[tuple[int, int], str]:
@@ -161,13 +148,12 @@ def _probe(path: Path) -> tuple[tuple[int, int], str]:
 
 def _pixels(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
-            if image.size != size:
-                image = image.resize(size, Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as error:
+        image = load_image(path, mode)
+    except ImageReadError as error:
         raise DatasetError(f"cannot read image {path}: {error}") from error
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def _stack(arrays: list[np.ndarray]) -> torch.Tensor:
