@@ -19,6 +19,8 @@ MAGIC: tuple[tuple[bytes, int, str, str], ...] = (
     (b"BM", 0, "BMP", "bmp"),
 )
 EXTENSIONS = {fmt: ext for _, _, fmt, ext in MAGIC}
+# What Pillow raises for bytes it cannot decode (UnidentifiedImageError is an OSError).
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError)
 
 
 class InvalidImage(Exception):
@@ -48,6 +50,14 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def decode_failure(error: BaseException) -> tuple[str, str]:
+    """(reason, detail) for an exception Pillow raised while decoding: `truncated` or `undecodable`."""
+    text = "Pillow cannot read its header" if isinstance(error, UnidentifiedImageError) else str(error)
+    text = text or type(error).__name__
+    truncated = isinstance(error, EOFError) or "truncated" in text.lower()
+    return ("truncated" if truncated else "undecodable"), text
+
+
 def validate_image(data: bytes, *, min_side: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Fully decode `data` and return what it is, or raise InvalidImage saying why it is unusable."""
     if not data:
@@ -63,9 +73,8 @@ def validate_image(data: bytes, *, min_side: int = 0, max_pixels: int = DEFAULT_
         image.load()
     except Image.DecompressionBombError as error:
         raise InvalidImage("too-many-pixels", str(error)) from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        reason = "truncated" if "truncated" in str(error).lower() or isinstance(error, EOFError) else "undecodable"
-        raise InvalidImage(reason, str(error)) from error
+    except DECODE_ERRORS as error:
+        raise InvalidImage(*decode_failure(error)) from error
     if min(width, height) < min_side:
         raise InvalidImage("too-small", f"{width}x{height}")
     return ImageInfo(announced, width, height)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from .rgb import to_rgb
+
 THUMB_SIDE = 128
 # Past this many thumbnails the page would weigh tens of megabytes: further files are listed without a picture.
 MAX_THUMBNAILS = 3000
@@ -408,22 +410,10 @@ def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
                 if image.width * image.height > MAX_THUMB_SOURCE_PIXELS:
                     return None
                 image.draft("RGB", (side, side))
-                image = ImageOps.exif_transpose(image)
+                image = to_rgb(ImageOps.exif_transpose(image))
                 image.thumbnail((side, side))
-                image = _flatten(image)
                 buffer = io.BytesIO()
                 image.save(buffer, "JPEG", quality=80)
     except Exception:  # noqa: BLE001 - any file the report cannot show gets a placeholder instead
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _flatten(image: Image.Image) -> Image.Image:
-    """RGB over a white background, so transparent pixels do not turn black."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return image.point(lambda v: v / 256).convert("L").convert("RGB")
-    return image.convert("RGB")

@@ -16,9 +16,10 @@ from typing import BinaryIO
 
 import imagehash
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
-from ..validate import DEFAULT_MAX_PIXELS, sniff_format
+from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
+from .rgb import to_rgb
 
 HASHERS = {
     "phash": imagehash.phash,
@@ -174,8 +175,8 @@ def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.
         image = Image.open(handle, formats=[announced])
     except Image.DecompressionBombError as error:
         raise _Rejected("too-many-pixels", str(error)) from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
-        raise _Rejected(*_decode_failure(error)) from error
+    except DECODE_ERRORS as error:
+        raise _Rejected(*decode_failure(error)) from error
     seen.format = image.format or announced
     width, height = image.size
     seen.width, seen.height = width, height
@@ -195,22 +196,15 @@ def _is_animated(image: Image.Image) -> bool:
         if animated:
             image.seek(0)
         return animated
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
-        raise _Rejected(*_decode_failure(error)) from error
+    except DECODE_ERRORS as error:
+        raise _Rejected(*decode_failure(error)) from error
 
 
 def _load(image: Image.Image) -> None:
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as error:
-        raise _Rejected(*_decode_failure(error)) from error
-
-
-def _decode_failure(error: BaseException) -> tuple[str, str]:
-    text = "Pillow cannot read its header" if isinstance(error, UnidentifiedImageError) else str(error)
-    text = text or type(error).__name__
-    truncated = isinstance(error, EOFError) or "truncated" in text.lower()
-    return ("truncated" if truncated else "undecodable"), text
+    except (*DECODE_ERRORS, MemoryError) as error:
+        raise _Rejected(*decode_failure(error)) from error
 
 
 def _oriented(image: Image.Image) -> Image.Image:
@@ -225,31 +219,10 @@ def _oriented(image: Image.Image) -> Image.Image:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB, transparent areas over white, 16-bit samples scaled rather than clipped."""
     try:
-        if image.mode == "RGB":
-            return image
-        if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            return Image.fromarray(_to_8bit(np.asarray(image)), "L").convert("RGB")
-        if image.mode == "P" and "transparency" in image.info or image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(white, rgba).convert("RGB")
-        return image.convert("RGB")
+        return to_rgb(image)
     except (OSError, ValueError, TypeError) as error:
         raise _Rejected("not-rgb", f"{image.mode} pixels cannot be converted to RGB: {error}") from error
-
-
-def _to_8bit(samples: np.ndarray) -> np.ndarray:
-    if samples.dtype.kind == "f":
-        if not np.isfinite(samples).all():
-            raise ValueError("some samples are not finite numbers")
-        low, high = float(samples.min()), float(samples.max())
-        scaled = (samples - low) / (high - low) * 255 if high > low else np.zeros_like(samples)
-        return scaled.round().astype(np.uint8)
-    if samples.max() <= 255 and samples.dtype.itemsize > 2:
-        return samples.astype(np.uint8)
-    return (samples.astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
 
 
 def pixel_digest(rgb: Image.Image) -> str:

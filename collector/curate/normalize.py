@@ -13,8 +13,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 from PIL import ExifTags, Image, ImageOps
+
+from .rgb import to_rgb
 
 LOSSY = frozenset({"JPEG", "WEBP", "MPO"})
 EXTENSIONS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",)}
@@ -60,18 +61,3 @@ def normalize_image(path: Path, relative: str) -> Encoded | None:
     else:
         rgb.save(buffer, "PNG")
     return Encoded(fmt, buffer.getvalue(), rgb.width, rgb.height)
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB as a person would see it: transparency over white, 16-bit samples scaled rather than clipped."""
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        samples = np.asarray(image)
-        if samples.max() > 255:
-            samples = samples.astype(np.uint32) >> 8
-        return Image.fromarray(samples.clip(0, 255).astype(np.uint8), "L").convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-    return image.convert("RGB")
