@@ -72,8 +72,8 @@ class CurateOptions:
         if unknown or not self.hash_kinds or ("+" in self.hash and "," in self.hash):
             raise CurateError(f"unknown hash {self.hash!r}; choose from {', '.join(HASHERS)}, or join them with + "
                               "(near on every kind) or with , (near on any kind)")
-        thresholds = (self.threshold,) if isinstance(self.threshold, int) else self.threshold
-        if len(thresholds) not in (1, len(self.hash_kinds)) or not all(0 <= t <= 64 for t in thresholds):
+        given = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
+        if len(given) not in (1, len(self.hash_kinds)) or not all(0 <= t <= 64 for t in given):
             raise CurateError(f"threshold must be 0 to 64 bits, one value or one per hash kind, got {self.threshold}")
         if self.min_side < 1 or self.max_aspect < 1:
             raise CurateError("min side must be at least 1 px and max aspect at least 1")
@@ -89,10 +89,10 @@ class CurateOptions:
                               quality=self.quality)
 
     @property
-    def thresholds(self) -> int | tuple[int, ...]:
-        """One number for every hash kind, or one per kind."""
-        values = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
-        return values[0] if len(values) == 1 else values
+    def thresholds(self) -> tuple[int, ...]:
+        """One Hamming threshold per hash kind, in the order of `hash_kinds`."""
+        given = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
+        return given * len(self.hash_kinds) if len(given) == 1 else given
 
     def decide_options(self) -> DecideOptions:
         return DecideOptions(hash_kinds=self.hash_kinds, match_any="," in self.hash, threshold=self.thresholds,
@@ -346,7 +346,7 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         "dry_run": options.dry_run,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "seconds": round(seconds, 3),
-        "settings": {"hash": options.hash, "threshold": _plain(options.thresholds), "min_side": options.min_side,
+        "settings": {"hash": options.hash, "threshold": list(options.thresholds), "min_side": options.min_side,
                      "max_aspect": options.max_aspect, "keep_conflicts": options.keep_conflicts,
                      "reject_quality": options.reject_quality, "normalize": options.normalize,
                      "quality": asdict(options.quality)},
@@ -362,10 +362,6 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
                    "conflicts_removed": reasons["label-conflict"], "flagged": len(flags),
                    "normalized": len(plan.normalized)},
     }
-
-
-def _plain(value: int | tuple[int, ...]) -> int | list[int]:
-    return value if isinstance(value, int) else list(value)
 
 
 def _where(entry: Entry) -> dict:
