@@ -47,11 +47,11 @@ class CollectOptions:
     seed: int = 0
     concurrency: int = 64
     per_host: int = 32
-    limits: FetchLimits = FetchLimits()
+    limits: FetchLimits = field(default_factory=FetchLimits)
     min_side: int = 32
     max_pixels: int = DEFAULT_MAX_PIXELS
     endpoints: Mapping[str, str] = field(default_factory=dict)
-    policy: AddressPolicy = AddressPolicy()
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
     dry_run: bool = False
     progress: bool = True
 

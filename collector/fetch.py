@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -84,7 +85,7 @@ class ClientPool:
     async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self._all))
 
-    async def __aenter__(self) -> ClientPool:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
@@ -12,6 +13,7 @@ from PIL import Image, ImageDraw
 from classify.checkpoint import ModelFile, Preprocess, save_model
 from classify.models import build_model
 
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 # Each class differs in both colour and shape, so even a few dozen images at 32 px are learnable.
 SHAPES = {
     "circle": ((220, 40, 40), "ellipse"),
@@ -75,3 +77,18 @@ def save_untrained_model(path: Path, classes: list[str], *, seed: int = 0, metri
     model = build_model("resnet18", len(classes))
     return save_model(ModelFile("resnet18", classes, model.state_dict(), Preprocess(resize=36, crop=32),
                                 metrics or {}), path)
+
+
+@pytest.fixture
+def colour_folder(tmp_path: Path) -> Path:
+    """A tiny ImageFolder with train/ and test/: three classes of noisy solid colours, 16x16 PNGs."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "colours"
+    for split, count in (("train", 16), ("test", 6)):
+        for name, colour in COLOURS.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for index in range(count):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, (16, 16, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{index:03}.png")
+    return root

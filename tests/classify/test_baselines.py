@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -18,23 +17,9 @@ from classify.baselines.data import IDX_FILES, decompress_idx, load_folder
 from classify.baselines.models import MODELS, FastNet, build
 from classify.baselines.recipe import make_recipe, triangle
 
+from .conftest import COLOURS
+
 SHARED_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "MNIST" / "raw"
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
-
-
-@pytest.fixture
-def colour_folder(tmp_path: Path) -> Path:
-    """A tiny ImageFolder with train/ and test/: three classes of noisy solid colours, 16x16 PNGs."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "colours"
-    for split, count in (("train", 16), ("test", 6)):
-        for name, colour in COLOURS.items():
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for index in range(count):
-                pixels = np.clip(np.array(colour) + rng.normal(0, 25, (16, 16, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(folder / f"{index:03}.png")
-    return root
 
 
 @pytest.fixture
@@ -150,6 +135,14 @@ def test_folder_run_learns_a_tiny_imagefolder(colour_folder: Path, tmp_path: Pat
     summary = json.loads(result.stdout)
     assert summary["dataset"] == "colours" and summary["device"] == "cpu"
     assert summary["accuracy_mean"] >= 0.9
+
+
+def test_a_compiled_run_learns_and_reports_compilation_apart(colour_folder: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(baseline, ["--folder", str(colour_folder), "--model", "fast", "--epochs", "4",
+                                           "--batch-size", "8", "--compile", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["compile_seconds"] > 0 and summary["accuracy_mean"] >= 0.9
 
 
 def test_folder_without_test_split_is_a_one_line_error(colour_folder: Path) -> None:
