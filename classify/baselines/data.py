@@ -31,21 +31,23 @@ class DatasetError(ValueError):
 
 
 @dataclass(frozen=True)
-class Split:
+class TensorSplit:
+    """One split held whole as tensors, so training indexes batches instead of decoding files."""
+
     images: torch.Tensor  # uint8, N x C x H x W
     labels: torch.Tensor  # int64, N
 
-    def head(self, count: int | None) -> Split:
+    def head(self, count: int | None) -> TensorSplit:
         """The first `count` examples (all when None): quick trials and tests on a slice of a large set."""
-        return self if count is None else Split(self.images[:count], self.labels[:count])
+        return self if count is None else TensorSplit(self.images[:count], self.labels[:count])
 
 
 @dataclass(frozen=True)
 class ImageData:
     name: str
     classes: list[str]
-    train: Split
-    test: Split
+    train: TensorSplit
+    test: TensorSplit
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -68,10 +70,10 @@ def load_builtin(name: str, root: Path, download: bool = True) -> ImageData:
     return ImageData(name, list(train.classes), _builtin_split(train), _builtin_split(test))
 
 
-def _builtin_split(dataset: datasets.VisionDataset) -> Split:
+def _builtin_split(dataset: datasets.VisionDataset) -> TensorSplit:
     images = torch.as_tensor(np.asarray(dataset.data))
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
-    return Split(images.contiguous(), torch.as_tensor(dataset.targets, dtype=torch.int64))
+    return TensorSplit(images.contiguous(), torch.as_tensor(dataset.targets, dtype=torch.int64))
 
 
 def missing_message(name: str, root: Path, download: bool) -> str:
@@ -125,9 +127,9 @@ def load_folder(root: Path, image_size: int | None = None, workers: int = 8) -> 
         found = {dimensions for dimensions, _ in headers}
         size = (image_size, image_size) if image_size else (found.pop() if len(found) == 1 else (32, 32))
 
-        def split_of(listing: list[tuple[Path, int]]) -> Split:
+        def split_of(listing: list[tuple[Path, int]]) -> TensorSplit:
             arrays = list(pool.map(lambda path: _pixels(path, mode, size), [path for path, _ in listing]))
-            return Split(_stack(arrays), torch.tensor([label for _, label in listing], dtype=torch.int64))
+            return TensorSplit(_stack(arrays), torch.tensor([label for _, label in listing], dtype=torch.int64))
 
         return ImageData(root.name, classes, split_of(files["train"]), split_of(files["test"]))
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .. import metrics
 from . import augment
-from .data import ImageData, Split
+from .data import ImageData, TensorSplit
 from .models import FastNet, build
 from .recipe import Recipe, build_optimizer, set_rates, triangle
 
@@ -44,21 +44,21 @@ class RunResult:
 class DeviceData:
     """A dataset moved once to the device, with the statistics every batch is normalised by."""
 
-    train: Split
-    test: Split
+    train: TensorSplit
+    test: TensorSplit
     mean: torch.Tensor
     std: torch.Tensor
     flip: bool  # whether mirrored images are still the same class (not for digits)
 
     @classmethod
     def prepare(cls, data: ImageData, device: torch.device, flip: bool) -> DeviceData:
-        train, test = (Split(split.images.to(device), split.labels.to(device)) for split in (data.train, data.test))
+        train, test = (TensorSplit(split.images.to(device), split.labels.to(device)) for split in (data.train, data.test))
         mean, std = augment.channel_stats(train.images)
         return cls(train, test, mean, std.clamp_min(1e-3), flip)
 
 
 @dataclass
-class Trainer:
+class BaselineTrainer:
     """One training run of `model_name` under `recipe` on `data`."""
 
     model_name: str
@@ -271,9 +271,10 @@ class BaselineResult:
 
 
 def run_baseline(data: ImageData, model_name: str, recipe: Recipe, device: torch.device, runs: int = 1,
-                 seed: int = 0, compile: bool = False, flip: bool = True, show_progress: bool | None = None,
+                 seed: int = 0, compile: bool = False, flip: bool = True, progress: bool = True,
                  ) -> BaselineResult:
-    """Train `runs` fresh models (seeds seed, seed+1, ...) and test each; data preparation is timed apart."""
+    """Train `runs` fresh models (seeds seed, seed+1, ...) and test each; data preparation is timed apart.
+    With `progress`, a bar per epoch shows on a terminal (tqdm's disable=None: never in a pipe or a log)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes throughout: let cuDNN pick its fastest kernels
     started = time.perf_counter()
@@ -281,15 +282,15 @@ def run_baseline(data: ImageData, model_name: str, recipe: Recipe, device: torch
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     data_seconds = time.perf_counter() - started
-    bar = tqdm(total=runs * recipe.epochs, unit="epoch", disable=show_progress is False or None, leave=False,
+    bar = tqdm(total=runs * recipe.epochs, unit="epoch", disable=None if progress else True, leave=False,
                dynamic_ncols=True)
     results: list[RunResult] = []
     with bar:
-        def progress(entry: dict) -> None:
+        def on_epoch(entry: dict) -> None:
             bar.update()
             bar.set_postfix(run=len(results) + 1, test_acc=f"{entry['val_acc']:.4f}")
 
-        trainer = Trainer(model_name, recipe, device_data, len(data.classes), device, compile, progress)
+        trainer = BaselineTrainer(model_name, recipe, device_data, len(data.classes), device, compile, on_epoch)
         # Every run warms up before its clock starts; later runs mostly hit the first run's compiled graphs.
         for run in range(runs):
             results.append(trainer.run(seed + run))
