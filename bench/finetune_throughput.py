@@ -199,10 +199,10 @@ def loader_rate(data: Path, args: argparse.Namespace) -> float:
 
     from classify.checkpoint import Preprocess
     from classify.data import ImageDataset, collate, read_split
-    from classify.transforms import train_transform
+    from classify.transforms import train_pipeline
 
     preprocess = Preprocess(resize=round(args.size * 256 / 224), crop=args.size)
-    dataset = ImageDataset(read_split(data / "train"), train_transform(preprocess, "light"))
+    dataset = ImageDataset(read_split(data / "train"), train_pipeline(preprocess, "light"))
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
                         shuffle=True, drop_last=True, persistent_workers=args.workers > 0)
     for _ in loader:  # warm-up pass: workers started, files in the page cache

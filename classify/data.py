@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .images import ImageReadError, class_folders, image_files, load_image
+from .images import ImageReadError, class_folders, image_files
 
 SPLITS = ("train", "val", "test")
 MAX_SUBSTITUTES = 16
@@ -139,8 +139,8 @@ class ImageDataset(Dataset):
     """Decodes and transforms lazily (in loader workers). Item: `(image, target, failures)` where `failures` lists
     `(path, reason)` for unreadable files replaced by the next readable one, so batches keep their size."""
 
-    def __init__(self, split: Split, transform: Callable) -> None:
-        self.samples, self.classes, self.transform = list(split.samples), list(split.classes), transform
+    def __init__(self, split: Split, pipeline: Callable[[Path], torch.Tensor]) -> None:
+        self.samples, self.classes, self.pipeline = list(split.samples), list(split.classes), pipeline
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -150,11 +150,9 @@ class ImageDataset(Dataset):
         for step in range(min(MAX_SUBSTITUTES, len(self.samples))):
             path, target = self.samples[(index + step) % len(self.samples)]
             try:
-                image = load_image(path)
+                return self.pipeline(path), target, failures
             except ImageReadError as error:
                 failures.append((str(path), str(error)))
-                continue
-            return self.transform(image), target, failures
         raise DataError(f"{len(failures)} unreadable images in a row, e.g. {failures[0][0]}: {failures[0][1]}; "
                         "run `curate` on the dataset first")
 

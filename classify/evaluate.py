@@ -20,10 +20,10 @@ from tqdm import tqdm
 from .atomic import write_json
 from .checkpoint import ModelFile
 from .gallery import Tile, most_confidently_wrong, plot_predictions, plot_top_losses, sample
-from .images import ImageReadError, load_image
+from .images import ImageReadError
 from .metrics import confusion_matrix, report
 from .plots import plot_confusion
-from .transforms import eval_transform
+from .transforms import Pipeline, eval_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class Outputs:
 class _Images(Dataset):
     """Decodes lazily in loader workers; an unreadable file becomes a recorded miss, not a crashed run."""
 
-    def __init__(self, samples: Sequence[tuple[Path, int]], transform) -> None:  # type: ignore[no-untyped-def]
-        self.samples, self.transform = list(samples), transform
+    def __init__(self, samples: Sequence[tuple[Path, int]], pipeline: Pipeline) -> None:
+        self.samples, self.pipeline = list(samples), pipeline
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -74,7 +74,7 @@ class _Images(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, int, str]:
         path, target = self.samples[index]
         try:
-            return self.transform(load_image(path)), target, index, ""
+            return self.pipeline(path), target, index, ""
         except ImageReadError as error:
             return None, target, index, str(error)
 
@@ -95,7 +95,7 @@ def infer(model_file: ModelFile, samples: Sequence[tuple[Path, int]], *, device:
     cuda = device.type == "cuda"
     memory_format = torch.channels_last if cuda else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    loader = DataLoader(_Images(samples, eval_transform(model_file.preprocess)), batch_size=batch_size,
+    loader = DataLoader(_Images(samples, eval_pipeline(model_file.preprocess)), batch_size=batch_size,
                         num_workers=workers, collate_fn=_collate, pin_memory=cuda)
     probabilities, targets, indices, unreadable = [], [], [], []
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):

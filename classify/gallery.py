@@ -48,7 +48,7 @@ def sample(count: int, k: int, seed: int = 0) -> list[int]:
 
 def thumbnail(path: Path) -> np.ndarray | None:
     try:
-        image = load_image(path)
+        image = load_image(path, min_side=THUMBNAIL)
     except ImageReadError:
         return None
     image.thumbnail((THUMBNAIL, THUMBNAIL))

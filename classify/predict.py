@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from .checkpoint import ModelFile
-from .images import ImageReadError, image_files, load_image
-from .transforms import eval_transform
+from .images import ImageReadError, image_files
+from .transforms import eval_pipeline
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def predict_paths(model_file: ModelFile, items: Iterable[Path | Failure], *, top
     """
     device = torch.device(device)
     model = model_file.build().to(device)
-    transform = eval_transform(model_file.preprocess)
+    pipeline = eval_pipeline(model_file.preprocess)
     for chunk in batched(items, batch_size):
         results: list[Prediction | Failure | None] = []
         tensors, slots = [], []
@@ -85,7 +85,7 @@ def predict_paths(model_file: ModelFile, items: Iterable[Path | Failure], *, top
                 results.append(item)
                 continue
             try:
-                tensors.append(transform(load_image(item)))
+                tensors.append(pipeline(item))
             except ImageReadError as error:
                 results.append(Failure(item, str(error)))
                 continue

@@ -35,7 +35,7 @@ from .distributed import Process
 from .evaluate import evaluate_model
 from .models import create_model, parameter_groups, set_body_trainable
 from .plots import plot_curves
-from .transforms import AUGMENTS, eval_transform, train_transform
+from .transforms import AUGMENTS, eval_pipeline, train_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class Trainer:
                           pin_memory=self.cuda, persistent_workers=self.workers > 0, **options)
 
     def _train_loader(self) -> DataLoader:
-        dataset = ImageDataset(self.train_split, train_transform(self.preprocess, self.config.augment))
+        dataset = ImageDataset(self.train_split, train_pipeline(self.preprocess, self.config.augment))
         self.sampler = EpochSampler(self.train_split.targets, seed=self.config.seed, balance=self.config.balance,
                                     replicas=self.process.world_size, rank=self.process.rank)
         # A last batch of one image breaks batch norm in training mode; dropping the remainder costs nothing
@@ -308,7 +308,7 @@ class Trainer:
     def _val_loader(self) -> DataLoader:
         """This process's slice of the validation split, without padding, so sums over processes are exact."""
         share = Split(self.val_split.samples[self.process.rank::self.process.world_size], self.classes)
-        return self._loader(ImageDataset(share, eval_transform(self.preprocess)))
+        return self._loader(ImageDataset(share, eval_pipeline(self.preprocess)))
 
     def restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])

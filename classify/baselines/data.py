@@ -150,7 +150,7 @@ def _probe(path: Path) -> tuple[tuple[int, int], str]:
 
 def _pixels(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
     try:
-        image = load_image(path, mode)
+        image = load_image(path, mode, min_side=max(size))
     except ImageReadError as error:
         raise DatasetError(f"cannot read image {path}: {error}") from error
     if image.size != size:

@@ -19,7 +19,7 @@ from classify.data import (
     stratified_split,
     training_splits,
 )
-from classify.transforms import eval_transform
+from classify.transforms import eval_pipeline
 
 from .conftest import make_image_folder
 
@@ -110,7 +110,7 @@ def test_an_unreadable_image_is_replaced_by_the_next_and_reported(image_folder: 
     bad = image_folder / "val" / "circle" / "000.png"
     bad.write_bytes(b"not a png at all")
     split = load_split(image_folder, "val")
-    dataset = ImageDataset(split, eval_transform(Preprocess(resize=32, crop=32)))
+    dataset = ImageDataset(split, eval_pipeline(Preprocess(resize=32, crop=32)))
     images, targets, failures = collate([dataset[0], dataset[1]])
     assert images.shape == (2, 3, 32, 32) and targets.tolist() == [0, 0]
     assert failures == [(str(bad), "not an image Pillow can read")]
@@ -123,7 +123,7 @@ def test_a_run_of_unreadable_images_is_a_data_error(tmp_path: Path) -> None:
         (tmp_path / f"{i}.png").write_bytes(b"broken")
         samples.append((tmp_path / f"{i}.png", 0))
     with pytest.raises(DataError, match="unreadable images in a row"):
-        ImageDataset(Split(samples, ["a"]), eval_transform(Preprocess()))[0]
+        ImageDataset(Split(samples, ["a"]), eval_pipeline(Preprocess()))[0]
 
 
 def test_processes_share_each_epoch_evenly_and_the_order_depends_on_seed_and_epoch() -> None:

@@ -54,3 +54,12 @@ def test_an_atomic_write_replaces_the_file_only_when_the_block_succeeds(tmp_path
     write_json({"accuracy": 0.9}, target)
     assert '"accuracy": 0.9' in target.read_text()
     assert [path.name for path in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_keeping_the_side_asked_for(tmp_path: Path) -> None:
+    photo = _save(tmp_path / "camera.jpg", Image.new("RGB", (4032, 3024), (90, 140, 200)), quality=90)
+    assert load_image(photo, min_side=256).size == (504, 378)  # 1/8 scale
+    assert load_image(photo, min_side=1000).size == (2016, 1512)  # 1/2 scale: 1/4 would leave 756
+    assert load_image(photo, min_side=4000).size == (4032, 3024)
+    png = _save(tmp_path / "scan.png", Image.new("RGB", (2000, 1500)))
+    assert load_image(png, min_side=256).size == (2000, 1500)
