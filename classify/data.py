@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from .images import ImageReadError, class_folders, image_files
+from .transforms import Pipeline
 
 SPLITS = ("train", "val", "test")
 MAX_SUBSTITUTES = 16
@@ -139,7 +140,7 @@ class ImageDataset(Dataset):
     """Decodes and transforms lazily (in loader workers). Item: `(image, target, failures)` where `failures` lists
     `(path, reason)` for unreadable files replaced by the next readable one, so batches keep their size."""
 
-    def __init__(self, split: Split, pipeline: Callable[[Path], torch.Tensor]) -> None:
+    def __init__(self, split: Split, pipeline: Pipeline) -> None:
         self.samples, self.classes, self.pipeline = list(split.samples), list(split.classes), pipeline
 
     def __len__(self) -> int:

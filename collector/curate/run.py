@@ -72,8 +72,8 @@ class CurateOptions:
         if unknown or not self.hash_kinds or ("+" in self.hash and "," in self.hash):
             raise CurateError(f"unknown hash {self.hash!r}; choose from {', '.join(HASHERS)}, or join them with + "
                               "(near on every kind) or with , (near on any kind)")
-        given = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
-        if len(given) not in (1, len(self.hash_kinds)) or not all(0 <= t <= 64 for t in given):
+        thresholds = self.thresholds
+        if len(thresholds) != len(self.hash_kinds) or not all(0 <= t <= 64 for t in thresholds):
             raise CurateError(f"threshold must be 0 to 64 bits, one value or one per hash kind, got {self.threshold}")
         if self.min_side < 1 or self.max_aspect < 1:
             raise CurateError("min side must be at least 1 px and max aspect at least 1")
