@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from . import distributed
 from .atomic import write_json
+from .background import BackgroundWriter, snapshot
 from .checkpoint import ModelFile, Preprocess, load_model, save_atomically, save_model
 from .data import EpochSampler, ImageDataset, Split, collate, training_splits
 from .distributed import Process
@@ -254,8 +255,9 @@ class Trainer:
     """One process's share of a run: data, model, optimiser and the epoch loop."""
 
     def __init__(self, config: TrainConfig, process: Process, device: torch.device, run_dir: Path,
-                 progress: bool = True) -> None:
+                 writer: BackgroundWriter, progress: bool = True) -> None:
         self.config, self.process, self.device, self.run_dir = config, process, device, run_dir
+        self.writer = writer
         self.progress = progress and process.main
         self.cuda = device.type == "cuda"
         self.memory_format = torch.channels_last if self.cuda else torch.contiguous_format
@@ -424,14 +426,24 @@ class Trainer:
         return TrainResult(self.run_dir, self.epoch, self.best["epoch"], self.best["val_acc"], stopped, self.history)
 
     def _write_epoch(self, entry: dict, improved: bool, stopped: bool) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if improved:
-            save_model(self.model_file({"best": self.best}), self.run_dir / "model.pt")
-        write_json({"classes": self.classes, "config": asdict(self.config), "val_carved_from_train": self.carved,
-                    "world_size": self.process.world_size, "best": self.best, "epochs": self.history},
-                   self.run_dir / "metrics.json")
-        plot_curves(self.history, self.run_dir / "curves.png", title=f"{self.config.model} on {self.config.data}")
-        save_atomically(self.state(), self.run_dir / STATE_NAME)
+        """Snapshot this epoch's state now; write the files while the next epoch trains."""
+        state = snapshot(self.state())
+        best_model = None
+        if improved:  # the weights just copied into `state`, not the live ones training goes on changing
+            best_model = replace(self.model_file({"best": dict(self.best)}), state_dict=state["model"])
+        metrics = {"classes": self.classes, "config": asdict(self.config), "val_carved_from_train": self.carved,
+                   "world_size": self.process.world_size, "best": dict(self.best), "epochs": list(self.history)}
+        title = f"{self.config.model} on {self.config.data}"
+
+        def write() -> None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if best_model is not None:
+                save_model(best_model, self.run_dir / "model.pt")
+            write_json(metrics, self.run_dir / "metrics.json")
+            plot_curves(metrics["epochs"], self.run_dir / "curves.png", title=title)
+            save_atomically(state, self.run_dir / STATE_NAME)
+
+        self.writer.submit(write)
         if self.progress:
             note = " [best]" if improved else ""
             note += f"  (stopping: no lower val loss for {self.bad_epochs} epochs)" if stopped else ""
@@ -450,17 +462,18 @@ def train(config: TrainConfig, run_dir: Path, *, state: dict | None = None, prog
     """
     process, device = distributed.setup(config.device)
     try:
-        trainer = Trainer(config, process, device, run_dir, progress)
-        if state is not None:
-            if state["classes"] != trainer.classes:
-                raise TrainError(f"{config.data} has classes {trainer.classes}, the run to resume "
-                                 f"{state['classes']}")
-            trainer.restore(state)
-            if trainer.epoch >= config.epochs:
-                raise TrainError(f"{run_dir} already ran {trainer.epoch} epochs; pass a larger --epochs to go on")
-        elif process.main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        result = trainer.fit()
+        with BackgroundWriter() as writer:
+            trainer = Trainer(config, process, device, run_dir, writer, progress)
+            if state is not None:
+                if state["classes"] != trainer.classes:
+                    raise TrainError(f"{config.data} has classes {trainer.classes}, the run to resume "
+                                     f"{state['classes']}")
+                trainer.restore(state)
+                if trainer.epoch >= config.epochs:
+                    raise TrainError(f"{run_dir} already ran {trainer.epoch} epochs; pass a larger --epochs to go on")
+            elif process.main:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            result = trainer.fit()
         if not process.main:
             return None
         best = load_model(run_dir / "model.pt")
