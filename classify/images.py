@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 QUARANTINE = "_quarantine"  # where `curate` moves rejected images: never part of a folder's images
@@ -57,7 +57,11 @@ def load_image(path: Path, mode: str = "RGB", min_side: int = 0) -> Image.Image:
 
 
 def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; untouched (not copied, as exif_transpose would) when it
+    is already upright, which saves a full copy of nearly every photo."""
     try:
+        if image.getexif().get(ExifTags.Base.Orientation, 1) in (1, None):
+            return image
         return ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001  (damaged EXIF raises many types; it must not cost a readable picture)
         return image
