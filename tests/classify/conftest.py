@@ -13,7 +13,9 @@ from PIL import Image, ImageDraw
 from classify.checkpoint import ModelFile, Preprocess, save_model
 from classify.models import build_model
 
+# The classes of `colour_folder`: noisy solid colours, learnable at 16 px.
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
 # Each class differs in both colour and shape, so even a few dozen images at 32 px are learnable.
 SHAPES = {
     "circle": ((220, 40, 40), "ellipse"),

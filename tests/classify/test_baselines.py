@@ -165,11 +165,11 @@ def test_cuda_without_a_gpu_is_a_one_line_error(colour_folder: Path) -> None:
 def test_folder_images_are_read_upright_and_quarantine_is_not_a_class(colour_folder: Path) -> None:
     for split in ("train", "test"):
         shutil.copytree(colour_folder / split / "red", colour_folder / split / "_quarantine" / "red")
-    tall = Image.new("RGB", (16, 16), (30, 200, 40))
-    tall.paste((250, 250, 250), (0, 0, 16, 4))  # a white band along the top when shown upright
+    upright = Image.new("RGB", (16, 16), (30, 200, 40))
+    upright.paste((250, 250, 250), (0, 0, 16, 4))  # a white band along the top when shown upright
     exif = Image.Exif()
     exif[0x0112] = 3  # Orientation: stored upside down
-    tall.rotate(180).save(colour_folder / "test" / "green" / "phone.jpg", exif=exif, quality=100)
+    upright.rotate(180).save(colour_folder / "test" / "green" / "phone.jpg", exif=exif, quality=100)
     data = load_folder(colour_folder)
     assert data.classes == sorted(COLOURS)
     index = 6 + 6  # after blue's six images and green's six PNGs, which sort before phone.jpg
