@@ -430,9 +430,9 @@ class Trainer:
         state = snapshot(self.state())
         best_model = None
         if improved:  # the weights just copied into `state`, not the live ones training goes on changing
-            best_model = replace(self.model_file({"best": dict(self.best)}), state_dict=state["model"])
-        metrics = {"classes": self.classes, "config": asdict(self.config), "val_carved_from_train": self.carved,
-                   "world_size": self.process.world_size, "best": dict(self.best), "epochs": list(self.history)}
+            best_model = replace(self.model_file({"best": state["best"]}), state_dict=state["model"])
+        metrics = {"classes": self.classes, "config": state["config"], "val_carved_from_train": self.carved,
+                   "world_size": self.process.world_size, "best": state["best"], "epochs": state["history"]}
         title = f"{self.config.model} on {self.config.data}"
 
         def write() -> None:

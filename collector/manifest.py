@@ -18,6 +18,8 @@ from .candidate import Candidate
 FILENAME = "manifest.sqlite"
 # Status prefix of a row whose file `curate` moved to its quarantine: `quarantined:<reason>`.
 QUARANTINED = "quarantined:"
+# Statuses of a row whose file is in the dataset (or is being written into it).
+LIVE_STATUSES = ("saving", "saved")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -167,9 +169,9 @@ class Manifest:
 
         A quarantined copy counts: bytes that `curate` rejected must not come back from another URL."""
         row = self.db.execute(
-            "SELECT path, class FROM images WHERE sha256 = ? AND (status IN ('saving', 'saved') OR status LIKE ?)"
+            "SELECT path, class FROM images WHERE sha256 = ? AND (status IN (?, ?) OR status LIKE ?)"
             " ORDER BY status LIKE ? LIMIT 1",
-            (sha256, f"{QUARANTINED}%", f"{QUARANTINED}%"),
+            (sha256, *LIVE_STATUSES, f"{QUARANTINED}%", f"{QUARANTINED}%"),
         ).fetchone()
         return Saved(*row) if row else None
 

@@ -10,10 +10,9 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..manifest import FILENAME, QUARANTINED, ManifestError
+from ..manifest import FILENAME, LIVE_STATUSES, QUARANTINED, ManifestError
 
 COLUMNS = ("status", "path", "format", "bytes", "width", "height")
-LIVE_STATUSES = ("saved", "saving")
 
 
 def manifest_path(root: Path) -> Path | None:
