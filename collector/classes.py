@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import CollectorError
+
 FORBIDDEN = re.compile(r'[/\\<>:"|?*\x00-\x1f]')
 MAX_NAME = 100
 
 
-class ClassSpecError(ValueError):
+class ClassSpecError(CollectorError):
     """A class name or query the user gave cannot be used."""
 
 

@@ -20,6 +20,7 @@ from .addresses import AddressPolicy
 from .candidate import Candidate
 from .classes import ClassSpec, build_specs
 from .engines import ENGINES, Engine, EngineFormatError
+from .errors import CollectorError
 from .fetch import ClientPool, Fetcher, FetchError, FetchLimits
 from .manifest import FILENAME, Manifest, Row
 from .search import search_pages
@@ -33,7 +34,7 @@ TMP_DIR = ".tmp"
 SEARCH_PER_HOST = 2
 
 
-class CollectError(Exception):
+class CollectError(CollectorError):
     """The run cannot start: bad options or an unusable output folder."""
 
 

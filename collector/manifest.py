@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .candidate import Candidate
+from .errors import CollectorError
 
 FILENAME = "manifest.sqlite"
 # Status prefix of a row whose file `curate` moved to its quarantine: `quarantined:<reason>`.
@@ -53,7 +54,7 @@ CREATE INDEX IF NOT EXISTS images_class_status ON images (class, status);
 """
 
 
-class ManifestError(Exception):
+class ManifestError(CollectorError):
     """The manifest file cannot be opened or is not one of ours."""
 
 

@@ -30,6 +30,7 @@ def files_under(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.is_file())
 
 
+@pytest.mark.slow
 def test_keywords_to_a_model_that_labels_a_picture_it_never_saw(fake, tmp_path):
     data, runs = tmp_path / "data", tmp_path / "runs"
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from ..errors import CollectorError
 from .layout import QUARANTINE
 
 JOURNAL = f"{QUARANTINE}/journal.sqlite"
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS operations (
 """
 
 
-class JournalError(Exception):
+class JournalError(CollectorError):
     """The journal cannot be read or written."""
 
 

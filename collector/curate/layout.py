@@ -9,12 +9,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CollectorError
+
 SPLITS = ("train", "val", "test")
 QUARANTINE = "_quarantine"
 SYSTEM_NAMES = frozenset({"Thumbs.db", "desktop.ini", "Icon\r", "__MACOSX"})
 
 
-class LayoutError(Exception):
+class LayoutError(CollectorError):
     """ROOT is not a dataset folder curate can work on."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..errors import CollectorError
 from .decide import DecideOptions, Decisions, Item, decide
 from .html import render_report
 from .inspect import HASHERS, Inspection, InspectOptions, QualityThresholds, inspect_image
@@ -47,7 +48,7 @@ DEFAULT_HASH = "phash,dhash"
 DEFAULT_THRESHOLD = (8, 7)
 
 
-class CurateError(Exception):
+class CurateError(CollectorError):
     """The run cannot start or finish: bad options, or a ROOT that is not a usable dataset."""
 
 

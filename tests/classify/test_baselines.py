@@ -98,6 +98,7 @@ def test_gzip_idx_files_are_decompressed_in_place(mnist_root: Path) -> None:
     assert decompress_idx(raw) == []
 
 
+@pytest.mark.slow
 def test_short_mnist_run_reaches_85_percent(mnist_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(baseline, ["mnist", "--model", "mlp", "--epochs", "5", "--limit", "4000",
@@ -137,6 +138,7 @@ def test_folder_run_learns_a_tiny_imagefolder(colour_folder: Path, tmp_path: Pat
     assert summary["accuracy_mean"] >= 0.9
 
 
+@pytest.mark.slow
 def test_a_compiled_run_learns_and_reports_compilation_apart(colour_folder: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(baseline, ["--folder", str(colour_folder), "--model", "fast", "--epochs", "4",
                                            "--batch-size", "8", "--compile", "--out", str(tmp_path), "--json"])

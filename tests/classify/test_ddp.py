@@ -18,6 +18,7 @@ from .conftest import make_image_folder
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch built without gloo")
 def test_two_processes_split_every_epoch_and_only_the_first_logs_and_writes(tmp_path: Path) -> None:
     data = make_image_folder(tmp_path / "data", train=8, val=3)

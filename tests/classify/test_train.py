@@ -64,6 +64,7 @@ def test_training_learns_the_tiny_dataset_and_writes_the_run_folder(image_folder
     assert (tmp_path / "runs" / "shufflenet_v2_x0_5").is_dir()
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_ends_where_an_uninterrupted_run_ends(small_folder: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     common = [small_folder, "--weights", "none", *FAST, "--epochs", "2", "-q"]
@@ -229,6 +230,7 @@ def extract_cifar(root: Path, classes: tuple[str, ...], train: int, val: int) ->
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CIFAR.is_file(), reason=f"{CIFAR} absent (the offline dataset copy)")
 def test_a_few_hundred_cifar10_images_are_learnt_well_above_chance(tmp_path: Path) -> None:
     data = extract_cifar(tmp_path / "cifar", ("airplane", "frog"), train=100, val=40)

@@ -127,6 +127,7 @@ def test_bad_options_are_usage_errors(root: Path, args: list[str], message: str)
     assert everything(root) == before
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_inspecting_stops_the_workers_at_once_and_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "data"
     (root / "cat").mkdir(parents=True)
@@ -155,6 +156,7 @@ def test_combined_hashes_take_one_threshold_per_kind(root: Path, rule: str) -> N
     assert report["leakage_pairs_fixed"] == 1 and report["label_conflicts"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_a_run_killed_while_moving_is_rolled_back_to_every_original_byte(tmp_path: Path, sig: int) -> None:
     root = tmp_path / "data"

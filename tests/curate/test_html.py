@@ -244,6 +244,7 @@ def run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package `chromium`)")
 def test_chromium_renders_the_groups_with_their_pictures(tmp_path: Path) -> None:
     root = tmp_path / "data"

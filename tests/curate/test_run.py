@@ -12,9 +12,9 @@ from PIL import Image
 
 from collector.curate.journal import JOURNAL, Journal
 from collector.curate.run import CurateError, curate, undo
+from tests.collect.helpers import collect_from, image_files, manifest_rows
 from tests.curate.conftest import make_photo, make_tricky_good_files
 from tests.curate.datasets import HIDDEN, KEPT, UNUSABLE_ROOTS, build_dataset, everything, tree_digest
-from tests.helpers import collect_from, image_files, manifest_rows
 
 CURATED = ("_quarantine", "curate_report")
 

@@ -282,7 +282,7 @@ class FakeServer(ThreadingHTTPServer):
         return {engine: f"{self.url}/{engine}" for engine in RESPONDERS}
 
     def start(self) -> FakeServer:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

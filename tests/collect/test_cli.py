@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from collector.cli import main
+from tests.collect.helpers import closed_port, image_files, manifest_rows
 from tests.fake_engine.server import FakeEngine, FakeServer
-from tests.helpers import closed_port, image_files, manifest_rows
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def endpoint_args(server: FakeServer, *engines: str) -> list[str]:
@@ -115,6 +115,7 @@ def test_a_file_where_the_output_folder_should_be_is_a_clear_error(fake, tmp_pat
     assert "Traceback" not in result.output and blocker.read_text() == "not a folder"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, sig):
     server = FakeServer(FakeEngine(images_per_query=60, latency=0.05, image_size=(320, 240), noise=True)).start()

@@ -11,8 +11,8 @@ from PIL import Image
 
 import collector
 from collector.addresses import AddressPolicy
+from tests.collect.helpers import QUICK_LIMITS, closed_port, collect_from, image_files, manifest_rows
 from tests.fake_engine.server import FAULTS, FakeEngine, FakeServer
-from tests.helpers import QUICK_LIMITS, closed_port, collect_from, image_files, manifest_rows
 
 ENGINES = ("bing", "baidu", "duckduckgo", "wikimedia", "openverse")
 
