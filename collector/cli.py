@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .addresses import AddressPolicy
 from .classes import ClassSpecError, build_specs
-from .collect import CollectError, CollectOptions, run_sync
+from .crawl import CollectError, CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
 from .fetch import FetchLimits
 from .manifest import ManifestError

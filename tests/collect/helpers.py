@@ -11,7 +11,7 @@ from PIL import Image
 
 from collector.addresses import AddressPolicy
 from collector.classes import build_specs
-from collector.collect import CollectOptions, run_sync
+from collector.crawl import CollectOptions, run_sync
 from collector.fetch import FetchLimits
 from collector.summary import Summary
 from tests.fake_engine.server import FakeServer
