@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sys
 import warnings
@@ -11,10 +10,10 @@ from pathlib import Path
 
 import click
 from PIL import Image
-from tqdm import tqdm
 
 from .addresses import AddressPolicy
 from .classes import ClassSpecError, build_specs
+from .console import route_warnings
 from .crawl import CollectError, CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
 from .fetch import FetchLimits
@@ -37,13 +36,6 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 20MB or 500k", param, ctx)
         number, unit = match.groups()
         return int(float(number) * 1024 ** " kmg".index(unit.lower() or " "))
-
-
-class TqdmHandler(logging.Handler):
-    """Log lines that do not tear the progress bars."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
 
 
 def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
@@ -115,9 +107,7 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
     transiently) are fetched, and existing files are kept.
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-    logger = logging.getLogger("collector")
-    logger.addHandler(TqdmHandler())
-    logger.propagate = False
+    route_warnings()
     engine_names = tuple(ENGINES) if "all" in engines else tuple(dict.fromkeys(engines)) or (DEFAULT_ENGINE,)
     try:
         specs = build_specs([*class_names, *names], classes_file, list(queries))

@@ -10,10 +10,10 @@ import asyncio
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from .candidate import Candidate
+from .clock import now
 from .errors import CollectorError
 
 FILENAME = "manifest.sqlite"
@@ -73,10 +73,6 @@ class Saved:
 
     path: str
     class_name: str
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Manifest:

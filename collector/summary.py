@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import console
+
 
 @dataclass
 class ClassSummary:
@@ -81,9 +83,4 @@ def format_table(summary: Summary) -> str:
              ", ".join(f"{r} {n}" for r, n in c.failures.most_common()) or "-"]
             for c in summary.classes.values()
         ]
-    cells = [[str(v) for v in row] for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) if i in (0, len(header) - 1) else v.rjust(w)
-                       for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return console.format_table([header, *rows], right=range(1, len(header) - 1))

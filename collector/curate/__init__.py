@@ -1,8 +1,25 @@
-"""Clean an ImageFolder dataset: reject broken files, group duplicates, flag poor images, and show the work."""
+"""Clean an ImageFolder dataset: reject broken files, group duplicates, flag poor images, and show the work.
+
+`curate(root, **options)` runs it and returns a CurateReport; `undo(root)` reverses the last run.
+"""
 
 from .inspect import Inspection, InspectOptions, QualityThresholds, inspect_image
+from .journal import UndoResult
 from .neighbours import near_pairs, union_groups
-from .run import CurateError, CurateOptions, CurateResult, curate, undo
+from .options import CurateError, CurateOptions
+from .report import (
+    CountsBeforeAfter,
+    CurateReport,
+    DuplicateGroup,
+    Flagged,
+    GroupMember,
+    Normalized,
+    Rejected,
+    Settings,
+    Totals,
+)
+from .run import curate, undo
 
-__all__ = ["CurateError", "CurateOptions", "CurateResult", "InspectOptions", "Inspection", "QualityThresholds",
-           "curate", "inspect_image", "near_pairs", "undo", "union_groups"]
+__all__ = ["CountsBeforeAfter", "CurateError", "CurateOptions", "CurateReport", "DuplicateGroup", "Flagged",
+           "GroupMember", "InspectOptions", "Inspection", "Normalized", "QualityThresholds", "Rejected", "Settings",
+           "Totals", "UndoResult", "curate", "inspect_image", "near_pairs", "undo", "union_groups"]

@@ -11,13 +11,11 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from ..manifest import ManifestError
+from ..console import EXIT_CODES, one_line_errors, route_warnings
 from .inspect import QualityThresholds
-from .journal import JournalError
-from .run import CurateError, CurateOptions
-from .run import curate as run_curate
-from .run import undo as undo_curate
-from .summary import format_table, format_undo
+from .options import CurateError, CurateOptions
+from .run import run, undo
+from .summary import format_summary, format_undo
 
 QUALITY = QualityThresholds()
 
@@ -51,7 +49,8 @@ def curate_options(**fields: object) -> CurateOptions:
         raise click.UsageError(str(error)) from None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+               epilog=EXIT_CODES)
 @click.argument("root", type=click.Path(path_type=Path), default=Path("data"), required=False)
 @click.option("--min-side", type=click.IntRange(min=1), default=CurateOptions.min_side, show_default=True,
               help="Quarantine images whose shorter side is smaller, in pixels (after EXIF rotation).")
@@ -87,14 +86,14 @@ def curate_options(**fields: object) -> CurateOptions:
               help="Re-encode kept images as RGB JPEG (PNG for lossless sources) with EXIF rotation applied; "
                    "originals go to _quarantine/normalized.")
 @click.option("--dry-run", is_flag=True, help="Report what would happen; move, write and record nothing.")
-@click.option("--undo", is_flag=True,
+@click.option("--undo", "undo_last", is_flag=True,
               help="Put back everything the last curate run on ROOT moved, and its manifest records.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that decode and hash images. Default: one per CPU core this process may use.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, reject_quality, dark, bright, blur,
-           entropy, grayscale, odd_side, odd_aspect, normalize, dry_run, undo, workers, as_json,
+           entropy, grayscale, odd_side, odd_aspect, normalize, dry_run, undo_last, workers, as_json,
            quiet) -> None:  # type: ignore[no-untyped-def]
     """Validate, deduplicate and report on the image dataset at ROOT (default: data).
 
@@ -112,32 +111,30 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
       curate --undo data/
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    route_warnings()
+    options = curate_options(
+        min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
+        keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
+        workers=workers, progress=not quiet,
+        quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
+                                  odd_min_side=odd_side, odd_aspect=odd_aspect),
+    )
     try:
-        if undo:
-            result = undo_curate(root)
-            click.echo(json.dumps(asdict(result), indent=2) if as_json else format_undo(result, str(root)))
-            if result.conflicts:
-                raise click.ClickException(f"{len(result.conflicts)} files could not be restored (listed above)")
-            return
-        outcome = run_curate(root, curate_options(
-            min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
-            keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
-            workers=workers, progress=not quiet,
-            quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
-                                      odd_min_side=odd_side, odd_aspect=odd_aspect),
-        ))
-    except (CurateError, ManifestError, JournalError) as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:
-        raise click.ClickException(f"{error.filename or root}: {error.strerror or error}") from None
+        with one_line_errors():
+            if undo_last:
+                undone = undo(root)
+                click.echo(json.dumps(asdict(undone), indent=2) if as_json else format_undo(undone, str(root)))
+                if undone.conflicts:
+                    raise click.ClickException(f"{len(undone.conflicts)} files could not be restored (listed above)")
+                return
+            report = run(root, options)
     except KeyboardInterrupt:
         click.echo("interrupted: the next curate run rolls back any unfinished moves (or run curate --undo ROOT)",
                    err=True)
         sys.exit(130)
-    if outcome.recovered:
-        click.echo(f"rolled back {outcome.recovered} moves of an interrupted run first", err=True)
-    if outcome.pending_rollback:
+    if report.recovered:
+        click.echo(f"rolled back {report.recovered} moves of an interrupted run first", err=True)
+    if report.pending_rollback:
         click.echo("note: an interrupted run left moves behind; the next real run rolls them back first, so this "
                    "dry run sees the dataset half-moved", err=True)
-    report = outcome.report
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_table(report))
+    click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if as_json else format_summary(report))

@@ -41,9 +41,9 @@ class DecideOptions:
     reject_quality: bool = False
 
     def thresholds(self) -> tuple[int, ...]:
-        if isinstance(self.threshold, int):
-            return (self.threshold,) * len(self.hash_kinds)
-        return self.threshold
+        """One threshold per kind, in the order of `hash_kinds`; a single value stands for every kind."""
+        given = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
+        return given * len(self.hash_kinds) if len(given) == 1 else given
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Turn a `curate` report (the dict written to curate_report.json) into one self-contained HTML page.
+"""Turn a `curate` report into one self-contained HTML page.
 
 Pictures say more than paths: every rejected, duplicate and flagged file is shown as a small thumbnail embedded as
 a data URI, so the page can be mailed or archived alone. No scripts, no external resources; every string from the
@@ -11,13 +11,16 @@ import base64
 import io
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from .rgb import to_rgb
+from .report import CountsBeforeAfter, CurateReport, DuplicateGroup, Flagged, GroupMember, Rejected, to_json
+from .rgb import to_rgb, upright
+
+Shown = Rejected | GroupMember | Flagged
 
 THUMB_SIDE = 128
 # Past this many thumbnails the page would weigh tens of megabytes: further files are listed without a picture.
@@ -93,26 +96,24 @@ figure.gone { opacity: .8; }
 """
 
 
-def render_report(report: dict, root: Path, max_thumbnails: int = MAX_THUMBNAILS) -> str:
+def render_report(report: CurateReport, root: Path, max_thumbnails: int = MAX_THUMBNAILS) -> str:
     """The HTML page for `report`; images are read below `root` (from `moved_to` when the file was moved).
 
     Files are pictured in page order (rejections, label conflicts, leakage, the biggest groups, flags) until
     `max_thumbnails` runs out; the rest are listed without pictures, keeping a huge dataset's page openable."""
     page = _Page(Path(root), max_thumbnails)
-    totals = report.get("totals", {})
-    groups = sorted(report.get("groups", []), key=_group_order)
-    rejected = report.get("rejected", [])
-    flags = report.get("flags", [])
-    conflicts = [g for g in groups if g.get("label_conflict")]
+    groups = sorted(report.groups, key=_group_order)
+    rejected, flags = report.rejected, report.flags
+    conflicts = [g for g in groups if g.label_conflict]
     sections = [
-        _summary(report, totals),
-        _counts(report.get("counts", {})),
+        _summary(report),
+        _counts(report.counts),
         _rejections(page, rejected),
         _conflicts(page, conflicts, report),
-        _groups(page, [g for g in groups if not g.get("label_conflict")], report),
+        _groups(page, [g for g in groups if not g.label_conflict], report),
         _flags(page, flags),
     ]
-    title = f"curate report: {report.get('root', str(root))}"
+    title = f"curate report: {report.root}"
     nav = "".join(
         f'<a href="#{anchor}">{label}</a>'
         for anchor, label in (
@@ -124,9 +125,8 @@ def render_report(report: dict, root: Path, max_thumbnails: int = MAX_THUMBNAILS
             ("flags", f"Quality flags ({len(flags)})"),
         )
     )
-    when = report.get("finished_at", "")
-    seconds = report.get("seconds")
-    took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+    when = report.finished_at
+    took = f" in {report.seconds:.1f} s"
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
@@ -141,32 +141,32 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _group_order(group: dict) -> tuple:
+def _group_order(group: DuplicateGroup) -> tuple:
     """Conflicts first, then leakage, then the biggest groups: the order a reviewer cares about."""
-    return (not group.get("label_conflict"), not group.get("leakage"), -len(group.get("members", [])),
-            group.get("id", 0))
+    return (not group.label_conflict, not group.leakage, -len(group.members), group.id)
 
 
-def _summary(report: dict, totals: dict) -> str:
-    dry = report.get("dry_run")
+def _summary(report: CurateReport) -> str:
     banner = (
-        '<div class="banner dry">Dry run: nothing was moved. The files below would be quarantined.</div>' if dry else ""
+        '<div class="banner dry">Dry run: nothing was moved. The files below would be quarantined.</div>'
+        if report.dry_run else ""
     )
+    totals = report.totals
     cards = [
-        ("scanned", totals.get("scanned", 0), ""),
-        ("accepted", totals.get("accepted", 0), "ok"),
-        ("rejected", totals.get("rejected", 0), "bad"),
-        ("duplicates removed", totals.get("duplicates_removed", 0), "bad"),
-        ("label conflicts", report.get("label_conflicts", 0), "bad"),
-        ("leakage pairs fixed", report.get("leakage_pairs_fixed", 0), "warn"),
-        ("flagged", totals.get("flagged", 0), "warn"),
+        ("scanned", totals.scanned, ""),
+        ("accepted", totals.accepted, "ok"),
+        ("rejected", totals.rejected, "bad"),
+        ("duplicates removed", totals.duplicates_removed, "bad"),
+        ("label conflicts", report.label_conflicts, "bad"),
+        ("leakage pairs fixed", report.leakage_pairs_fixed, "warn"),
+        ("flagged", totals.flagged, "warn"),
     ]
     card_html = "".join(
         f'<div class="card {kind if value else ""}"><div class="n">{_e(value)}</div><div class="l">{_e(label)}</div>'
         "</div>"
         for label, value, kind in cards
     )
-    settings = report.get("settings", {})
+    settings = to_json(report.settings)
     setting_html = " ".join(f"{_e(k)}=<code>{_e(json.dumps(v))}</code>" for k, v in settings.items())
     return (
         f'<section id="summary"><h2>Summary</h2>{banner}<div class="cards">{card_html}</div>'
@@ -174,9 +174,9 @@ def _summary(report: dict, totals: dict) -> str:
     )
 
 
-def _counts(counts: dict) -> str:
+def _counts(counts: CountsBeforeAfter) -> str:
     """One row per class, one before/after/removed column group per split, totals last: compact for many classes."""
-    before, after = counts.get("before", {}), counts.get("after", {})
+    before, after = counts.before, counts.after
     splits = sorted(set(before) | set(after), key=lambda s: (SPLIT_ORDER.get(s, 9), s))
     if not splits:
         return '<section id="counts"><h2>Counts</h2><p class="empty">No images were found.</p></section>'
@@ -199,19 +199,16 @@ def _count_cells(before: int, after: int) -> str:
     return f"<td>{before}</td><td>{after}</td>{cell}"
 
 
-def _rejections(page: _Page, rejected: list[dict]) -> str:
+def _rejections(page: _Page, rejected: Sequence[Rejected]) -> str:
     if not rejected:
         return '<section id="rejected"><h2>Rejected files</h2><p class="empty">No file was rejected.</p></section>'
-    by_reason: dict[str, list[dict]] = {}
+    by_reason: dict[str, list[Rejected]] = {}
     for item in rejected:
-        by_reason.setdefault(str(item.get("reason", "unknown")), []).append(item)
+        by_reason.setdefault(item.reason, []).append(item)
     parts = []
     for reason in sorted(by_reason, key=lambda r: (-len(by_reason[r]), r)):
         items = by_reason[reason]
-        figures = "".join(
-            page.figure(item, _place_badges(item), detail=item.get("detail"))
-            for item in items
-        )
+        figures = "".join(page.figure(item, _place_badges(item), detail=item.detail) for item in items)
         parts.append(
             f'<div class="reason"><h3>{_e(reason)} <span class="badge">{len(items)}</span></h3>'
             f'<div class="grid">{figures}</div></div>'
@@ -219,8 +216,8 @@ def _rejections(page: _Page, rejected: list[dict]) -> str:
     return f'<section id="rejected"><h2>Rejected files</h2>{"".join(parts)}</section>'
 
 
-def _conflicts(page: _Page, groups: list[dict], report: dict) -> str:
-    keep = report.get("settings", {}).get("keep_conflicts")
+def _conflicts(page: _Page, groups: list[DuplicateGroup], report: CurateReport) -> str:
+    keep = report.settings.keep_conflicts
     note = (
         "The same picture under more than one class. "
         + ("Kept the best copy of each class (--keep-conflicts)." if keep else "Every copy was quarantined.")
@@ -234,11 +231,11 @@ def _conflicts(page: _Page, groups: list[dict], report: dict) -> str:
     )
 
 
-def _groups(page: _Page, groups: list[dict], report: dict) -> str:
+def _groups(page: _Page, groups: list[DuplicateGroup], report: CurateReport) -> str:
     if not groups:
         return '<section id="duplicates"><h2>Duplicate groups</h2><p class="empty">No duplicates.</p></section>'
-    fixed = report.get("leakage_pairs_fixed", 0)
-    rule, first = rule_text(report.get("settings", {}))
+    fixed = report.leakage_pairs_fixed
+    rule, first = rule_text(report.settings.hash, report.settings.threshold)
     note = (
         f"Near duplicates: {rule} (Hamming distance, bits of 64). The number on each copy is its {first} distance to "
         "the kept image, 0 for identical pixels; the kept image has a green frame."
@@ -256,68 +253,65 @@ def _groups(page: _Page, groups: list[dict], report: dict) -> str:
     )
 
 
-def rule_text(settings: dict) -> tuple[str, str]:
-    """("pHash ≤ 8 or dHash ≤ 7", "pHash") from the settings `hash` ("a,b": near on any, "a+b": on every kind)
+def rule_text(spec: str, threshold: int | Sequence[int]) -> tuple[str, str]:
+    """("pHash ≤ 8 or dHash ≤ 7", "pHash") from the setting `hash` ("a,b": near on any, "a+b": on every kind)
     and `threshold` (one number for all kinds, or one per kind)."""
-    spec = str(settings.get("hash") or "phash")
     joiner = " and " if "+" in spec else " or "
     kinds = [kind.strip() for kind in spec.replace("+", ",").split(",") if kind.strip()]
-    threshold = settings.get("threshold", "?")
-    limits = list(threshold) if isinstance(threshold, list | tuple) else [threshold] * len(kinds)
+    limits = [threshold] * len(kinds) if isinstance(threshold, int) else list(threshold)
     names = [NICE_HASH_NAMES.get(kind, kind) for kind in kinds]
     text = joiner.join(f"{name} ≤ {limit}" for name, limit in zip(names, limits, strict=False))
     return text, names[0] if names else "hash"
 
 
-def _group(page: _Page, group: dict) -> str:
-    members = sorted(group.get("members", []), key=lambda m: (not m.get("kept"), m.get("distance", 0)))
+def _group(page: _Page, group: DuplicateGroup) -> str:
+    members = sorted(group.members, key=lambda m: (not m.kept, m.distance))
     css = ["group"]
-    tags = [f'<span class="tag kind">{_e(group.get("kind", "near"))}</span>']
-    if group.get("label_conflict"):
+    tags = [f'<span class="tag kind">{_e(group.kind)}</span>']
+    if group.label_conflict:
         css.append("conflict")
         tags.append('<span class="tag conflict">label conflict</span>')
-    if group.get("leakage"):
+    if group.leakage:
         css.append("leakage")
         tags.append('<span class="tag leakage">leakage</span>')
-    classes = sorted({str(m.get("class", "")) for m in members})
-    splits = sorted({str(m.get("split", "")) for m in members if m.get("split")})
+    classes = sorted({m.class_name for m in members})
+    splits = sorted({m.split for m in members if m.split})
     where = ", ".join(classes) + (f" · {', '.join(splits)}" if splits else "")
-    figures = "".join(page.figure(m, _member_badges(m), kept=bool(m.get("kept"))) for m in members)
+    figures = "".join(page.figure(m, _member_badges(m), kept=m.kept) for m in members)
     return (
-        f'<div class="{" ".join(css)}" id="group-{_e(group.get("id", ""))}">'
-        f"<h3>Group {_e(group.get('id', ''))}: {len(members)} images ({_e(where)}){''.join(tags)}</h3>"
+        f'<div class="{" ".join(css)}" id="group-{_e(group.id)}">'
+        f"<h3>Group {_e(group.id)}: {len(members)} images ({_e(where)}){''.join(tags)}</h3>"
         f'<div class="grid">{figures}</div></div>'
     )
 
 
-def _member_badges(member: dict) -> list[str]:
+def _member_badges(member: GroupMember) -> list[str]:
     badges = []
-    if member.get("kept"):
+    if member.kept:
         badges.append('<span class="badge kept">KEPT</span>')
     else:
         badges.append('<span class="badge gone">moved</span>')
-        distance = _e(member.get("distance", "?"))
+        distance = _e(member.distance)
         badges.append(f'<span class="badge dist" title="Hamming distance to the kept image">d={distance}</span>')
     return badges + _place_badges(member)
 
 
-def _place_badges(item: dict) -> list[str]:
+def _place_badges(item: Shown) -> list[str]:
     """Split (when the layout has splits) and class of a file."""
     badges = []
-    split = str(item.get("split") or "")
-    if split:
-        badges.append(f'<span class="badge split-{_e(split)}">{_e(split)}</span>')
-    badges.append(f'<span class="badge">{_e(item.get("class", ""))}</span>')
+    if item.split:
+        badges.append(f'<span class="badge split-{_e(item.split)}">{_e(item.split)}</span>')
+    badges.append(f'<span class="badge">{_e(item.class_name)}</span>')
     return badges
 
 
-def _flags(page: _Page, flagged: list[dict]) -> str:
+def _flags(page: _Page, flagged: Sequence[Flagged]) -> str:
     if not flagged:
         return '<section id="flags"><h2>Quality flags</h2><p class="empty">No image was flagged.</p></section>'
-    by_flag: dict[str, list[dict]] = {}
+    by_flag: dict[str, list[Flagged]] = {}
     for item in flagged:
-        for flag in item.get("flags", []):
-            by_flag.setdefault(str(flag), []).append(item)
+        for flag in item.flags:
+            by_flag.setdefault(flag, []).append(item)
     parts = []
     for flag in sorted(by_flag, key=lambda f: (-len(by_flag[f]), f)):
         items = by_flag[flag]
@@ -332,11 +326,10 @@ def _flags(page: _Page, flagged: list[dict]) -> str:
     )
 
 
-def _flag_badges(item: dict) -> list[str]:
-    badges = [f'<span class="badge flag">{_e(flag)}</span>' for flag in item.get("flags", [])] + _place_badges(item)
-    metrics = item.get("metrics", {})
+def _flag_badges(item: Flagged) -> list[str]:
+    badges = [f'<span class="badge flag">{_e(flag)}</span>' for flag in item.flags] + _place_badges(item)
     badges += [
-        f'<span class="badge">{_e(name)} {_e(_number(value))}</span>' for name, value in sorted(metrics.items())
+        f'<span class="badge">{_e(name)} {_e(_number(value))}</span>' for name, value in sorted(item.metrics.items())
     ]
     return badges
 
@@ -354,33 +347,31 @@ class _Page:
         self.cache: dict[Path, str | None] = {}
         self.made = 0
 
-    def figure(self, item: dict, badges: Iterable[str], *, kept: bool = False, detail: object = None) -> str:
-        path = str(item.get("path", ""))
+    def figure(self, item: Shown, badges: Iterable[str], *, kept: bool = False, detail: str = "") -> str:
+        path = item.path
         source = self.locate(item)
         uri = self.thumbnail(source)
         if uri:
             picture = f'<img src="{uri}" alt="{_e(path)}">'
         else:
-            label = _e(item.get("reason") or "not readable") if source in self.cache else "preview limit reached"
+            reason = item.reason if isinstance(item, Rejected) else "not readable"
+            label = _e(reason) if source in self.cache else "preview limit reached"
             picture = f'<div class="nopic"><span><b>{label}</b><br>no preview</span></div>'
         size = ""
-        if item.get("width") and item.get("height"):
-            size = f"{_e(item['width'])}×{_e(item['height'])}"
-        if item.get("size"):
-            size += f" · {_kilobytes(item['size'])}"
+        if isinstance(item, GroupMember):
+            size = f"{item.width}×{item.height} · {_kilobytes(item.size)}"
         meta = f'<div class="meta">{size}</div>' if size else ""
         extra = f'<div class="detail">{_e(detail)}</div>' if detail else ""
-        css = "kept" if kept else ("gone" if item.get("moved_to") else "")
+        css = "kept" if kept else ("gone" if item.moved_to else "")
         return (
             f'<figure class="{css}" title="{_e(path)}"><div class="pic">{picture}</div><figcaption>'
             f'{"".join(badges)}<div class="path">{_e(path)}</div>{meta}{extra}</figcaption></figure>'
         )
 
-    def locate(self, item: dict) -> Path:
-        moved = item.get("moved_to")
-        if moved and (self.root / moved).is_file():
-            return self.root / moved
-        return self.root / str(item.get("path", ""))
+    def locate(self, item: Shown) -> Path:
+        if item.moved_to and (self.root / item.moved_to).is_file():
+            return self.root / item.moved_to
+        return self.root / item.path
 
     def thumbnail(self, path: Path) -> str | None:
         """The file's data URI, None when it cannot be shown; past the limit nothing new is read (and not cached)."""
@@ -393,12 +384,8 @@ class _Page:
         return self.cache[path]
 
 
-def _kilobytes(size: object) -> str:
-    try:
-        number = int(size)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return _e(size)
-    return f"{number / 1024:.1f} KB" if number >= 1024 else f"{number} B"
+def _kilobytes(size: int) -> str:
+    return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
 
 
 def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
@@ -410,7 +397,7 @@ def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
                 if image.width * image.height > MAX_THUMB_SOURCE_PIXELS:
                     return None
                 image.draft("RGB", (side, side))
-                image = to_rgb(ImageOps.exif_transpose(image))
+                image = to_rgb(upright(image))
                 image.thumbnail((side, side))
                 buffer = io.BytesIO()
                 image.save(buffer, "JPEG", quality=80)

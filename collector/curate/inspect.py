@@ -16,10 +16,10 @@ from typing import BinaryIO
 
 import imagehash
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import Image
 
 from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
-from .rgb import to_rgb
+from .rgb import to_rgb, upright
 
 HASHERS = {
     "phash": imagehash.phash,
@@ -147,7 +147,7 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     image = _open(head, handle, options.max_pixels, seen)
     animated = _is_animated(image)
     _load(image)
-    image = _oriented(image)
+    image = upright(image)
     width, height = image.size
     seen.width, seen.height = width, height
     if min(width, height) < options.min_side:
@@ -205,17 +205,6 @@ def _load(image: Image.Image) -> None:
         image.load()
     except (*DECODE_ERRORS, MemoryError) as error:
         raise _Rejected(*decode_failure(error)) from error
-
-
-def _oriented(image: Image.Image) -> Image.Image:
-    """The image as a person sees it: EXIF orientation applied."""
-    try:
-        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError):
-        return image
-    if orientation in (2, 3, 4, 5, 6, 7, 8):
-        return ImageOps.exif_transpose(image)
-    return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

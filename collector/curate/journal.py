@@ -9,16 +9,18 @@ while their bytes are unchanged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from ..clock import now
+from ..database import connect_read_only
 from ..errors import CollectorError
 from .layout import QUARANTINE
 
@@ -105,7 +107,7 @@ def interrupted_runs(root: Path) -> int:
     if not path.is_file():
         return 0
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        db = connect_read_only(path)
         try:
             return db.execute("SELECT COUNT(*) FROM runs WHERE state = 'running'").fetchone()[0]
         finally:
@@ -122,9 +124,32 @@ def clear_staging(root: Path) -> None:
             leftover.unlink()
 
 
+def stage(root: Path, staged: str, data: bytes) -> None:
+    """Write a re-encoded file's bytes where its recorded operation will move them from."""
+    (root / staged).parent.mkdir(parents=True, exist_ok=True)
+    with (root / staged).open("xb") as file:  # not mkstemp: its files are private (0600)
+        file.write(data)
+
+
 def sha256_file(path: Path) -> str:
     with path.open("rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+Method = TypeVar("Method", bound=Callable)
+
+
+def _sqlite_errors(method: Method) -> Method:
+    """A database error in the journal (a full disk, a damaged file) is a JournalError that names the file."""
+
+    @functools.wraps(method)
+    def checked(self: Journal, *args: object, **kwargs: object) -> object:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            raise JournalError(f"cannot use the curate journal {self.root / JOURNAL}: {error}") from error
+
+    return checked  # type: ignore[return-value]
 
 
 class Journal:
@@ -147,11 +172,12 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
+    @_sqlite_errors
     def record(self, operations: Sequence[Operation]) -> int:
         """Write the whole plan durably, before any file moves; return the run id."""
         with self.db:
             run_id = self.db.execute(
-                "INSERT INTO runs (started_at, state) VALUES (?, 'running')", (_now(),)
+                "INSERT INTO runs (started_at, state) VALUES (?, 'running')", (now(),)
             ).lastrowid
             self.db.executemany(
                 "INSERT INTO operations (run_id, reason, source, target, output, output_sha256, staged, rows)"
@@ -161,6 +187,7 @@ class Journal:
             )
         return run_id
 
+    @_sqlite_errors
     def apply(self, run_id: int, operations: Sequence[Operation], rows: RowWriter | None,
               on_done: Callable[[], None] = lambda: None) -> None:
         """Carry out a recorded plan, then mark the run done."""
@@ -172,8 +199,9 @@ class Journal:
         if rows is not None:
             rows.set_rows((change.id, change.after) for op in operations for change in op.rows)
         with self.db:
-            self.db.execute("UPDATE runs SET state = 'done', finished_at = ? WHERE id = ?", (_now(), run_id))
+            self.db.execute("UPDATE runs SET state = 'done', finished_at = ? WHERE id = ?", (now(), run_id))
 
+    @_sqlite_errors
     def note_reports(self, run_id: int, reports: dict[str, str]) -> None:
         """Remember the reports written about a run, so undoing it does not leave them behind, stale."""
         with self.db:
@@ -182,6 +210,7 @@ class Journal:
     def unfinished(self) -> list[int]:
         return [row[0] for row in self.db.execute("SELECT id FROM runs WHERE state = 'running' ORDER BY id")]
 
+    @_sqlite_errors
     def recover(self, rows: RowWriter | None) -> int:
         """Roll back every run that was cut short; return how many files went back."""
         restored = 0
@@ -190,6 +219,7 @@ class Journal:
         clear_staging(self.root)
         return restored
 
+    @_sqlite_errors
     def undo_last(self, rows: RowWriter | None) -> UndoResult:
         """Reverse the newest run that changed something (an unfinished one is rolled back first)."""
         unfinished = self.unfinished()
@@ -212,7 +242,7 @@ class Journal:
         self._remove_reports(run_id)
         self._prune_quarantine()
         with self.db:
-            self.db.execute("UPDATE runs SET state = ?, finished_at = ? WHERE id = ?", (state, _now(), run_id))
+            self.db.execute("UPDATE runs SET state = ?, finished_at = ? WHERE id = ?", (state, now(), run_id))
         return result
 
     def _reverse_one(self, op: Operation, conflicts: list[str]) -> int:
@@ -277,7 +307,3 @@ class Journal:
 
 def _rows_json(rows: tuple[RowChange, ...]) -> str:
     return json.dumps([{"id": r.id, "before": r.before, "after": r.after} for r in rows])
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

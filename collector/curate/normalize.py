@@ -13,9 +13,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from PIL import ExifTags, Image, ImageOps
+from PIL import Image
 
-from .rgb import to_rgb
+from .rgb import orientation, to_rgb, upright
 
 LOSSY = frozenset({"JPEG", "WEBP", "MPO"})
 EXTENSIONS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",)}
@@ -48,13 +48,12 @@ def normalize_image(path: Path, relative: str) -> Encoded | None:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
             fmt = target_format(image.format or "")
-            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-            plain = (image.format == fmt and image.mode == "RGB" and orientation in (None, 1)
+            plain = (image.format == fmt and image.mode == "RGB" and orientation(image) == 1
                      and not getattr(image, "is_animated", False) and output_path(relative, fmt) == relative)
             if plain:
                 return None
             image.seek(0)
-            rgb = to_rgb(ImageOps.exif_transpose(image))
+            rgb = to_rgb(upright(image))
     buffer = io.BytesIO()
     if fmt == "JPEG":
         rgb.save(buffer, "JPEG", quality=JPEG_QUALITY)

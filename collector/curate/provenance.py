@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..database import connect_read_only
 from ..manifest import FILENAME, LIVE_STATUSES, QUARANTINED, ManifestError
 
 COLUMNS = ("status", "path", "format", "bytes", "width", "height")
@@ -27,8 +28,7 @@ class ManifestRows:
         self.path = path
         try:
             if read_only:
-                # immutable: no lock, no -wal or -shm file, so a dry run leaves the folder untouched.
-                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+                self.db = connect_read_only(path)
             else:
                 self.db = sqlite3.connect(path)
             names = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}

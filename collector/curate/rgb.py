@@ -1,13 +1,29 @@
-"""One conversion to 8-bit RGB for everything curate measures, writes and shows, so the hashes, a normalised
-file and a report thumbnail all agree on what a picture looks like."""
+"""One way up and one conversion to 8-bit RGB for everything curate measures, writes and shows, so the hashes, a
+normalised file and a report thumbnail all agree on what a picture looks like."""
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
+# What Pillow raises for EXIF data it cannot parse.
+EXIF_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError)
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation, 1 (upright) to 8; 1 when the tag is absent, invalid or unreadable."""
+    try:
+        value = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except EXIF_ERRORS:
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image as a person sees it, EXIF orientation applied; the same object (not a copy) when already upright."""
+    return image if orientation(image) == 1 else ImageOps.exif_transpose(image)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -14,6 +14,17 @@ import pytest
 from PIL import Image
 
 from collector.curate.html import render_report, rule_text, thumbnail_uri
+from collector.curate.inspect import QualityThresholds
+from collector.curate.report import (
+    CountsBeforeAfter,
+    CurateReport,
+    DuplicateGroup,
+    Flagged,
+    GroupMember,
+    Rejected,
+    Settings,
+    Totals,
+)
 
 from .conftest import encode, make_bad_files, make_photo, make_tricky_good_files
 
@@ -28,7 +39,11 @@ def write(root: Path, relative: str, data: bytes) -> str:
     return relative
 
 
-def make_dataset_report(root: Path, *, dry_run: bool = False) -> dict:
+SETTINGS = Settings(hash="phash", threshold=(8,), min_side=32, max_aspect=5.0, keep_conflicts=False,
+                    reject_quality=False, normalize=False, quality=QualityThresholds())
+
+
+def make_dataset_report(root: Path, *, dry_run: bool = False) -> CurateReport:
     """Files on disk as a real (or dry) curate run leaves them, and the report describing them."""
     photo = make_photo(240, 180, seed=7)
     other = make_photo(200, 200, seed=8)
@@ -46,38 +61,39 @@ def make_dataset_report(root: Path, *, dry_run: bool = False) -> dict:
     def moved(path: str) -> str | None:
         return None if dry_run else path
 
-    return {
-        "version": 1,
-        "root": str(root),
-        "dry_run": dry_run,
-        "finished_at": "2026-11-23T10:00:00Z",
-        "seconds": 1.25,
-        "settings": {"hash": "phash", "threshold": 8, "min_side": 32, "max_aspect": 5.0, "keep_conflicts": False,
-                     "reject_quality": False, "normalize": False},
-        "counts": {"before": {"train": {"cat": 2, "dog": 3}, "val": {"cat": 1}},
-                   "after": {"train": {"cat": 1, "dog": 1}, "val": {"cat": 0}}},
-        "rejected": [{"path": f"train/dog/{EVIL}", "split": "train", "class": "dog", "reason": "truncated",
-                      "detail": "image file is truncated <b>", "moved_to": moved(truncated)}],
-        "groups": [
-            {"id": 1, "kind": "near", "label_conflict": False, "leakage": True, "members": [
-                {"path": "train/cat/big.jpg", "split": "train", "class": "cat", "width": 240, "height": 180,
-                 "size": 9000, "distance": 0, "kept": True, "moved_to": None},
-                {"path": "val/cat/small.jpg", "split": "val", "class": "cat", "width": 120, "height": 90,
-                 "size": 3000, "distance": 4, "kept": False, "moved_to": moved(small)},
-            ]},
-            {"id": 2, "kind": "exact", "label_conflict": True, "leakage": False, "members": [
-                {"path": "train/cat/same.png", "split": "train", "class": "cat", "width": 200, "height": 200,
-                 "size": 50000, "distance": 0, "kept": False, "moved_to": moved(conflict_a)},
-                {"path": "train/dog/same.jpg", "split": "train", "class": "dog", "width": 200, "height": 200,
-                 "size": 12000, "distance": 0, "kept": False, "moved_to": moved(conflict_b)},
-            ]},
-        ],
-        "leakage_pairs_fixed": 1,
-        "label_conflicts": 1,
-        "flags": [{"path": dark, "split": "train", "class": "dog", "flags": ["dark", "low-information"],
-                   "metrics": {"brightness": 8.4, "entropy": 0.5}, "moved_to": None}],
-        "totals": {"scanned": 6, "accepted": 5, "rejected": 1, "duplicates_removed": 3, "flagged": 1},
-    }
+    return CurateReport(
+        version=1,
+        root=str(root),
+        dry_run=dry_run,
+        finished_at="2026-11-23T10:00:00Z",
+        seconds=1.25,
+        settings=SETTINGS,
+        counts=CountsBeforeAfter(before={"train": {"cat": 2, "dog": 3}, "val": {"cat": 1}},
+                                 after={"train": {"cat": 1, "dog": 1}, "val": {"cat": 0}}),
+        rejected=(Rejected(f"train/dog/{EVIL}", "train", "dog", reason="truncated",
+                           detail="image file is truncated <b>", moved_to=moved(truncated)),),
+        groups=(
+            DuplicateGroup(1, "near", label_conflict=False, leakage=True, members=(
+                GroupMember("train/cat/big.jpg", "train", "cat", width=240, height=180, size=9000, distance=0,
+                            kept=True, moved_to=None),
+                GroupMember("val/cat/small.jpg", "val", "cat", width=120, height=90, size=3000, distance=4,
+                            kept=False, moved_to=moved(small)),
+            )),
+            DuplicateGroup(2, "exact", label_conflict=True, leakage=False, members=(
+                GroupMember("train/cat/same.png", "train", "cat", width=200, height=200, size=50000, distance=0,
+                            kept=False, moved_to=moved(conflict_a)),
+                GroupMember("train/dog/same.jpg", "train", "dog", width=200, height=200, size=12000, distance=0,
+                            kept=False, moved_to=moved(conflict_b)),
+            )),
+        ),
+        leakage_pairs_fixed=1,
+        label_conflicts=1,
+        flags=(Flagged(dark, "train", "dog", flags=("dark", "low-information"),
+                       metrics={"brightness": 8.4, "entropy": 0.5}, moved_to=None),),
+        normalized=(),
+        totals=Totals(scanned=6, accepted=5, rejected=1, duplicates_removed=3, conflicts_removed=2, flagged=1,
+                      normalized=0),
+    )
 
 
 class Figures(HTMLParser):
@@ -188,9 +204,9 @@ def test_counts_table_shows_before_after_and_removed_per_class_and_split(tmp_pat
 
 
 def test_duplicate_rule_is_written_out_for_one_kind_any_kind_and_every_kind() -> None:
-    assert rule_text({"hash": "phash", "threshold": 8}) == ("pHash ≤ 8", "pHash")
-    assert rule_text({"hash": "phash,dhash", "threshold": [8, 7]}) == ("pHash ≤ 8 or dHash ≤ 7", "pHash")
-    assert rule_text({"hash": "dhash+whash", "threshold": 10}) == ("dHash ≤ 10 and wHash ≤ 10", "dHash")
+    assert rule_text("phash", 8) == ("pHash ≤ 8", "pHash")
+    assert rule_text("phash,dhash", [8, 7]) == ("pHash ≤ 8 or dHash ≤ 7", "pHash")
+    assert rule_text("dhash+whash", 10) == ("dHash ≤ 10 and wHash ≤ 10", "dHash")
 
 
 def test_dry_run_pictures_files_where_they_still_are(tmp_path: Path) -> None:
@@ -209,8 +225,11 @@ def test_moved_file_is_read_from_quarantine(tmp_path: Path) -> None:
 
 
 def test_empty_report_renders_with_clear_empty_sections(tmp_path: Path) -> None:
-    page = render_report({"version": 1, "root": str(tmp_path), "counts": {"before": {}, "after": {}},
-                          "rejected": [], "groups": [], "flags": [], "totals": {}}, tmp_path)
+    empty = CurateReport(version=1, root=str(tmp_path), dry_run=False, finished_at="2026-11-23T10:00:00Z",
+                         seconds=0.5, settings=SETTINGS, counts=CountsBeforeAfter(before={}, after={}), rejected=(),
+                         groups=(), leakage_pairs_fixed=0, label_conflicts=0, flags=(), normalized=(),
+                         totals=Totals(0, 0, 0, 0, 0, 0, 0))
+    page = render_report(empty, tmp_path)
     assert "No file was rejected." in page and "No duplicates." in page and "No image was flagged." in page
 
 

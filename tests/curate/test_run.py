@@ -34,7 +34,7 @@ def dataset(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 def test_every_rejected_file_moves_to_its_reason_folder_with_its_bytes(dataset) -> None:
     root, expected = dataset
     before = tree_digest(root)
-    report = curate(root, workers=1, progress=False).report
+    report = curate(root, workers=1, progress=False).to_json()
     assert moves_of(report) == expected
     for relative, reason in expected.items():
         assert not (root / relative).exists()
@@ -45,7 +45,7 @@ def test_every_rejected_file_moves_to_its_reason_folder_with_its_bytes(dataset) 
 
 def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     root, _ = dataset
-    report = curate(root, workers=1, progress=False).report
+    report = curate(root, workers=1, progress=False).to_json()
     assert json.loads((root / "curate_report.json").read_text()) == report
     assert "<html" in (root / "curate_report.html").read_text().lower()
     assert report["version"] == 1 and report["root"] == str(root.resolve()) and report["dry_run"] is False
@@ -83,7 +83,7 @@ def test_undo_restores_every_byte(dataset) -> None:
 def test_dry_run_touches_nothing(dataset) -> None:
     root, expected = dataset
     before = everything(root)
-    report = curate(root, workers=1, progress=False, dry_run=True, normalize=True, reject_quality=True).report
+    report = curate(root, workers=1, progress=False, dry_run=True, normalize=True, reject_quality=True).to_json()
     assert everything(root) == before
     assert report["dry_run"] is True
     assert moves_of(report) == {**expected, "train/dog/dark.jpg": "quality-dark"}
@@ -94,7 +94,7 @@ def test_second_run_changes_nothing_and_undo_still_reverts_the_first(dataset) ->
     original = tree_digest(root)
     curate(root, workers=1, progress=False)
     after_first = tree_digest(root, skip=("curate_report",))
-    second = curate(root, workers=1, progress=False).report
+    second = curate(root, workers=1, progress=False).to_json()
     assert tree_digest(root, skip=("curate_report",)) == after_first
     assert moves_of(second) == {} and second["totals"]["scanned"] == 6
     undo(root)
@@ -130,7 +130,7 @@ def test_an_interrupted_run_is_rolled_back_by_the_next_run(dataset, monkeypatch)
     assert everything(root) == before_dry_run
     result = curate(root, workers=1, progress=False)
     assert result.recovered == 3
-    assert moves_of(result.report) == expected
+    assert moves_of(result.to_json()) == expected
     undo(root)
     assert tree_digest(root, skip=CURATED) == original
 
@@ -148,7 +148,7 @@ def test_undo_of_an_interrupted_run_puts_its_moves_back(dataset, monkeypatch) ->
 
 def test_reject_quality_quarantines_flagged_images(dataset) -> None:
     root, expected = dataset
-    report = curate(root, workers=1, progress=False, reject_quality=True).report
+    report = curate(root, workers=1, progress=False, reject_quality=True).to_json()
     assert moves_of(report) == {**expected, "train/dog/dark.jpg": "quality-dark"}
     assert (root / "_quarantine/quality-dark/train/dog/dark.jpg").is_file()
 
@@ -167,7 +167,7 @@ def test_a_name_used_by_an_earlier_run_is_not_overwritten(dataset) -> None:
     root, _ = dataset
     curate(root, workers=1, progress=False)
     (root / "train/dog/empty.jpg").write_bytes(b"")
-    report = curate(root, workers=1, progress=False).report
+    report = curate(root, workers=1, progress=False).to_json()
     assert [r["moved_to"] for r in report["rejected"]] == ["_quarantine/empty/train/dog/empty.1.jpg"]
     assert (root / "_quarantine/empty/train/dog/empty.jpg").exists()
 
@@ -177,9 +177,9 @@ def test_normalize_reencodes_to_plain_rgb_and_keeps_the_originals(tmp_path: Path
     make_tricky_good_files(root / "pets")
     make_photo(120, 90, seed=7).save(root / "pets" / "plain.jpg", quality=90)
     before, untouched = tree_digest(root), everything(root)
-    planned = curate(root, workers=1, progress=False, normalize=True, dry_run=True).report
+    planned = curate(root, workers=1, progress=False, normalize=True, dry_run=True).to_json()
     assert everything(root) == untouched
-    report = curate(root, workers=1, progress=False, normalize=True).report
+    report = curate(root, workers=1, progress=False, normalize=True).to_json()
     assert report["normalized"] == planned["normalized"] and len(report["normalized"]) >= 5
     outputs = {n["path"]: n["output"] for n in report["normalized"]}
     assert "pets/plain.jpg" not in outputs
@@ -195,7 +195,7 @@ def test_normalize_reencodes_to_plain_rgb_and_keeps_the_originals(tmp_path: Path
     assert (root / "curate_report.json").stat().st_mode & 0o777 == mode
     with Image.open(root / outputs["pets/rotated.jpg"]) as image:
         assert image.size == (80, 120)
-    assert curate(root, workers=1, progress=False, normalize=True).report["normalized"] == []
+    assert curate(root, workers=1, progress=False, normalize=True).to_json()["normalized"] == []
     undo(root)
     assert tree_digest(root, skip=CURATED) == before
 
@@ -209,7 +209,7 @@ def test_manifest_records_moves_and_collect_does_not_fetch_them_again(fake, tmp_
     (root / victim["path"]).write_bytes(data[: len(data) // 2])
     rows_before = {r["id"]: dict(r) for r in manifest_rows(root)}
 
-    report = curate(root, workers=1, progress=False).report
+    report = curate(root, workers=1, progress=False).to_json()
     rows = {r["id"]: dict(r) for r in manifest_rows(root)}
     target = f"_quarantine/truncated/{victim['path']}"
     assert rows[victim["id"]]["status"] == "quarantined:truncated" and rows[victim["id"]]["path"] == target
@@ -252,8 +252,8 @@ def test_collect_does_not_bring_back_quarantined_bytes_from_another_url(fake, tm
 
 def test_a_process_pool_gives_the_same_answer_as_one_process(dataset) -> None:
     root, _ = dataset
-    alone = curate(root, workers=1, progress=False, dry_run=True).report
-    pooled = curate(root, workers=2, progress=False, dry_run=True).report
+    alone = curate(root, workers=1, progress=False, dry_run=True).to_json()
+    pooled = curate(root, workers=2, progress=False, dry_run=True).to_json()
     for report in (alone, pooled):
         report.pop("seconds"), report.pop("finished_at")
     assert pooled == alone
@@ -269,7 +269,7 @@ def test_a_flat_layout_is_curated_with_an_empty_split(tmp_path: Path) -> None:
     make_photo(120, 90, seed=4).save(root / "cat" / "_MG_0001.jpg")  # a camera's name, not a hidden file
     (root / "cat" / "._MG_0001.jpg").write_bytes(b"\x00\x05\x16\x07")
     (root / "cat" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
-    report = curate(root, workers=1, progress=False).report
+    report = curate(root, workers=1, progress=False).to_json()
     assert report["counts"] == {"before": {"": {"cat": 4}}, "after": {"": {"cat": 2}}}
     assert moves_of(report) == {"cat/a_small.png": "duplicate", "cat/page.jpg": "not-image"}
 
@@ -311,7 +311,7 @@ def test_nested_folders_belong_to_their_class_and_a_test_split_counts_as_leakage
     photo.save(root / "train" / "cat" / "indoor" / "a.png")
     photo.save(root / "test" / "cat" / "a.png")
     make_photo(200, 150, seed=9).save(root / "test" / "cat" / "b.png")
-    report = curate(root, workers=1, progress=False).report
+    report = curate(root, workers=1, progress=False).to_json()
     assert report["counts"]["before"] == {"test": {"cat": 2}, "train": {"cat": 1}}
     assert moves_of(report) == {"test/cat/a.png": "duplicate"}  # same pixels and size: train keeps its copy
     assert report["leakage_pairs_fixed"] == 1
