@@ -15,5 +15,9 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         with temporary.open("wb") as file:
             file.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, path)
+    except OSError as error:
+        if error.filename:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error  # a full disk says which file it stopped
     finally:
         temporary.unlink(missing_ok=True)

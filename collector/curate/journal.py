@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
 from ..clock import now
+from ..console import describe_os_error
 from ..database import connect_read_only
 from ..errors import CollectorError
 from .layout import QUARANTINE
@@ -158,12 +159,25 @@ class Journal:
     def __init__(self, root: Path) -> None:
         self.root = root
         path = root / JOURNAL
+        if path.parent.exists() and not path.parent.is_dir():
+            raise JournalError(f"{path.parent} is a file, but curate keeps its quarantine there: move the file away")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path)
-            self.db.executescript(SCHEMA)
-        except (OSError, sqlite3.DatabaseError) as error:
+        except OSError as error:
+            raise JournalError(f"cannot use the curate journal {path}: {describe_os_error(error)}") from error
+        except sqlite3.DatabaseError as error:
             raise JournalError(f"cannot use the curate journal {path}: {error}") from error
+        try:
+            foreign = _foreign_table(self.db)
+            if foreign is None:
+                self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            self.db.close()
+            raise JournalError(f"cannot use the curate journal {path}: {error}") from error
+        if foreign is not None:
+            self.db.close()
+            raise JournalError(f"cannot use the curate journal {path}: its {foreign} table is another program's")
 
     @staticmethod
     def exists(root: Path) -> bool:
@@ -303,6 +317,24 @@ class Journal:
                     Path(current).rmdir()
                 except OSError:
                     pass
+
+
+def _foreign_table(db: sqlite3.Connection) -> str | None:
+    """The first table of `db` named like one of the journal's but lacking its columns; checked before writing."""
+    reference = sqlite3.connect(":memory:")
+    try:
+        reference.executescript(SCHEMA)
+        for table in ("runs", "operations"):
+            have = _columns(db, table)
+            if have and not _columns(reference, table) <= have:
+                return table
+        return None
+    finally:
+        reference.close()
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _rows_json(rows: tuple[RowChange, ...]) -> str:

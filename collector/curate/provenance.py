@@ -27,12 +27,13 @@ class ManifestRows:
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         try:
-            if read_only:
-                self.db = connect_read_only(path)
-            else:
-                self.db = sqlite3.connect(path)
+            self.db = connect_read_only(path) if read_only else sqlite3.connect(path)
+        except sqlite3.DatabaseError as error:
+            raise ManifestError(f"{path} is not a usable manifest: {error}") from error
+        try:
             names = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}
         except sqlite3.DatabaseError as error:
+            self.db.close()
             raise ManifestError(f"{path} is not a usable manifest: {error}") from error
         missing = [name for name in ("id", *COLUMNS) if name not in names]
         if missing:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,10 @@ from tqdm import tqdm
 
 from ..atomic import write_atomic
 from ..keywords import options_from, with_options_signature
-from .decide import Item, decide
+from .decide import Decisions, Item, decide
 from .html import render_report
 from .journal import Journal, UndoResult, clear_staging, interrupted_runs, sha256_file, stage
-from .layout import Entry, LayoutError, check_root, scan
+from .layout import LayoutError, check_root, scan
 from .normalize import Encoded, normalize_image
 from .options import CurateError, CurateOptions
 from .plan import Plan
@@ -41,14 +42,9 @@ def undo(root: Path | str = "data") -> UndoResult:
     if not Journal.exists(root):
         return UndoResult(None)
     manifest_file = manifest_path(root)
-    manifest = ManifestRows(manifest_file) if manifest_file else None
-    journal = Journal(root)
-    try:
-        return journal.undo_last(manifest)
-    finally:
-        journal.close()
-        if manifest is not None:
-            manifest.close()
+    with ExitStack() as open_files:
+        manifest = open_files.enter_context(closing(ManifestRows(manifest_file))) if manifest_file else None
+        return open_files.enter_context(closing(Journal(root))).undo_last(manifest)
 
 
 def run(root: Path | str, options: CurateOptions) -> CurateReport:
@@ -56,33 +52,21 @@ def run(root: Path | str, options: CurateOptions) -> CurateReport:
     started = time.monotonic()
     root = _checked(root)
     manifest_file = manifest_path(root)
-    manifest = ManifestRows(manifest_file, read_only=options.dry_run) if manifest_file else None
-    journal = Journal(root) if not options.dry_run and Journal.exists(root) else None
-    try:
+    with ExitStack() as open_files:
+        manifest = (open_files.enter_context(closing(ManifestRows(manifest_file, read_only=options.dry_run)))
+                    if manifest_file else None)
+        journal = (open_files.enter_context(closing(Journal(root)))
+                   if not options.dry_run and Journal.exists(root) else None)
         recovered = journal.recover(manifest) if journal else 0
         pending = interrupted_runs(root) if options.dry_run else 0
-        entries = _scan(root)
-        if not entries:
-            raise CurateError(f"no images under {root}: expected {root}/train/<class>/... or {root}/<class>/...")
-        inspections = inspect_all(root, entries, options.inspect_options(), options.workers, options.progress)
-        items = [Item(entry, ins) for entry, ins in zip(entries, inspections, strict=True)]
+        items = inspect_dataset(root, options)
         decisions = decide(items, options.decide_options())
-        plan = Plan(root)
-        for index, reason in sorted(decisions.reasons.items()):
-            plan.quarantine(entries[index].path, reason)
-        if not options.dry_run:
-            clear_staging(root)
-        if options.normalize:
-            kept = [item for i, item in enumerate(items) if i not in decisions.reasons]
-            for item, encoded in normalize_all(root, kept, options.progress):
-                operation = plan.normalize(item.entry.path, encoded, stage=not options.dry_run)
-                if operation.staged:
-                    stage(root, operation.staged, encoded.data)
+        plan = plan_and_stage(root, items, decisions, options)
         if manifest is not None:
             plan.attach_rows(manifest)
         run_id = None
         if not options.dry_run and plan.operations:
-            journal = journal or Journal(root)
+            journal = journal or open_files.enter_context(closing(Journal(root)))
             run_id = execute(plan, journal, manifest, options.progress)
         report = build_report(root, options, items, decisions, plan.moved_to, plan.normalized,
                               time.monotonic() - started)
@@ -90,11 +74,6 @@ def run(root: Path | str, options: CurateOptions) -> CurateReport:
         if journal is not None and run_id is not None:
             journal.note_reports(run_id, {path.name: sha256_file(path) for path in written})
         return dataclasses.replace(report, recovered=recovered, pending_rollback=pending, written=written)
-    finally:
-        if journal is not None:
-            journal.close()
-        if manifest is not None:
-            manifest.close()
 
 
 def _checked(root: Path | str) -> Path:
@@ -107,11 +86,32 @@ def _checked(root: Path | str) -> Path:
     return root.resolve()
 
 
-def _scan(root: Path) -> list[Entry]:
+def inspect_dataset(root: Path, options: CurateOptions) -> list[Item]:
+    """Every file of the dataset with what it is; a ROOT with no files is an error."""
     try:
-        return scan(root)
+        entries = scan(root)
     except LayoutError as error:
         raise CurateError(str(error)) from error
+    if not entries:
+        raise CurateError(f"no images under {root}: expected {root}/train/<class>/... or {root}/<class>/...")
+    inspections = inspect_all(root, entries, options.inspect_options(), options.workers, options.progress)
+    return [Item(entry, inspection) for entry, inspection in zip(entries, inspections, strict=True)]
+
+
+def plan_and_stage(root: Path, items: Sequence[Item], decisions: Decisions, options: CurateOptions) -> Plan:
+    """The run's moves; outside a dry run, the re-encoded bytes of `normalize` wait in the staging folder."""
+    plan = Plan(root)
+    for index, reason in sorted(decisions.reasons.items()):
+        plan.quarantine(items[index].entry.path, reason)
+    if not options.dry_run:
+        clear_staging(root)
+    if options.normalize:
+        kept = [item for i, item in enumerate(items) if i not in decisions.reasons]
+        for item, encoded in normalize_all(root, kept, options.progress):
+            operation = plan.normalize(item.entry.path, encoded, stage=not options.dry_run)
+            if operation.staged:
+                stage(root, operation.staged, encoded.data)
+    return plan
 
 
 def execute(plan: Plan, journal: Journal, manifest: ManifestRows | None, progress: bool) -> int:
