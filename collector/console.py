@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 from tqdm import tqdm
 
-from .errors import CollectorError
+from .errors import CollectorError, describe_os_error
 
 EXIT_CODES = "Exit codes: 0 done; 1 an error, said in one line; 2 a bad option; 130 interrupted (Ctrl-C)."
 
@@ -40,13 +40,6 @@ def format_table(rows: Sequence[Sequence[object]], *, right: Collection[int] = (
                        for i, (value, width) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def describe_os_error(error: OSError) -> str:
-    """`path: No space left on device`, whatever the OSError carries."""
-    where = error.filename or ""
-    what = error.strerror or str(error) or type(error).__name__
-    return f"{where}: {what}" if where else what
 
 
 @contextmanager

@@ -20,9 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
 from ..clock import now
-from ..console import describe_os_error
 from ..database import connect_read_only
-from ..errors import CollectorError
+from ..errors import CollectorError, describe_os_error
 from .layout import QUARANTINE
 
 JOURNAL = f"{QUARANTINE}/journal.sqlite"
