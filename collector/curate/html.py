@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from .options import hash_kinds
 from .report import CountsBeforeAfter, CurateReport, DuplicateGroup, Flagged, GroupMember, Rejected, to_json
 from .rgb import to_rgb, upright
 
@@ -253,15 +254,13 @@ def _groups(page: _Page, groups: list[DuplicateGroup], report: CurateReport) -> 
     )
 
 
-def rule_text(spec: str, threshold: int | Sequence[int]) -> tuple[str, str]:
+def rule_text(spec: str, thresholds: Sequence[int]) -> tuple[str, str]:
     """("pHash ≤ 8 or dHash ≤ 7", "pHash") from the setting `hash` ("a,b": near on any, "a+b": on every kind)
-    and `threshold` (one number for all kinds, or one per kind)."""
+    and its thresholds, one per kind."""
     joiner = " and " if "+" in spec else " or "
-    kinds = [kind.strip() for kind in spec.replace("+", ",").split(",") if kind.strip()]
-    limits = [threshold] * len(kinds) if isinstance(threshold, int) else list(threshold)
-    names = [NICE_HASH_NAMES.get(kind, kind) for kind in kinds]
-    text = joiner.join(f"{name} ≤ {limit}" for name, limit in zip(names, limits, strict=False))
-    return text, names[0] if names else "hash"
+    names = [NICE_HASH_NAMES.get(kind, kind) for kind in hash_kinds(spec)]
+    text = joiner.join(f"{name} ≤ {limit}" for name, limit in zip(names, thresholds, strict=True))
+    return text, names[0]
 
 
 def _group(page: _Page, group: DuplicateGroup) -> str:

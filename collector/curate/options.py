@@ -56,7 +56,7 @@ class CurateOptions:
 
     @property
     def hash_kinds(self) -> tuple[str, ...]:
-        return tuple(kind for kind in self.hash.replace(",", "+").split("+") if kind)
+        return hash_kinds(self.hash)
 
     @property
     def thresholds(self) -> tuple[int, ...]:
@@ -70,3 +70,8 @@ class CurateOptions:
     def decide_options(self) -> DecideOptions:
         return DecideOptions(hash_kinds=self.hash_kinds, match_any="," in self.hash, threshold=self.threshold,
                              keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality)
+
+
+def hash_kinds(spec: str) -> tuple[str, ...]:
+    """The kinds named in a `hash` setting such as `phash,dhash` or `phash+dhash`, in order."""
+    return tuple(kind for kind in spec.replace(",", "+").split("+") if kind)

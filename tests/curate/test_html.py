@@ -204,9 +204,9 @@ def test_counts_table_shows_before_after_and_removed_per_class_and_split(tmp_pat
 
 
 def test_duplicate_rule_is_written_out_for_one_kind_any_kind_and_every_kind() -> None:
-    assert rule_text("phash", 8) == ("pHash ≤ 8", "pHash")
-    assert rule_text("phash,dhash", [8, 7]) == ("pHash ≤ 8 or dHash ≤ 7", "pHash")
-    assert rule_text("dhash+whash", 10) == ("dHash ≤ 10 and wHash ≤ 10", "dHash")
+    assert rule_text("phash", (8,)) == ("pHash ≤ 8", "pHash")
+    assert rule_text("phash,dhash", (8, 7)) == ("pHash ≤ 8 or dHash ≤ 7", "pHash")
+    assert rule_text("dhash+whash", (10, 10)) == ("dHash ≤ 10 and wHash ≤ 10", "dHash")
 
 
 def test_dry_run_pictures_files_where_they_still_are(tmp_path: Path) -> None:
