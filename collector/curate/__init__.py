@@ -13,6 +13,7 @@ from .report import (
     DuplicateGroup,
     Flagged,
     GroupMember,
+    Located,
     Normalized,
     Rejected,
     Settings,
@@ -21,5 +22,5 @@ from .report import (
 from .run import curate, undo
 
 __all__ = ["CountsBeforeAfter", "CurateError", "CurateOptions", "CurateReport", "DuplicateGroup", "Flagged",
-           "GroupMember", "InspectOptions", "Inspection", "Normalized", "QualityThresholds", "Rejected", "Settings",
-           "Totals", "UndoResult", "curate", "inspect_image", "near_pairs", "undo", "union_groups"]
+           "GroupMember", "InspectOptions", "Inspection", "Located", "Normalized", "QualityThresholds", "Rejected",
+           "Settings", "Totals", "UndoResult", "curate", "inspect_image", "near_pairs", "undo", "union_groups"]

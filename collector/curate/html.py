@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from .options import hash_kinds
-from .report import CountsBeforeAfter, CurateReport, DuplicateGroup, Flagged, GroupMember, Rejected, to_json
+from .report import CountsBeforeAfter, CurateReport, DuplicateGroup, Flagged, GroupMember, Located, Rejected, to_json
 from .rgb import to_rgb, upright
 
 Shown = Rejected | GroupMember | Flagged
@@ -295,7 +295,7 @@ def _member_badges(member: GroupMember) -> list[str]:
     return badges + _place_badges(member)
 
 
-def _place_badges(item: Shown) -> list[str]:
+def _place_badges(item: Located) -> list[str]:
     """Split (when the layout has splits) and class of a file."""
     badges = []
     if item.split:

@@ -26,22 +26,25 @@ Counts = dict[str, dict[str, int]]  # split ("" in a flat layout) -> class -> im
 
 
 @dataclass(frozen=True)
-class Rejected:
-    """A file that is not a usable image, or a quality-flagged one under `reject_quality`."""
+class Located:
+    """Where a file of the dataset is: its path relative to ROOT, its split ("" in a flat layout) and class."""
 
     path: str
     split: str
     class_name: str = field(metadata=CLASS_KEY)
+
+
+@dataclass(frozen=True)
+class Rejected(Located):
+    """A file that is not a usable image, or a quality-flagged one under `reject_quality`."""
+
     reason: str
     detail: str
     moved_to: str | None  # where it went (in a dry run: would go) in the quarantine
 
 
 @dataclass(frozen=True)
-class GroupMember:
-    path: str
-    split: str
-    class_name: str = field(metadata=CLASS_KEY)
+class GroupMember(Located):
     width: int
     height: int
     size: int  # bytes
@@ -60,12 +63,9 @@ class DuplicateGroup:
 
 
 @dataclass(frozen=True)
-class Flagged:
+class Flagged(Located):
     """An accepted image that looks poor (dark, blurry...); reported, moved only under `reject_quality`."""
 
-    path: str
-    split: str
-    class_name: str = field(metadata=CLASS_KEY)
     flags: tuple[str, ...]
     metrics: dict[str, float]
     moved_to: str | None
@@ -115,7 +115,7 @@ class CurateReport:
     """One curate run. `to_json()` is the content of `curate_report.json`; the last three fields are not in it."""
 
     version: int
-    root: str
+    root: Path
     dry_run: bool
     finished_at: str
     seconds: float
@@ -176,7 +176,7 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
     reasons = Counter(decisions.reasons.values())
     return CurateReport(
         version=VERSION,
-        root=str(root),
+        root=root,
         dry_run=options.dry_run,
         finished_at=now().replace("+00:00", "Z"),
         seconds=round(seconds, 3),

@@ -63,7 +63,7 @@ def make_dataset_report(root: Path, *, dry_run: bool = False) -> CurateReport:
 
     return CurateReport(
         version=1,
-        root=str(root),
+        root=root,
         dry_run=dry_run,
         finished_at="2026-11-23T10:00:00Z",
         seconds=1.25,
@@ -225,7 +225,7 @@ def test_moved_file_is_read_from_quarantine(tmp_path: Path) -> None:
 
 
 def test_empty_report_renders_with_clear_empty_sections(tmp_path: Path) -> None:
-    empty = CurateReport(version=1, root=str(tmp_path), dry_run=False, finished_at="2026-11-23T10:00:00Z",
+    empty = CurateReport(version=1, root=tmp_path, dry_run=False, finished_at="2026-11-23T10:00:00Z",
                          seconds=0.5, settings=SETTINGS, counts=CountsBeforeAfter(before={}, after={}), rejected=(),
                          groups=(), leakage_pairs_fixed=0, label_conflicts=0, flags=(), normalized=(),
                          totals=Totals(0, 0, 0, 0, 0, 0, 0))
