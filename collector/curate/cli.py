@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from ..console import EXIT_CODES, one_line_errors, route_warnings
+from ..console import EXIT_CODES, one_line_errors
 from .inspect import QualityThresholds
 from .options import CurateError, CurateOptions
 from .run import run, undo
@@ -111,7 +111,6 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
       curate --undo data/
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-    route_warnings()
     options = curate_options(
         min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
         keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
