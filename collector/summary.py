@@ -16,6 +16,7 @@ class ClassSummary:
     duplicates: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     by_engine: Counter[str] = field(default_factory=Counter)
+    license_dropped: Counter[str] = field(default_factory=Counter)  # search results outside --license, by engine
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Summary:
     engine_errors: dict[str, str] = field(default_factory=dict)
     engines_answered: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    license: str = "any"
 
     @property
     def saved(self) -> int:
@@ -49,10 +51,17 @@ class Summary:
         reasons = ", ".join(f"{reason} {n}" for reason, n in failures.most_common())
         return f"none of the {candidates} candidates could be saved ({reasons or 'nothing was tried'})"
 
+    @property
+    def license_dropped(self) -> Counter[str]:
+        """Search results each engine returned outside --license, over every class."""
+        return sum((c.license_dropped for c in self.classes.values()), Counter())
+
     def _no_candidates(self) -> str:
         if self.unreachable and not self.engines_answered:
             engines = "; ".join(f"{e}: {msg}" for e, msg in self.unreachable.items())
             return f"no search engine could be reached ({engines})"
+        if self.license_dropped:
+            return f"every search result was outside --license {self.license}"
         return "the search engines returned no results for any query"
 
     def to_json(self) -> dict:
@@ -60,9 +69,12 @@ class Summary:
             "out": str(self.out),
             "dry_run": self.dry_run,
             "classes": [
-                {**asdict(c), "failures": dict(c.failures), "by_engine": dict(c.by_engine)}
+                {**asdict(c), "failures": dict(c.failures), "by_engine": dict(c.by_engine),
+                 "license_dropped": dict(c.license_dropped)}
                 for c in self.classes.values()
             ],
+            "license": self.license,
+            "license_dropped": dict(self.license_dropped),
             "unreachable_engines": self.unreachable,
             "warnings": self.warnings,
         }
@@ -86,4 +98,8 @@ def format_table(summary: Summary) -> str:
     lines = ["  ".join(v.ljust(w) if i in (0, len(header) - 1) else v.rjust(w)
                        for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    dropped = summary.license_dropped
+    if dropped:
+        counts = ", ".join(f"{engine} {n}" for engine, n in sorted(dropped.items()))
+        lines.append(f"dropped outside --license {summary.license}: {counts}")
     return "\n".join(lines)

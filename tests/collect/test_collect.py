@@ -12,7 +12,7 @@ from PIL import Image
 import collector
 from collector.addresses import AddressPolicy
 from tests.collect.helpers import QUICK_LIMITS, closed_port, collect_from, image_files, manifest_rows
-from tests.fake_engine.server import FAULTS, FakeEngine, FakeServer
+from tests.fake_engine.server import FAULTS, LICENSES, FakeEngine, FakeServer
 
 ENGINES = ("bing", "baidu", "duckduckgo", "wikimedia", "openverse")
 
@@ -58,7 +58,11 @@ def test_manifest_records_provenance_of_every_saved_image(fake, tmp_path):
         assert row["bytes"] == (tmp_path / row["path"]).stat().st_size
         assert row["fetched_at"]
     licensed = [r for r in saved if "/img/cat/" in r["url"]]
-    assert all(r["license"] and r["author"] and r["source_page"] for r in licensed)
+    assert all(r["author"] and r["source_page"] for r in licensed)
+    for row in licensed:
+        stated = LICENSES[int(row["url"].rsplit("/", 1)[1].split(".")[0]) % len(LICENSES)]
+        assert row["license"] == stated
+        assert (row["license_url"] is None) == (stated is None)
 
 
 def test_same_bytes_are_saved_once_within_and_across_classes(fake, tmp_path):
