@@ -3,12 +3,13 @@
 Credits go to `<split>/metadata.jsonl`, one line per image file, which is where Hugging Face's `imagefolder`
 loader reads per-image columns from (it ignores a metadata file above the split folders). Every value is a
 string, empty when unknown: the loader refuses splits whose columns differ in type, and a column that is
-null throughout one split would.
+null throughout one split would (as would fetch times, which it reads as timestamps, beside an image with none).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections import Counter
@@ -24,6 +25,12 @@ CARD = "README.md"
 CARD_MARK = "<!-- imgharvest dataset card: collect and curate rewrite this file; edits are lost -->"
 SPLITS = ("train", "val", "test")
 UNKNOWN = "unknown"
+LOADING = """```python
+from datasets import load_dataset
+
+dataset = load_dataset("imagefolder", data_dir="{name}")  # image, label, source_page, author, license, ...
+```"""
+log = logging.getLogger("collector")
 ABOUT = (
     "It was collected from image search engines by imgharvest. Each split folder holds one folder per class and a "
     "`metadata.jsonl` that credits every image: its source page, author, licence and licence URL (empty where the "
@@ -52,7 +59,6 @@ class Credit:
     engine: str
     query: str
     title: str
-    fetched_at: str
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,21 @@ def write_credits(root: Path) -> list[str]:
     files = list_images(root)
     rows, quarantined = read_manifest(root / FILENAME)
     credits = {image.path: credit(image, rows.get(image.path, {})) for image in files}
+    fetched = sorted(rows[image.path]["fetched_at"] for image in files if (rows.get(image.path) or {}).get("fetched_at"))
     for split in sorted({image.split for image in files}):
         lines = [credits[image.path] for image in files if image.split == split]
         write_atomic(root / split / METADATA, "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in lines))
     card = root / CARD
     if card.exists() and not card.read_text(encoding="utf-8", errors="replace").startswith(CARD_MARK):
         return [f"{card} was not written by imgharvest; the dataset card was not updated"]
-    write_atomic(card, render_card(root.name, files, credits, quarantined))
+    write_atomic(card, render_card(root.name, files, credits, fetched, quarantined))
     return []
+
+
+def refresh_credits(root: Path) -> None:
+    """write_credits for a caller without a summary of its own (curate): warnings go to the log."""
+    for message in write_credits(root):
+        log.warning("%s", message)
 
 
 def list_images(root: Path) -> list[ImageFile]:
@@ -132,71 +145,48 @@ def credit(image: ImageFile, row: dict) -> Credit:
         engine=value("engine"),
         query=value("query"),
         title=value("title"),
-        fetched_at=value("fetched_at"),
     )
 
 
-def render_card(name: str, files: list[ImageFile], credits: dict[str, Credit], quarantined: int) -> str:
-    """The Markdown dataset card: classes and counts per split, engines and queries, licence mix, date range."""
+def render_card(name: str, files: list[ImageFile], credits: dict[str, Credit], fetched: list[str],
+                quarantined: int) -> str:
+    """The Markdown dataset card: classes and counts per split, engines and queries, licence mix, and the dates
+    `fetched` (sorted ISO times) spans."""
     splits = [split for split in SPLITS if any(image.split == split for image in files)]
     per_class: dict[str, Counter[str]] = {}
     for image in files:
         per_class.setdefault(image.class_name, Counter())[image.split] += 1
+    class_rows = [[cls, *(counts[s] for s in splits), sum(counts.values())] for cls, counts in sorted(per_class.items())]
+    class_rows.append(["all", *(sum(c[s] for c in per_class.values()) for s in splits), len(files)])
     known = [c for c in credits.values() if c.engine]
-    engines = Counter(c.engine for c in known)
     queries: dict[str, set[str]] = {}
     for c in known:
         queries.setdefault(c.engine, set()).add(c.query)
+    engine_rows = [[engine, n, ", ".join(sorted(queries[engine]))]
+                   for engine, n in sorted(Counter(c.engine for c in known).items())]
     licences = Counter(c.license or UNKNOWN for c in credits.values())
-    dates = sorted(c.fetched_at[:10] for c in known if c.fetched_at)
-    lines = [
-        CARD_MARK,
-        f"# {name}",
-        "",
+    unsourced = len(files) - len(known)
+    dates = f"Downloaded between {fetched[0][:10]} and {fetched[-1][:10]} (UTC)." if fetched else ""
+    moved = f"`curate` has moved {quarantined} image{'s' * (quarantined != 1)} to `_quarantine/`." if quarantined else ""
+    sections = [
+        f"{CARD_MARK}\n# {name}",
         f"An image-classification dataset of {len(files)} images in {len(per_class)} classes. {ABOUT}",
-        "",
-        "## Classes",
-        "",
-        *_table(["class", *splits, "all"],
-                [[cls, *(counts[s] for s in splits), sum(counts.values())] for cls, counts in sorted(per_class.items())]
-                + [["all", *(sum(c[s] for c in per_class.values()) for s in splits), len(files)]]),
-        "",
-        "## Sources",
-        "",
-        *_table(["engine", "images", "queries"],
-                [[engine, n, ", ".join(sorted(queries[engine]))] for engine, n in sorted(engines.items())]),
-        *(["", f"{len(files) - len(known)} images are not in the manifest, so their source is unknown."]
-          if len(known) < len(files) else []),
-        "",
-        "## Licences",
-        "",
-        *_table(["licence", "images"], [[licence, n] for licence, n in licences.most_common()]),
-        "",
+        "## Classes", _table(["class", *splits, "all"], class_rows),
+        "## Sources", _table(["engine", "images", "queries"], engine_rows),
+        f"{unsourced} images are not in the manifest, so their source is unknown." if unsourced else "",
+        "## Licences", _table(["licence", "images"], [[licence, n] for licence, n in licences.most_common()]),
         LICENCE_NOTE,
-        "",
-        "## Collected",
-        "",
-        (f"Downloaded between {dates[0]} and {dates[-1]} (UTC)." if dates else "No download dates are recorded."),
-        *([f"`curate` has moved {quarantined} images to `_quarantine/` (see `curate_report.html`)."]
-          if quarantined else []),
-        "",
-        "## Loading",
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-        f'dataset = load_dataset("imagefolder", data_dir="{name}")  # columns: image, label, source_page, author, ...',
-        "```",
-        "",
+        "## Collected", dates or "No download dates are recorded.", moved,
+        "## Loading", LOADING.format(name=name),
     ]
-    return "\n".join(lines)
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
-def _table(header: list[str], rows: Iterable[list[object]]) -> list[str]:
+def _table(header: list[str], rows: Iterable[list[object]]) -> str:
     def cells(values: Iterable[object]) -> str:
         return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
 
-    return [cells(header), cells("---" for _ in header), *(cells(row) for row in rows)]
+    return "\n".join([cells(header), cells("---" for _ in header), *(cells(row) for row in rows)])
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..credits import refresh_credits
 from ..errors import CollectorError
 from .decide import DecideOptions, Decisions, Item, decide
 from .html import render_report
@@ -157,6 +158,8 @@ def _curate(root: Path, options: CurateOptions, started: float) -> CurateResult:
         written = () if options.dry_run else write_reports(root, report)
         if journal is not None and run_id is not None:
             journal.note_reports(run_id, {path.name: sha256_file(path) for path in written})
+        if not options.dry_run:
+            refresh_credits(root)  # metadata.jsonl and the dataset card follow the moves (collector/credits.py)
         return CurateResult(report, recovered, pending, written)
     finally:
         if journal is not None:
@@ -187,11 +190,13 @@ def undo(root: Path | str) -> UndoResult:
     manifest = ManifestRows(manifest_file) if manifest_file else None
     journal = Journal(root)
     try:
-        return journal.undo_last(manifest)
+        result = journal.undo_last(manifest)
     finally:
         journal.close()
         if manifest is not None:
             manifest.close()
+    refresh_credits(root)  # metadata.jsonl and the dataset card follow the moves (collector/credits.py)
+    return result
 
 
 def inspect_all(root: Path, entries: Sequence[Entry], options: InspectOptions, workers: int | None,

@@ -458,6 +458,15 @@ def test_wikimedia_batchcomplete_without_query_is_an_empty_last_page() -> None:
     assert wikimedia.parse(b'{"batchcomplete":""}', wikimedia.first_request("qwxzzy")) == Page([], None)
 
 
+@pytest.mark.parametrize("body", [
+    '{"batchcomplete":"","query":{"searchinfo":{"totalhits":0}}}',
+    ('{"batchcomplete":"","query":{"searchinfo":{"totalhits":0,"suggestion":"red box",'
+     '"suggestionsnippet":"red <em>box</em>"}}}'),
+])
+def test_wikimedia_search_without_hits_is_an_empty_last_page(body: str) -> None:
+    assert wikimedia.parse(body.encode(), wikimedia.first_request("red foxx")) == Page([], None)
+
+
 @pytest.mark.parametrize(("body", "message"), [
     (('{"error":{"code":"maxlag","info":"Waiting for 10.64.48.23: 5 seconds lagged.","*":"See api.php"},'
       '"servedby":"mw1234"}'), "MediaWiki error maxlag: Waiting for 10.64.48.23: 5 seconds lagged."),

@@ -93,6 +93,7 @@ class FakeEngine:
         self.max_bytes_served = max_bytes_served
         self.base_url = ""
         self.request_times: defaultdict[str, list[float]] = defaultdict(list)
+        self.request_params: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
         self.hosts: dict[str, str] = {}
         self._images: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -155,6 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         path, params = unquote(url.path), dict(parse_qsl(url.query))
         with fake._lock:
             fake.request_times[path].append(time.monotonic())
+            fake.request_params[path].append(params)
             fake.hosts[path] = self.headers.get("Host", "")
             count = len(fake.request_times[path])
         engine, _, rest = path.lstrip("/").partition("/")
