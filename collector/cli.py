@@ -18,6 +18,7 @@ from .classes import ClassSpecError, build_specs
 from .crawl import CollectError, CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
 from .fetch import FetchLimits
+from .licenses import LicenseError, LicenseFilter
 from .manifest import ManifestError
 from .summary import format_table
 
@@ -37,6 +38,18 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 20MB or 500k", param, ctx)
         number, unit = match.groups()
         return int(float(number) * 1024 ** " kmg".index(unit.lower() or " "))
+
+
+class LicenseSpec(click.ParamType):
+    """A `--license` value: `any`, groups such as `commercial`, or codes such as cc0,by,by-sa."""
+
+    name = "licenses"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return LicenseFilter.parse(str(value)).spec
+        except LicenseError as error:
+            self.fail(str(error), param, ctx)
 
 
 class TqdmHandler(logging.Handler):
@@ -92,7 +105,7 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
               help="Largest download accepted, e.g. 20MB or 500k.")
 @click.option("--min-side", type=click.IntRange(min=0), default=CollectOptions.min_side, show_default=True,
               help="Reject images whose shorter side is smaller, in pixels.")
-@click.option("--license", "license_", metavar="LICENSES", default=CollectOptions.license, show_default=True,
+@click.option("--license", "license_", type=LicenseSpec(), default=CollectOptions.license, show_default=True,
               help="Licences to keep: `any` (unknown licences included), `cc` (Creative Commons or public domain), "
                    "`commercial`, `modification` (licences that allow that use), or codes such as cc0,pdm,by,by-sa; "
                    "comma-joined groups must all hold. Pushed down to engines that filter (bing, duckduckgo, "

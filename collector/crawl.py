@@ -245,7 +245,8 @@ class Collection:
             usable.append((engine, self.options.endpoints.get(name, engine.base_url)))
         if not usable:
             raise CollectError(f"none of the engines {', '.join(self.options.engines)} can search within --license "
-                               f"{self.licenses.spec}; wikimedia and openverse filter every licence")
+                               f"{self.licenses.spec}; openverse filters by every licence, wikimedia by CC0, public domain, "
+                               "BY and BY-SA")
         return usable
 
     def _warn(self, message: str) -> None:
