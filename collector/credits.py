@@ -79,9 +79,13 @@ def write_credits(root: Path) -> list[str]:
     rows, quarantined = read_manifest(root / FILENAME)
     credits = {image.path: credit(image, rows.get(image.path, {})) for image in files}
     fetched = sorted(rows[image.path]["fetched_at"] for image in files if (rows.get(image.path) or {}).get("fetched_at"))
-    for split in sorted({image.split for image in files}):
+    for split in SPLITS:
         lines = [credits[image.path] for image in files if image.split == split]
-        write_atomic(root / split / METADATA, "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in lines))
+        if lines:
+            write_atomic(root / split / METADATA,
+                         "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in lines))
+        else:  # a split curate emptied: a stale file would name images that are gone
+            (root / split / METADATA).unlink(missing_ok=True)
     card = root / CARD
     if card.exists() and not card.read_text(encoding="utf-8", errors="replace").startswith(CARD_MARK):
         return [f"{card} was not written by imgharvest; the dataset card was not updated"]

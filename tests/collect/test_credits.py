@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from collector.credits import CARD_MARK, Credit
+from collector.credits import CARD_MARK, Credit, write_credits
 from collector.curate import curate, undo
 from tests.collect.helpers import collect_from, image_files, manifest_rows
 
@@ -109,6 +109,18 @@ def test_curate_refreshes_credits_and_card_after_quarantining_and_after_undo(fak
 
     assert credit_lines(root) == before
     assert "`curate` has moved" not in (root / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_split_left_without_images_loses_its_credit_file(fake, tmp_path):
+    collect_from(fake, tmp_path, ["cat"], engines=("openverse",))
+    assert (tmp_path / "val" / "metadata.jsonl").is_file()
+    for path in (tmp_path / "val").glob("*/*"):
+        path.unlink()
+
+    write_credits(tmp_path)
+
+    assert not (tmp_path / "val" / "metadata.jsonl").exists()
+    assert set(credit_lines(tmp_path)) == {p.relative_to(tmp_path).as_posix() for p in image_files(tmp_path)}
 
 
 def test_a_readme_the_user_wrote_is_left_alone_and_the_run_says_so(fake, tmp_path):

@@ -197,6 +197,14 @@ def test_results_a_service_returns_outside_the_filter_are_dropped_and_counted(fa
     assert all(codes_of(r["license"]) <= COMMERCIAL for r in rows)
 
 
+def test_a_run_whose_every_result_is_outside_the_filter_says_so(fake, tmp_path):
+    summary = collect_from(fake, tmp_path, ["cat"], queries=["cat=lawless cat"], engines=("openverse",),
+                           license="by-nc-nd")
+
+    assert summary.classes["cat"].candidates == 0
+    assert summary.failure_cause() == "every search result was outside --license by-nc-nd"
+
+
 def test_unknown_licences_are_kept_under_any(fake, tmp_path):
     summary = collect_from(fake, tmp_path, ["cat"], engines=("openverse",))
 
