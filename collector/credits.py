@@ -20,6 +20,8 @@ from pathlib import Path
 from .licenses import license_url
 from .manifest import FILENAME, LIVE_STATUSES, QUARANTINED
 
+log = logging.getLogger("collector")
+
 METADATA = "metadata.jsonl"
 CARD = "README.md"
 CARD_MARK = "<!-- imgharvest dataset card: collect and curate rewrite this file; edits are lost -->"
@@ -30,7 +32,6 @@ from datasets import load_dataset
 
 dataset = load_dataset("imagefolder", data_dir="{name}")  # image, label, source_page, author, license, ...
 ```"""
-log = logging.getLogger("collector")
 ABOUT = (
     "It was collected from image search engines by imgharvest. Each split folder holds one folder per class and a "
     "`metadata.jsonl` that credits every image: its source page, author, licence and licence URL (empty where the "
@@ -63,6 +64,8 @@ class Credit:
 
 @dataclass(frozen=True)
 class ImageFile:
+    """A file in a class folder of a split, where ImageFolder readers look."""
+
     split: str
     class_name: str
     path: str  # relative to the dataset root, with forward slashes
@@ -78,7 +81,7 @@ def write_credits(root: Path) -> list[str]:
     files = list_images(root)
     rows, quarantined = read_manifest(root / FILENAME)
     credits = {image.path: credit(image, rows.get(image.path, {})) for image in files}
-    fetched = sorted(rows[image.path]["fetched_at"] for image in files if (rows.get(image.path) or {}).get("fetched_at"))
+    fetched = sorted(row["fetched_at"] for image in files if (row := rows.get(image.path)) and row["fetched_at"])
     for split in SPLITS:
         lines = [credits[image.path] for image in files if image.split == split]
         if lines:
