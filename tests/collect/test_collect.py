@@ -198,3 +198,15 @@ def test_recovery_settles_rows_left_mid_write(fake, tmp_path):
     summary = collect_from(fake, tmp_path, ["cat"])
     assert summary.classes["cat"].saved == 1, "the row whose file never landed is fetched again"
     assert_dataset_consistent(tmp_path)
+
+
+def test_a_manifest_from_before_licence_urls_gains_the_column_and_keeps_its_rows(fake, tmp_path):
+    collect_from(fake, tmp_path, ["cat"], engines=("openverse",))
+    with sqlite3.connect(tmp_path / "manifest.sqlite") as db:
+        db.execute("ALTER TABLE images DROP COLUMN license_url")
+    before = [dict(r) for r in manifest_rows(tmp_path)]
+
+    again = collect_from(fake, tmp_path, ["cat"], engines=("openverse",))
+
+    rows = [dict(r) for r in manifest_rows(tmp_path)]
+    assert again.saved == 0 and [{**r, "license_url": None} for r in before] == rows
