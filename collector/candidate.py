@@ -14,6 +14,7 @@ class ImageHit:
     source_page: str | None = None
     title: str | None = None
     license: str | None = None
+    license_url: str | None = None
     author: str | None = None
     width: int | None = None
     height: int | None = None

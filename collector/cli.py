@@ -17,6 +17,7 @@ from .console import route_warnings
 from .crawl import CollectError, CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
 from .fetch import FetchLimits
+from .licenses import LicenseError, LicenseFilter
 from .manifest import ManifestError
 from .summary import format_table
 
@@ -36,6 +37,18 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 20MB or 500k", param, ctx)
         number, unit = match.groups()
         return int(float(number) * 1024 ** " kmg".index(unit.lower() or " "))
+
+
+class LicenseSpec(click.ParamType):
+    """A `--license` value: `any`, groups such as `commercial`, or codes such as cc0,by,by-sa."""
+
+    name = "licenses"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return LicenseFilter.parse(str(value)).spec
+        except LicenseError as error:
+            self.fail(str(error), param, ctx)
 
 
 def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
@@ -84,6 +97,12 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
               help="Largest download accepted, e.g. 20MB or 500k.")
 @click.option("--min-side", type=click.IntRange(min=0), default=CollectOptions.min_side, show_default=True,
               help="Reject images whose shorter side is smaller, in pixels.")
+@click.option("--license", "license_", type=LicenseSpec(), default=CollectOptions.license, show_default=True,
+              help="Licences to keep: `any` (unknown licences included), `cc` (Creative Commons or public domain), "
+                   "`commercial`, `modification` (licences that allow that use), or codes such as cc0,pdm,by,by-sa; "
+                   "comma-joined groups must all hold. Pushed down to engines that filter (bing, duckduckgo, "
+                   "wikimedia, openverse; not baidu) and checked again on every result; an image whose licence is "
+                   "unknown is kept only under `any`.")
 @click.option("--endpoint", "endpoints", metavar="NAME=URL", multiple=True,
               help="Use URL as engine NAME's base URL (a mirror, a proxy, or the test fake); the engine "
                    "appends its own path and query.")
@@ -93,7 +112,7 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def main(names, class_names, classes_file, queries, engines, out, pages, per_class, val_fraction, seed,
-         concurrency, per_host, timeout, retries, max_bytes, min_side, endpoints, allow_private_addresses,
+         concurrency, per_host, timeout, retries, max_bytes, min_side, license_, endpoints, allow_private_addresses,
          dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Search image engines for each class and build an ImageFolder dataset.
 
@@ -102,9 +121,11 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
       collect --classes cat dog --pages 5
       collect --query cat=猫 --query dog=狗 --engine baidu
       collect --classes-file classes.txt --engine all --per-class 500
+      collect --classes fox --engine openverse --engine wikimedia --license commercial
 
     Running the same command again resumes: only URLs never tried (or that failed
-    transiently) are fetched, and existing files are kept.
+    transiently) are fetched, and existing files are kept. Each run writes OUT/metadata.jsonl
+    (every image's source, author and licence) and the dataset card OUT/README.md.
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     route_warnings()
@@ -116,7 +137,7 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
             concurrency=concurrency, per_host=per_host, min_side=min_side, endpoints=parse_endpoints(endpoints),
             limits=FetchLimits(timeout=timeout, max_bytes=max_bytes, retries=retries),
             policy=AddressPolicy.allow_all() if allow_private_addresses else AddressPolicy(),
-            dry_run=dry_run, progress=not quiet,
+            dry_run=dry_run, progress=not quiet, license=license_,
         )
         summary = run_sync(specs, options)
     except ClassSpecError as error:

@@ -19,9 +19,11 @@ from tqdm import tqdm
 from .addresses import AddressPolicy
 from .candidate import Candidate
 from .classes import ClassSpec, build_specs
+from .credits import write_credits
 from .engines import ENGINES, Engine, EngineFormatError
 from .errors import CollectorError
 from .fetch import ClientPool, Fetcher, FetchError, FetchLimits
+from .licenses import ANY, LicenseError, LicenseFilter
 from .manifest import FILENAME, Manifest, Row
 from .search import search_pages
 from .split import choose_split
@@ -55,8 +57,13 @@ class CollectOptions:
     policy: AddressPolicy = field(default_factory=AddressPolicy)
     dry_run: bool = False
     progress: bool = True
+    license: str = ANY
 
     def __post_init__(self) -> None:
+        try:
+            LicenseFilter.parse(self.license)
+        except LicenseError as error:
+            raise CollectError(str(error)) from None
         unknown = [e for e in [*self.engines, *self.endpoints] if e not in ENGINES]
         if unknown:
             raise CollectError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
@@ -66,6 +73,10 @@ class CollectOptions:
             raise CollectError("pages, concurrency and per-host limit must be at least 1")
         if self.per_class is not None and self.per_class < 1:
             raise CollectError("per-class cap must be at least 1")
+
+    @property
+    def license_filter(self) -> LicenseFilter:
+        return LicenseFilter.parse(self.license)
 
 
 def collect(
@@ -101,7 +112,8 @@ def run_sync(specs: list[ClassSpec], options: CollectOptions) -> Summary:
 
 
 async def run(specs: list[ClassSpec], options: CollectOptions) -> Summary:
-    summary = Summary(options.out, {s.name: ClassSummary(s.name) for s in specs}, dry_run=options.dry_run)
+    summary = Summary(options.out, {s.name: ClassSummary(s.name) for s in specs}, dry_run=options.dry_run,
+                      license=options.license_filter.spec)
     if options.dry_run:
         await Collection(specs, options, summary, manifest=None).run()
         return summary
@@ -112,7 +124,18 @@ async def run(specs: list[ClassSpec], options: CollectOptions) -> Summary:
         manifest.close()
         with contextlib.suppress(OSError):
             (options.out / TMP_DIR).rmdir()
+    refresh_credits(options.out, summary)
     return summary
+
+
+def refresh_credits(out: Path, summary: Summary) -> None:
+    """Rewrite metadata.jsonl and the dataset card so they describe the images now on disk."""
+    try:
+        for message in write_credits(out):
+            summary.warnings.append(message)
+            log.warning("%s", message)
+    except OSError as error:
+        raise CollectError(f"cannot write the credits in {out}: {error.strerror or error}") from error
 
 
 def open_output(out: Path) -> Manifest:
@@ -168,6 +191,7 @@ class Collection:
         self.options = options
         self.summary = summary
         self.manifest = manifest
+        self.licenses = options.license_filter
         self.queue: asyncio.Queue[Row] = asyncio.Queue()
         self.seen: dict[str, set[str]] = {s.name: set() for s in specs}
         self.folders: set[Path] = set()
@@ -183,17 +207,19 @@ class Collection:
         if self.manifest is not None:
             for spec in self.specs:
                 self.summary.classes[spec.name].already_saved = self.manifest.count(spec.name, "saved")
-            self._enqueue(self.manifest.to_fetch(s.name for s in self.specs))
+            self._enqueue([row for row in self.manifest.to_fetch(s.name for s in self.specs)
+                           if self.licenses.admits(row.license)])
         try:
             async with ClientPool(options.concurrency, options.limits) as clients:
                 searcher = Fetcher(clients, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST,
                                    rng=rng)
                 downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng)
+                engines = self._engines()
                 async with asyncio.TaskGroup() as group:
                     workers = [group.create_task(self._work(downloader)) for _ in range(options.concurrency)]
                     await asyncio.gather(*(
                         self._search(engine, spec, query, searcher)
-                        for spec in self.specs for query in spec.queries for engine in self._engines()
+                        for spec in self.specs for query in spec.queries for engine in engines
                     ))
                     await self.queue.join()
                     for worker in workers:
@@ -208,8 +234,20 @@ class Collection:
                 self.summary.classes[spec.name].candidates = self.manifest.candidates(spec.name)
 
     def _engines(self) -> list[tuple[Engine, str]]:
-        return [(ENGINES[name], self.options.endpoints.get(name, ENGINES[name].base_url))
-                for name in self.options.engines]
+        """The engines to search, with their base URLs; those that cannot search within the licences are warned of."""
+        usable = []
+        for name in self.options.engines:
+            engine = ENGINES[name]
+            if engine.first_request("", self.licenses.codes) is None:
+                self._warn(f"{name}: no licence filter of this engine fits --license {self.licenses.spec}; "
+                           "not searched")
+                continue
+            usable.append((engine, self.options.endpoints.get(name, engine.base_url)))
+        if not usable:
+            raise CollectError(f"none of the engines {', '.join(self.options.engines)} can search within --license "
+                               f"{self.licenses.spec}; openverse filters by every licence, wikimedia by CC0, public domain, "
+                               "BY and BY-SA")
+        return usable
 
     def _warn(self, message: str) -> None:
         self.summary.warnings.append(message)
@@ -226,13 +264,17 @@ class Collection:
         engine, base_url = target
         rank = 0
         try:
-            async for hits in search_pages(engine, base_url, query, self.options.pages, searcher):
+            async for hits in search_pages(engine, base_url, query, self.options.pages, searcher,
+                                           licenses=self.licenses.codes):
                 self.summary.engines_answered.add(engine.name)
-                self.summary.classes[spec.name].by_engine[engine.name] += len(hits)
+                stats = self.summary.classes[spec.name]
+                stats.by_engine[engine.name] += len(hits)
                 candidates = []
                 for hit in hits:
                     rank += 1
-                    if hit.url not in self.seen[spec.name]:
+                    if not self.licenses.admits(hit.license):
+                        stats.license_dropped[engine.name] += 1
+                    elif hit.url not in self.seen[spec.name]:
                         self.seen[spec.name].add(hit.url)
                         candidates.append(Candidate(spec.name, query, engine.name, rank, hit))
                 self._record(spec.name, candidates)

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS images (
     title TEXT,
     license TEXT,
     author TEXT,
+    license_url TEXT,
     status TEXT NOT NULL DEFAULT 'pending',
     retryable INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS images (
 CREATE INDEX IF NOT EXISTS images_sha256 ON images (sha256);
 CREATE INDEX IF NOT EXISTS images_class_status ON images (class, status);
 """
+ADDED_COLUMNS = {"license_url": "TEXT"}
+"""Columns newer than the first manifests, added to an older file when it is opened."""
 
 
 class ManifestError(CollectorError):
@@ -65,6 +68,7 @@ class Row:
     id: int
     class_name: str
     url: str
+    license: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ class Manifest:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            present = {row[1] for row in self.db.execute("PRAGMA table_info(images)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in present:
+                    self.db.execute(f"ALTER TABLE images ADD COLUMN {name} {kind}")
         except sqlite3.DatabaseError as error:
             raise ManifestError(f"{path} is not a usable manifest: {error}") from error
         self._commit: asyncio.Future[None] | None = None
@@ -133,12 +141,13 @@ class Manifest:
             hit = c.hit
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO images (class, query, engine, rank, url, thumbnail_url, source_page,"
-                " title, license, author, width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " title, license, license_url, author, width, height)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.class_name, c.query, c.engine, c.rank, hit.url, hit.thumbnail_url, hit.source_page,
-                 hit.title, hit.license, hit.author, hit.width, hit.height),
+                 hit.title, hit.license, hit.license_url, hit.author, hit.width, hit.height),
             )
             if cursor.rowcount:
-                new.append(Row(cursor.lastrowid, c.class_name, hit.url))
+                new.append(Row(cursor.lastrowid, c.class_name, hit.url, hit.license))
         return new
 
     def to_fetch(self, classes: Iterable[str]) -> list[Row]:
@@ -146,7 +155,7 @@ class Manifest:
         names = list(classes)
         marks = ",".join("?" * len(names))
         rows = self.db.execute(
-            f"SELECT id, class, url FROM images WHERE class IN ({marks})"
+            f"SELECT id, class, url, license FROM images WHERE class IN ({marks})"
             " AND (status = 'pending' OR (status LIKE 'failed:%' AND retryable = 1)) ORDER BY rank, id",
             names,
         ).fetchall()

@@ -10,10 +10,11 @@ from .fetch import Fetcher
 
 
 async def search_pages(
-    engine: Engine, base_url: str, query: str, pages: int, fetcher: Fetcher
+    engine: Engine, base_url: str, query: str, pages: int, fetcher: Fetcher, *, licenses: frozenset[str] | None = None
 ) -> AsyncIterator[list[ImageHit]]:
-    """Yield each result page's hits, up to `pages` pages; errors propagate to the caller."""
-    request = engine.first_request(query)
+    """Yield each result page's hits, up to `pages` pages, within `licenses` where the engine can filter (None: any);
+    errors propagate to the caller."""
+    request = engine.first_request(query, licenses)
     while request is not None and request.page <= pages:
         fetched = await fetcher.fetch(request.url(base_url), headers=request.headers)
         page = engine.parse(fetched.data, request)

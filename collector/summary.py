@@ -18,6 +18,7 @@ class ClassSummary:
     duplicates: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     by_engine: Counter[str] = field(default_factory=Counter)
+    license_dropped: Counter[str] = field(default_factory=Counter)  # search results outside --license, by engine
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Summary:
     engine_errors: dict[str, str] = field(default_factory=dict)
     engines_answered: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    license: str = "any"
 
     @property
     def saved(self) -> int:
@@ -51,10 +53,17 @@ class Summary:
         reasons = ", ".join(f"{reason} {n}" for reason, n in failures.most_common())
         return f"none of the {candidates} candidates could be saved ({reasons or 'nothing was tried'})"
 
+    @property
+    def license_dropped(self) -> Counter[str]:
+        """Search results each engine returned outside --license, over every class."""
+        return sum((c.license_dropped for c in self.classes.values()), Counter())
+
     def _no_candidates(self) -> str:
         if self.unreachable and not self.engines_answered:
             engines = "; ".join(f"{e}: {msg}" for e, msg in self.unreachable.items())
             return f"no search engine could be reached ({engines})"
+        if self.license_dropped:
+            return f"every search result was outside --license {self.license}"
         return "the search engines returned no results for any query"
 
     def to_json(self) -> dict:
@@ -62,9 +71,12 @@ class Summary:
             "out": str(self.out),
             "dry_run": self.dry_run,
             "classes": [
-                {**asdict(c), "failures": dict(c.failures), "by_engine": dict(c.by_engine)}
+                {**asdict(c), "failures": dict(c.failures), "by_engine": dict(c.by_engine),
+                 "license_dropped": dict(c.license_dropped)}
                 for c in self.classes.values()
             ],
+            "license": self.license,
+            "license_dropped": dict(self.license_dropped),
             "unreachable_engines": self.unreachable,
             "warnings": self.warnings,
         }
@@ -83,4 +95,8 @@ def format_table(summary: Summary) -> str:
              ", ".join(f"{r} {n}" for r, n in c.failures.most_common()) or "-"]
             for c in summary.classes.values()
         ]
-    return console.format_table([header, *rows], right=range(1, len(header) - 1))
+    table = console.format_table([header, *rows], right=range(1, len(header) - 1))
+    if summary.license_dropped:
+        counts = ", ".join(f"{engine} {n}" for engine, n in sorted(summary.license_dropped.items()))
+        table += f"\ndropped outside --license {summary.license}: {counts}"
+    return table

@@ -27,7 +27,8 @@ def run(command, *args: object) -> str:  # type: ignore[no-untyped-def]
 
 
 def files_under(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.is_file())
+    """The images of a split folder: the files in its class folders (its own metadata.jsonl is not one)."""
+    return sorted(path for path in folder.glob("*/**/*") if path.is_file())
 
 
 @pytest.mark.slow
@@ -42,6 +43,7 @@ def test_keywords_to_a_model_that_labels_a_picture_it_never_saw(fake, tmp_path):
 
     run(curate, data, "--quiet", "--workers", "1")
     assert (data / "curate_report.json").is_file() and (data / "curate_report.html").is_file()
+    assert (data / "README.md").is_file() and (data / "train" / "metadata.jsonl").is_file()
     kept = {split: files_under(data / split) for split in ("train", "val")}
     assert kept["train"] and kept["val"]
 

@@ -13,6 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..atomic import write_atomic
+from ..credits import refresh_credits
 from ..keywords import options_from, with_options_signature
 from .decide import Decisions, Item, decide
 from .html import render_report
@@ -44,7 +45,9 @@ def undo(root: Path | str = "data") -> UndoResult:
     manifest_file = manifest_path(root)
     with ExitStack() as open_files:
         manifest = open_files.enter_context(closing(ManifestRows(manifest_file))) if manifest_file else None
-        return open_files.enter_context(closing(Journal(root))).undo_last(manifest)
+        result = open_files.enter_context(closing(Journal(root))).undo_last(manifest)
+    refresh_credits(root)  # metadata.jsonl and the dataset card follow the moves
+    return result
 
 
 def run(root: Path | str, options: CurateOptions) -> CurateReport:
@@ -73,6 +76,8 @@ def run(root: Path | str, options: CurateOptions) -> CurateReport:
         written = () if options.dry_run else write_reports(root, report)
         if journal is not None and run_id is not None:
             journal.note_reports(run_id, {path.name: sha256_file(path) for path in written})
+        if not options.dry_run:
+            refresh_credits(root)  # metadata.jsonl and the dataset card follow the moves
         return dataclasses.replace(report, recovered=recovered, pending_rollback=pending, written=written)
 
 

@@ -5,6 +5,7 @@ Two shapes are read. The classic one is `{"listNum": N, "data": [item, ..., {}]}
 a substitution cipher and the original under replaceUrl[].ObjURL. The newer one
 puts results under `data.images[]` with lower-case keys. Keys are compared
 case-insensitively so one item reader serves both. `pn` is the 0-based offset.
+Baidu has no licence filter and says nothing of licences, so it cannot search under one.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _JSON_ESCAPES = frozenset('"\\/bfnrtu')
 
 
-def first_request(query: str) -> PageRequest:
-    return _request(query, offset=0, page=1)
+def first_request(query: str, licenses: frozenset[str] | None = None) -> PageRequest | None:
+    """The first page; None under any licence filter."""
+    return _request(query, offset=0, page=1) if licenses is None else None
 
 
 def parse(body: bytes, request: PageRequest) -> Page:

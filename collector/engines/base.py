@@ -53,9 +53,13 @@ class Page:
 
 @dataclass(frozen=True)
 class Engine:
-    """A search engine as the crawler sees it: pure request building and parsing, no I/O."""
+    """A search engine as the crawler sees it: pure request building and parsing, no I/O.
+
+    `first_request(query, licenses)` pushes a licence filter down where the service has one (`licenses` is the
+    set of accepted codes, None for any) and returns None when it cannot search within those licences.
+    """
 
     name: str
     base_url: str
-    first_request: Callable[[str], PageRequest]
+    first_request: Callable[[str, frozenset[str] | None], PageRequest | None]
     parse: Callable[[bytes, PageRequest], Page]

@@ -3,7 +3,8 @@
 Each result is an `<a class="iusc">` whose `m` attribute holds entity-escaped JSON
 (murl: image, turl: thumbnail, purl: source page, t: title); the same anchor's href
 carries the original size as expw/exph. `first` is the 1-based position of the
-first result wanted.
+first result wanted. Results say nothing of their licence; the `qft` licence filters
+of Bing's image search narrow them to a set, which every hit is then labelled with.
 """
 
 from __future__ import annotations
@@ -13,15 +14,35 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 from ..candidate import ImageHit
+from ..licenses import CODES, best_option, label
 from ._parsing import format_error, http_url, positive_int, text
 from .base import BROWSER_HEADERS, Engine, Page, PageRequest
 
 PATH = "/images/async"
 PAGE_SIZE = 35
+BY_CODES = ("by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd")
+LICENSE_FILTERS = {
+    "+filterui:licenseType-Any": frozenset(CODES),
+    "+filterui:license-L1": frozenset({"cc0", "pdm"}),
+    "+filterui:license-L2_L3_L4_L5_L6_L7": frozenset(BY_CODES),
+    "+filterui:license-L2_L3_L4": frozenset({"by", "by-sa", "by-nd"}),
+    "+filterui:license-L2_L3_L5_L6": frozenset({"by", "by-sa", "by-nc", "by-nc-sa"}),
+    "+filterui:license-L2_L3": frozenset({"by", "by-sa"}),
+}
+"""Bing's licence filters (All Creative Commons, Public domain, Free to share and use, ... commercially,
+Free to modify, share and use, ... commercially) and the licences each admits: L1 public domain, L2-L7 CC BY,
+BY-SA, BY-ND, BY-NC, BY-NC-SA, BY-NC-ND."""
 
 
-def first_request(query: str) -> PageRequest:
-    return _request(query, first=1, page=1)
+def first_request(query: str, licenses: frozenset[str] | None = None) -> PageRequest | None:
+    """The first page; None when no licence filter of Bing's fits within `licenses`."""
+    request = _request(query, first=1, page=1)
+    if licenses is not None:
+        option = best_option(LICENSE_FILTERS, licenses)
+        if option is None:
+            return None
+        request.params["qft"] = option[0]
+    return request
 
 
 def parse(body: bytes, request: PageRequest) -> Page:
@@ -33,9 +54,18 @@ def parse(body: bytes, request: PageRequest) -> Page:
     results = [(metadata, anchor) for anchor in anchors if (metadata := _metadata(anchor)) is not None]
     if not results:
         raise format_error("result anchors with JSON 'm' attributes holding 'murl'", body)
-    hits = [hit for metadata, anchor in results if (hit := _hit(metadata, anchor)) is not None]
+    licensed = _filter_label(request.params.get("qft"))
+    hits = [hit for metadata, anchor in results if (hit := _hit(metadata, anchor, licensed)) is not None]
     first = int(request.params["first"]) + len(anchors)
-    return Page(hits, _request(request.params["q"], first, request.page + 1))
+    following = _request(request.params["q"], first, request.page + 1)
+    if "qft" in request.params:
+        following.params["qft"] = request.params["qft"]
+    return Page(hits, following)
+
+
+def _filter_label(qft: str | None) -> str | None:
+    codes = LICENSE_FILTERS.get(qft or "")
+    return f"{label(codes)} (Bing licence filter)" if codes else None
 
 
 def _request(query: str, first: int, page: int) -> PageRequest:
@@ -64,7 +94,7 @@ def _metadata(anchor: dict[str, str]) -> dict | None:
     return metadata if isinstance(metadata, dict) and "murl" in metadata else None
 
 
-def _hit(metadata: dict, anchor: dict[str, str]) -> ImageHit | None:
+def _hit(metadata: dict, anchor: dict[str, str], license: str | None) -> ImageHit | None:
     url = http_url(metadata.get("murl"))
     if url is None:
         return None
@@ -74,6 +104,7 @@ def _hit(metadata: dict, anchor: dict[str, str]) -> ImageHit | None:
         thumbnail_url=http_url(metadata.get("turl")),
         source_page=http_url(metadata.get("purl")),
         title=text(metadata.get("t")),
+        license=license,
         width=width,
         height=height,
     )

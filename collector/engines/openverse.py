@@ -1,12 +1,14 @@
 """Openverse, the openly licensed media index, through its public image search API.
 
 Pages are numbered from 1 and the answer says how many there are (`page_count`);
-anonymous clients may ask for at most 20 results a page.
+anonymous clients may ask for at most 20 results a page. `license` takes a comma-joined
+list of the same licence codes every result carries in its own `license` field.
 """
 
 from __future__ import annotations
 
 from ..candidate import ImageHit
+from ..licenses import CODES
 from ._parsing import format_error, http_url, load_json, positive_int, text
 from .base import Engine, Page, PageRequest
 
@@ -16,8 +18,11 @@ LICENSE_NAMES = {"cc0": "CC0", "pdm": "Public Domain Mark"}
 """Licence codes that are not Creative Commons "CC <CODE>" licences."""
 
 
-def first_request(query: str) -> PageRequest:
-    return _request(query, 1)
+def first_request(query: str, licenses: frozenset[str] | None = None) -> PageRequest:
+    request = _request(query, 1)
+    if licenses is not None:
+        request.params["license"] = ",".join(code for code in CODES if code in licenses)
+    return request
 
 
 def parse(body: bytes, request: PageRequest) -> Page:
@@ -29,7 +34,10 @@ def parse(body: bytes, request: PageRequest) -> Page:
     page, page_count = int(request.params["page"]), positive_int(data.get("page_count"))
     if not results or page_count is None or page >= page_count:
         return Page(hits, None)
-    return Page(hits, _request(request.params["q"], page + 1))
+    following = _request(request.params["q"], page + 1)
+    if "license" in request.params:
+        following.params["license"] = request.params["license"]
+    return Page(hits, following)
 
 
 def license_name(code: object, version: object) -> str | None:
@@ -54,6 +62,7 @@ def _hit(result: dict) -> ImageHit | None:
         source_page=http_url(result.get("foreign_landing_url")),
         title=text(result.get("title")),
         license=license_name(result.get("license"), result.get("license_version")),
+        license_url=http_url(result.get("license_url")),
         author=text(result.get("creator")),
         width=positive_int(result.get("width")),
         height=positive_int(result.get("height")),

@@ -2,7 +2,9 @@
 
 `query.pages` is keyed by page id, so results are put back in search order by
 their `index`. The `continue` object holds exactly the parameters to add to the
-request for the next batch; its absence is the end.
+request for the next batch; its absence is the end. Commons hosts no NonCommercial or
+NoDerivatives files; its search narrows by licence with the `haslicense:` keyword
+(the buckets of its MediaSearch licence filter, read from structured data).
 """
 
 from __future__ import annotations
@@ -15,14 +17,27 @@ PATH = "/w/api.php"
 PAGE_SIZE = 50
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 """Commons also hosts SVG, TIFF, PDF, DjVu, audio and video files; a photo dataset wants none of them."""
+LICENSE_BUCKETS = {
+    "unrestricted": frozenset({"cc0", "pdm"}),
+    "attribution": frozenset({"by"}),
+    "attribution-same-license": frozenset({"by-sa"}),
+}
+"""`haslicense:` values and the licence codes each one holds."""
 
 
-def first_request(query: str) -> PageRequest:
+def first_request(query: str, licenses: frozenset[str] | None = None) -> PageRequest | None:
+    """The search; None when `licenses` holds nothing Commons hosts."""
+    search = query
+    if licenses is not None:
+        buckets = [name for name, codes in LICENSE_BUCKETS.items() if codes & licenses]
+        if not buckets:
+            return None
+        search = f"{query} haslicense:{'|'.join(buckets)}"
     params = {
         "action": "query", "format": "json",
-        "generator": "search", "gsrsearch": query, "gsrnamespace": "6", "gsrlimit": str(PAGE_SIZE),
+        "generator": "search", "gsrsearch": search, "gsrnamespace": "6", "gsrlimit": str(PAGE_SIZE),
         "prop": "imageinfo", "iiprop": "url|size|mime|extmetadata", "iiurlwidth": "320",
-        "iiextmetadatafilter": "LicenseShortName|Artist|ObjectName",
+        "iiextmetadatafilter": "LicenseShortName|LicenseUrl|Artist|ObjectName",
     }
     return PageRequest(PATH, params, 1, {"User-Agent": USER_AGENT})  # Wikimedia asks for a descriptive one
 
@@ -37,6 +52,8 @@ def parse(body: bytes, request: PageRequest) -> Page:
     query, following = data.get("query"), data.get("continue")
     if query is None and following is None and "batchcomplete" in data:
         return Page([], None)
+    if _no_hits(query) and following is None:
+        return Page([], None)
     pages = query.get("pages") if isinstance(query, dict) else None
     if not isinstance(pages, dict):
         raise format_error("MediaWiki JSON with 'query.pages'", body)
@@ -46,6 +63,14 @@ def parse(body: bytes, request: PageRequest) -> Page:
         return Page(hits, None)
     params = {**request.params, **{str(key): str(value) for key, value in following.items()}}
     return Page(hits, PageRequest(request.path, params, request.page + 1, request.headers))
+
+
+def _no_hits(query: object) -> bool:
+    """A search that matched nothing answers `query.searchinfo.totalhits` 0 (and maybe a suggestion), no pages."""
+    if not isinstance(query, dict) or "pages" in query:
+        return False
+    info = query.get("searchinfo")
+    return isinstance(info, dict) and info.get("totalhits") == 0
 
 
 def _search_rank(page: dict) -> float:
@@ -71,6 +96,7 @@ def _hit(page: dict) -> ImageHit | None:
         source_page=http_url(info.get("descriptionurl")),
         title=text(value("ObjectName")) or _file_name(page.get("title")),
         license=text(value("LicenseShortName")),
+        license_url=http_url(text(value("LicenseUrl"))),
         author=text(value("Artist")),
         width=positive_int(info.get("width")),
         height=positive_int(info.get("height")),

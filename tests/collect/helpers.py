@@ -37,7 +37,8 @@ def manifest_rows(out: Path) -> list[sqlite3.Row]:
 
 
 def image_files(out: Path) -> list[Path]:
-    return sorted(p for split in ("train", "val") for p in (out / split).rglob("*") if p.is_file())
+    """The files in class folders: a split folder's own files (metadata.jsonl) are not images."""
+    return sorted(p for split in ("train", "val") for p in (out / split).glob("*/**/*") if p.is_file())
 
 
 def encode(image: Image.Image, fmt: str = "JPEG") -> bytes:

@@ -37,7 +37,7 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--out", "--classes", "--classes-file", "--query", "--engine", "--pages", "--per-class",
                    "--val-fraction", "--seed", "--concurrency", "--timeout", "--max-bytes", "--min-side",
-                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json"):
+                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json", "--license"):
         assert option in result.output
 
 
@@ -68,6 +68,7 @@ def test_table_summary_lists_failures_by_reason(fake, tmp_path):
     (["--query", "cat"], "CLASS=TEXT"),
     (["--classes", "cat", "--endpoint", "bing"], "NAME=http"),
     (["--classes", "cat", "--val-fraction", "1.5"], "--val-fraction"),
+    (["--classes", "cat", "--license", "cc-by"], "unknown licence 'cc-by': use any, cc, commercial, modification"),
 ])
 def test_bad_input_is_a_one_line_usage_error(args, message, tmp_path):
     result = invoke(*args, "--out", str(tmp_path))
@@ -75,6 +76,20 @@ def test_bad_input_is_a_one_line_usage_error(args, message, tmp_path):
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "manifest.sqlite").exists()
+
+
+def test_license_filter_reports_what_each_engine_dropped_in_the_table_and_the_json(fake, tmp_path):
+    args = ["--query", "cat=lawless cat", "--allow-private-addresses", "--license", "cc,commercial",
+            *endpoint_args(fake, "openverse", "bing")]
+    table = invoke(*args, "--out", str(tmp_path / "a"))
+    assert table.exit_code == 0, table.output
+    assert table.stdout.splitlines()[-1] == "dropped outside --license cc,commercial: openverse 7"
+
+    result = invoke(*args, "--out", str(tmp_path / "b"), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["license"] == "cc,commercial" and summary["license_dropped"] == {"openverse": 7}
+    assert summary["classes"][0]["license_dropped"] == {"openverse": 7}
+    assert (tmp_path / "b" / "README.md").is_file() and (tmp_path / "b" / "train" / "metadata.jsonl").is_file()
 
 
 def test_classes_file_names_classes_and_their_queries(fake, tmp_path):

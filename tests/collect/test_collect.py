@@ -12,7 +12,7 @@ from PIL import Image
 import collector
 from collector.addresses import AddressPolicy
 from tests.collect.helpers import QUICK_LIMITS, closed_port, collect_from, image_files, manifest_rows
-from tests.fake_engine.server import FAULTS, FakeEngine, FakeServer
+from tests.fake_engine.server import FAULTS, LICENSES, FakeEngine, FakeServer
 
 ENGINES = ("bing", "baidu", "duckduckgo", "wikimedia", "openverse")
 
@@ -58,7 +58,11 @@ def test_manifest_records_provenance_of_every_saved_image(fake, tmp_path):
         assert row["bytes"] == (tmp_path / row["path"]).stat().st_size
         assert row["fetched_at"]
     licensed = [r for r in saved if "/img/cat/" in r["url"]]
-    assert all(r["license"] and r["author"] and r["source_page"] for r in licensed)
+    assert all(r["author"] and r["source_page"] for r in licensed)
+    for row in licensed:
+        stated = LICENSES[int(row["url"].rsplit("/", 1)[1].split(".")[0]) % len(LICENSES)]
+        assert row["license"] == stated
+        assert (row["license_url"] is None) == (stated is None)
 
 
 def test_same_bytes_are_saved_once_within_and_across_classes(fake, tmp_path):
@@ -194,3 +198,15 @@ def test_recovery_settles_rows_left_mid_write(fake, tmp_path):
     summary = collect_from(fake, tmp_path, ["cat"])
     assert summary.classes["cat"].saved == 1, "the row whose file never landed is fetched again"
     assert_dataset_consistent(tmp_path)
+
+
+def test_a_manifest_from_before_licence_urls_gains_the_column_and_keeps_its_rows(fake, tmp_path):
+    collect_from(fake, tmp_path, ["cat"], engines=("openverse",))
+    with sqlite3.connect(tmp_path / "manifest.sqlite") as db:
+        db.execute("ALTER TABLE images DROP COLUMN license_url")
+    before = [dict(r) for r in manifest_rows(tmp_path)]
+
+    again = collect_from(fake, tmp_path, ["cat"], engines=("openverse",))
+
+    rows = [dict(r) for r in manifest_rows(tmp_path)]
+    assert again.saved == 0 and [{**r, "license_url": None} for r in before] == rows

@@ -23,6 +23,7 @@ from collector.engines import (
     wikimedia,
 )
 from collector.engines.base import BROWSER_HEADERS
+from collector.licenses import license_url
 from tests.fake_engine.formats import RESPONDERS, obfuscate_url
 
 
@@ -32,12 +33,16 @@ class Catalogue:
 
     results: list[ImageHit]
     changed: bool = False
+    lawless: bool = False
 
     def hits(self, query: str) -> list[ImageHit]:
         return self.results
 
     def changed_format(self, query: str) -> bool:
         return self.changed
+
+    def ignores_license_filter(self, query: str) -> bool:
+        return self.lawless
 
 
 def catalogue_of(count: int) -> list[ImageHit]:
@@ -61,8 +66,12 @@ CARRIES_LICENCE = {"wikimedia", "openverse"}
 
 
 def as_carried(engine: str, hit: ImageHit) -> ImageHit:
-    """What an engine's format can carry of a hit: only Commons and Openverse say who made it and under what licence."""
-    return hit if engine in CARRIES_LICENCE else dataclasses.replace(hit, license=None, author=None)
+    """What an engine's format can carry of a hit: only Commons and Openverse say who made it and under what licence
+    (and link the licence's deed, Commons without the trailing slash)."""
+    if engine in CARRIES_LICENCE:
+        deed = license_url(hit.license)
+        return dataclasses.replace(hit, license_url=deed.rstrip("/") if engine == "wikimedia" else deed)
+    return dataclasses.replace(hit, license=None, author=None)
 
 
 def walk(engine: str, catalogue: Catalogue, query: str = "red fox") -> tuple[list[ImageHit], list[PageRequest]]:
@@ -449,6 +458,15 @@ def test_wikimedia_batchcomplete_without_query_is_an_empty_last_page() -> None:
     assert wikimedia.parse(b'{"batchcomplete":""}', wikimedia.first_request("qwxzzy")) == Page([], None)
 
 
+@pytest.mark.parametrize("body", [
+    '{"batchcomplete":"","query":{"searchinfo":{"totalhits":0}}}',
+    ('{"batchcomplete":"","query":{"searchinfo":{"totalhits":0,"suggestion":"red box",'
+     '"suggestionsnippet":"red <em>box</em>"}}}'),
+])
+def test_wikimedia_search_without_hits_is_an_empty_last_page(body: str) -> None:
+    assert wikimedia.parse(body.encode(), wikimedia.first_request("red foxx")) == Page([], None)
+
+
 @pytest.mark.parametrize(("body", "message"), [
     (('{"error":{"code":"maxlag","info":"Waiting for 10.64.48.23: 5 seconds lagged.","*":"See api.php"},'
       '"servedby":"mw1234"}'), "MediaWiki error maxlag: Waiting for 10.64.48.23: 5 seconds lagged."),
@@ -476,9 +494,11 @@ def openverse_result(**fields: object) -> dict:
 OPENVERSE = {"result_count": 9, "page_count": 3, "page_size": 20, "page": 1, "results": [
     openverse_result(),
     openverse_result(url="https://upload.example.org/cc0.png", title="<em>Fox</em> kit", creator=None,
-                     license="cc0", license_version="1.0", width=None, height=None, thumbnail=None),
+                     license="cc0", license_version="1.0", width=None, height=None, thumbnail=None,
+                     license_url="https://creativecommons.org/publicdomain/zero/1.0/"),
     openverse_result(url=None),
-    openverse_result(url="https://upload.example.org/pdm.jpg", license="pdm", license_version="1.0", title=None),
+    openverse_result(url="https://upload.example.org/pdm.jpg", license="pdm", license_version="1.0", title=None,
+                     license_url="https://creativecommons.org/publicdomain/mark/1.0/"),
 ]}
 
 
@@ -489,11 +509,14 @@ def test_openverse_results_carry_licence_creator_and_size() -> None:
     assert page.hits == [
         ImageHit(url="https://live.staticflickr.com/5055/5421337425_1dd36b6bb0_b.jpg",
                  thumbnail_url="https://api.openverse.org/v1/images/4bc43a04/thumb/", source_page=landing,
-                 title="Red Fox", license="CC BY 2.0", author="Peter G Trimming", width=1024, height=683),
-        ImageHit(url="https://upload.example.org/cc0.png", source_page=landing, title="Fox kit", license="CC0 1.0"),
+                 title="Red Fox", license="CC BY 2.0", license_url="https://creativecommons.org/licenses/by/2.0/",
+                 author="Peter G Trimming", width=1024, height=683),
+        ImageHit(url="https://upload.example.org/cc0.png", source_page=landing, title="Fox kit", license="CC0 1.0",
+                 license_url="https://creativecommons.org/publicdomain/zero/1.0/"),
         ImageHit(url="https://upload.example.org/pdm.jpg",
                  thumbnail_url="https://api.openverse.org/v1/images/4bc43a04/thumb/", source_page=landing,
-                 license="Public Domain Mark 1.0", author="Peter G Trimming", width=1024, height=683),
+                 license="Public Domain Mark 1.0", license_url="https://creativecommons.org/publicdomain/mark/1.0/",
+                 author="Peter G Trimming", width=1024, height=683),
     ]
 
 

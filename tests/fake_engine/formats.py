@@ -2,7 +2,9 @@
 
 One pure function per engine takes the request path (relative to the engine's
 base URL), its query parameters and the catalogue, and answers as that service
-does: the same paths, the same pagination, realistic bodies. A query the
+does: the same paths, the same pagination, realistic bodies, and each service's
+own licence filter (Bing's `qft`, DuckDuckGo's `f`, Commons' `haslicense:`,
+Openverse's `license`), unless the catalogue says to ignore it. A query the
 catalogue flags as `changed_format` gets a plausible answer in a shape no parser
 knows, still with status 200.
 """
@@ -13,6 +15,7 @@ import hashlib
 import html
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +23,7 @@ from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 from collector.candidate import ImageHit
 from collector.engines import baidu, openverse
+from collector.licenses import CODES, codes_of
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,33 @@ class Catalogue(Protocol):
     def changed_format(self, query: str) -> bool:
         """Whether to answer this query in a format the parsers do not know."""
 
+    def ignores_license_filter(self, query: str) -> bool:
+        """Whether to answer this query as if no licence filter had been asked for (a service's bug)."""
+
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 NOT_FOUND = Response(404, "text/plain; charset=utf-8", b"not found")
+BING_LICENSES = {"1": {"cc0", "pdm"}, "2": {"by"}, "3": {"by-sa"}, "4": {"by-nd"}, "5": {"by-nc"}, "6": {"by-nc-sa"},
+                 "7": {"by-nc-nd"}}
+"""Bing's licence numbers in `filterui:license-L2_L3`: L1 public domain, then the six CC BY licences."""
+DUCKDUCKGO_LICENSES = {"Any": "1_2_3_4_5_6_7", "Public": "1", "Share": "2_3_4_5_6_7", "ShareCommercially": "2_3_4",
+                       "Modify": "2_3_5_6", "ModifyCommercially": "2_3"}
+"""DuckDuckGo's licence filter names and the Bing licence numbers behind them."""
+COMMONS_LICENSES = {"unrestricted": {"cc0", "pdm"}, "attribution": {"by"}, "attribution-same-license": {"by-sa"}}
+_BING_LICENSE = re.compile(r"filterui:license(?:Type-Any|-(L\d(?:_L\d)*))")
+_HAS_LICENSE = re.compile(r"\s*\bhaslicense:(\S+)")
+
+
+def licensed(hits: list[ImageHit], codes: set[str] | None) -> list[ImageHit]:
+    """The hits a licence filter lets through: those whose licence is one of `codes` (None: no filter)."""
+    if codes is None:
+        return hits
+    return [hit for hit in hits if (found := codes_of(hit.license)) and found <= codes]
+
+
+def _bing_codes(numbers: str) -> set[str]:
+    return {code for number in numbers.replace("L", "").split("_") for code in BING_LICENSES[number]}
 
 
 def respond_bing(path: str, params: dict[str, str], catalogue: Catalogue) -> Response:
@@ -48,7 +75,9 @@ def respond_bing(path: str, params: dict[str, str], catalogue: Catalogue) -> Res
         return NOT_FOUND
     query = params.get("q", "")
     first = max(_number(params.get("first"), 1), 1)
-    hits = catalogue.hits(query)[first - 1 : first - 1 + _number(params.get("count"), 35)]
+    match = _BING_LICENSE.search(params.get("qft", ""))
+    codes = None if match is None else _bing_codes(match.group(1)) if match.group(1) else set(CODES)
+    hits = _filtered(catalogue, query, codes)[first - 1 : first - 1 + _number(params.get("count"), 35)]
     changed = catalogue.changed_format(query)
     items = [_bing_item(hit, first + i, query, changed) for i, hit in enumerate(hits)]
     rows = "".join(
@@ -188,7 +217,8 @@ def respond_duckduckgo(path: str, params: dict[str, str], catalogue: Catalogue) 
         return NOT_FOUND
     if params.get("vqd") != vqd:
         return Response(403, HTML, b"<!DOCTYPE html><html><body><h1>403 Forbidden</h1></body></html>")
-    hits = catalogue.hits(query)
+    name = params.get("f", "").rpartition(",")[2].removeprefix("license:")
+    hits = _filtered(catalogue, query, _bing_codes(DUCKDUCKGO_LICENSES[name]) if name else None)
     offset = _number(params.get("s"), 0)
     results = [_duckduckgo_result(hit) for hit in hits[offset : offset + 100]]
     if catalogue.changed_format(query):
@@ -198,7 +228,7 @@ def respond_duckduckgo(path: str, params: dict[str, str], catalogue: Catalogue) 
                 "results": results, "vqd": {query: vqd}}
         if offset + 100 < len(hits):
             body["next"] = "i.js?" + urlencode({"q": query, "o": "json", "p": "1", "s": offset + 100, "u": "bing",
-                                               "f": ",,,,,", "l": "us-en", "vqd": vqd}, safe=",")
+                                               "f": params.get("f", ",,,,,"), "l": "us-en", "vqd": vqd}, safe=",:")
     return Response(200, JSON, _compact(body).encode())
 
 
@@ -236,13 +266,18 @@ def respond_wikimedia(path: str, params: dict[str, str], catalogue: Catalogue) -
     """/w/api.php: a generator=search batch of `gsrlimit` files from `gsroffset`, with a `continue` until the last."""
     if path != "/w/api.php":
         return NOT_FOUND
-    query = params.get("gsrsearch", "")
-    hits = catalogue.hits(query)
+    search = params.get("gsrsearch", "")
+    match = _HAS_LICENSE.search(search)
+    query = _HAS_LICENSE.sub("", search)
+    codes = None if match is None else {c for name in match.group(1).split("|") for c in COMMONS_LICENSES[name]}
+    hits = _filtered(catalogue, query, codes)
     offset, limit = _number(params.get("gsroffset"), 0), _number(params.get("gsrlimit"), 10)
     window = list(enumerate(hits[offset : offset + limit], start=offset + 1))
     if catalogue.changed_format(query):
         search = [{"ns": 6, "title": _file_title(hit, index), "pageid": _page_id(hit, index)} for index, hit in window]
         return _json({"batchcomplete": "", "query": {"searchinfo": {"totalhits": len(hits)}, "search": search}})
+    if not hits:
+        return _json({"batchcomplete": "", "query": {"searchinfo": {"totalhits": 0}}})
     if not window:
         return _json({"batchcomplete": ""})
     pages = sorted((_wikimedia_page(hit, index) for index, hit in window), key=lambda page: page["pageid"])
@@ -259,6 +294,8 @@ def _wikimedia_page(hit: ImageHit, index: int) -> dict[str, Any]:
     metadata = _present({
         "ObjectName": hit.title and {"value": html.escape(hit.title), "source": "mediawiki-metadata", "hidden": ""},
         "LicenseShortName": hit.license and {"value": hit.license, "source": "commons-desc-page", "hidden": ""},
+        "LicenseUrl": _deed(hit.license) and {"value": _deed(hit.license).rstrip("/"), "source": "commons-desc-page",
+                                              "hidden": ""},
         "Artist": hit.author and {
             "value": f'<a href="//commons.wikimedia.org/wiki/User:{quote(hit.author)}"'
                      f' title="User:{html.escape(hit.author)}">{html.escape(hit.author)}</a>',
@@ -281,7 +318,8 @@ def respond_openverse(path: str, params: dict[str, str], catalogue: Catalogue) -
     if path != "/v1/images/":
         return NOT_FOUND
     query = params.get("q", "")
-    hits = catalogue.hits(query)
+    wanted = params.get("license")
+    hits = _filtered(catalogue, query, set(wanted.split(",")) if wanted else None)
     page, size = max(_number(params.get("page"), 1), 1), max(_number(params.get("page_size"), 20), 1)
     results = [_openverse_result(hit) for hit in hits[(page - 1) * size : page * size]]
     page_count = math.ceil(len(hits) / size)
@@ -295,11 +333,10 @@ def _openverse_result(hit: ImageHit) -> dict[str, Any]:
     key = _digest(hit.url)
     identifier = f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:32]}"
     code, version = _license_code(hit.license)
-    license_url = f"https://creativecommons.org/licenses/{code}/{version}/" if code else None
     return {
         "id": identifier, "title": hit.title, "indexed_on": "2023-06-14T09:21:43Z",
         "foreign_landing_url": hit.source_page, "url": hit.url, "creator": hit.author, "creator_url": None,
-        "license": code, "license_version": version, "license_url": license_url, "provider": "flickr",
+        "license": code, "license_version": version, "license_url": _deed(hit.license), "provider": "flickr",
         "source": "flickr", "category": "photograph", "filesize": None, "filetype": "jpg", "tags": [],
         "attribution": f'"{hit.title or "This work"}" by {hit.author or "an unknown creator"} is licensed under'
                        f" {hit.license or 'an unknown licence'}.",
@@ -316,6 +353,21 @@ def _license_code(name: str | None) -> tuple[str, str | None]:
     label, _, version = name.rpartition(" ")
     codes = {label: code for code, label in openverse.LICENSE_NAMES.items()}
     return codes.get(label, label.removeprefix("CC ").lower()), version
+
+
+def _deed(name: str | None) -> str | None:
+    """The Creative Commons page of a licence name such as "CC BY-SA 2.0" or "CC0 1.0"."""
+    code, version = _license_code(name)
+    if code == "cc0":
+        return "https://creativecommons.org/publicdomain/zero/1.0/"
+    if code == "pdm":
+        return "https://creativecommons.org/publicdomain/mark/1.0/"
+    return f"https://creativecommons.org/licenses/{code}/{version}/" if code in CODES and version else None
+
+
+def _filtered(catalogue: Catalogue, query: str, codes: set[str] | None) -> list[ImageHit]:
+    hits = catalogue.hits(query)
+    return hits if catalogue.ignores_license_filter(query) else licensed(hits, codes)
 
 
 RESPONDERS: dict[str, Callable[[str, dict[str, str], Catalogue], Response]] = {

@@ -3,7 +3,8 @@
 It serves every engine's real response format (see formats.py) over real HTTP on
 127.0.0.1, generated images for every query, and each fault a crawler meets in
 the wild. Special queries: `nothing...` has no results, `changed format` answers
-in a format no parser knows, `faults` lists one URL per fault below.
+in a format no parser knows, `faults` lists one URL per fault below, and
+`lawless...` is answered as if no licence filter had been asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from .formats import RESPONDERS, Response
 
 HANG_SECONDS = 30
 SHARED_IMAGE = "common"
+LICENSES = ("CC BY 4.0", "CC BY-SA 4.0", "CC0 1.0", "CC BY-NC 4.0", None, "CC BY-ND 2.0")
+"""The licences the catalogue's images take in turn; None is an image whose licence nobody states."""
 
 
 def draw_image(key: str, size: tuple[int, int], quality: int = 90, noise: bool = False) -> bytes:
@@ -90,6 +93,7 @@ class FakeEngine:
         self.max_bytes_served = max_bytes_served
         self.base_url = ""
         self.request_times: defaultdict[str, list[float]] = defaultdict(list)
+        self.request_params: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
         self.hosts: dict[str, str] = {}
         self._images: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -106,7 +110,7 @@ class FakeEngine:
                 thumbnail_url=f"{self.base_url}/img/{slug}/{i}.jpg?thumb=1",
                 source_page=f"{self.base_url}/page/{slug}/{i}",
                 title=f"{query} picture {i}",
-                license="CC BY 4.0",
+                license=LICENSES[i % len(LICENSES)],
                 author=f"Photographer {i}",
                 width=self.image_size[0],
                 height=self.image_size[1],
@@ -119,6 +123,9 @@ class FakeEngine:
 
     def changed_format(self, query: str) -> bool:
         return query == "changed format"
+
+    def ignores_license_filter(self, query: str) -> bool:
+        return query.startswith("lawless")
 
     def requests(self, path: str) -> int:
         return len(self.request_times.get(path, ()))
@@ -149,6 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         path, params = unquote(url.path), dict(parse_qsl(url.query))
         with fake._lock:
             fake.request_times[path].append(time.monotonic())
+            fake.request_params[path].append(params)
             fake.hosts[path] = self.headers.get("Host", "")
             count = len(fake.request_times[path])
         engine, _, rest = path.lstrip("/").partition("/")
