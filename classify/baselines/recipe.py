@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
+from ..optimizers import make_optimizer
 
 # Learning rates that train the tutorial models well at batch 128, as the optimizer comparisons use them.
 TUTORIAL_LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
@@ -81,11 +81,8 @@ def build_optimizer(recipe: Recipe, model: nn.Module, fast: bool) -> torch.optim
         for group in groups:
             # Decoupled decay: the same shrink per step whatever the group's learning rate.
             group["weight_decay"] = recipe.weight_decay / group["lr"]
-        momentum = (FAST_MOMENTUM if fast else 0.9) if recipe.optimizer == "momentum" else 0.0
-        return torch.optim.SGD(groups, lr=recipe.lr, momentum=momentum, nesterov=momentum > 0)
-    factory = {"adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam,
-               "adamw": torch.optim.AdamW}[recipe.optimizer]
-    return factory(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        return make_optimizer(recipe.optimizer, groups, lr=recipe.lr, momentum=FAST_MOMENTUM if fast else 0.9)
+    return make_optimizer(recipe.optimizer, groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
 def triangle(step: int, total: int, start: float = 0.2, peak_at: float = 0.23, end: float = 0.07) -> float:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -245,7 +246,8 @@ def summarise(accuracies: list[float]) -> tuple[float, float]:
 
 @dataclass
 class BaselineResult:
-    """Everything `classify baseline` reports: per-run accuracies and times, and the last run's details."""
+    """Everything `classify baseline` reports: per-run accuracies and times, the last run's details, and the files
+    written."""
 
     dataset: str
     model: str
@@ -258,6 +260,7 @@ class BaselineResult:
     data_seconds: float
     history: list[dict]
     confusion: np.ndarray
+    files: dict[str, Path] = field(default_factory=dict)
 
     def summary(self) -> dict:
         mean, std = summarise(self.accuracies)
@@ -267,6 +270,7 @@ class BaselineResult:
             "train_seconds_mean": float(np.mean(self.train_seconds)), "train_seconds": self.train_seconds,
             "compile_seconds": self.compile_seconds, "data_seconds": self.data_seconds,
             "history": self.history, "report": metrics.report(self.confusion, self.classes),
+            "files": {name: str(path) for name, path in self.files.items()},
         }
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .checkpoint import ModelFile
-from .images import ImageReadError, image_files
-from .transforms import eval_pipeline
+from .images import image_files
+from .inference import infer
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,16 @@ class Guess:
 
 @dataclass(frozen=True)
 class Prediction:
+    """The most probable classes of one image, best first; `true` is its label when it came from a labelled split."""
+
     path: Path
     top: list[Guess]
+    true: str | None = None
 
     def to_json(self) -> dict:
-        return {"path": str(self.path), "top": [{"class": g.label, "probability": g.probability} for g in self.top]}
+        labelled = {} if self.true is None else {"true": self.true}
+        return {"path": str(self.path), **labelled,
+                "top": [{"class": g.label, "probability": g.probability} for g in self.top]}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,17 @@ class Failure:
 
     def to_json(self) -> dict:
         return {"path": str(self.path), "error": self.error}
+
+
+@dataclass
+class Predictions:
+    """What `predict` returns: a prediction per readable image and a failure per unreadable or missing one."""
+
+    predictions: list[Prediction]
+    failures: list[Failure]
+
+    def to_json(self) -> dict:
+        return {"predictions": [p.to_json() for p in self.predictions], "errors": [f.to_json() for f in self.failures]}
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path | Failure]:
@@ -55,48 +71,29 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path | Failure]:
             yield Failure(path, "no such file or folder")
 
 
-def top_k(probabilities: torch.Tensor, classes: Sequence[str], k: int) -> list[list[Guess]]:
+def most_probable(probabilities: torch.Tensor | np.ndarray, classes: Sequence[str], k: int) -> list[list[Guess]]:
     """The k most probable classes per row, most probable first."""
-    values, indices = probabilities.topk(min(k, len(classes)), dim=1)
+    values, indices = torch.as_tensor(probabilities).topk(min(k, len(classes)), dim=1)
     return [[Guess(classes[i], float(p)) for p, i in zip(row_p, row_i, strict=True)]
             for row_p, row_i in zip(values.tolist(), indices.tolist(), strict=True)]
 
 
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def predict_paths(model_file: ModelFile, items: Iterable[Path | Failure], *, top: int = 5,
-                  device: torch.device | str = "cpu", batch_size: int = 32) -> Iterator[Prediction | Failure]:
-    """One Prediction per readable image and one Failure per unreadable one, in input order, batch by batch.
+def predict_paths(model_file: ModelFile, items: Sequence[Path | Failure], *, top_k: int = 3,
+                  device: torch.device | str = "cpu", batch_size: int = 64, workers: int = 0,
+                  progress: bool = False) -> list[Prediction | Failure]:
+    """One Prediction per readable image and one Failure per unreadable one, in input order.
 
     `items` come from `expand_paths`, so a missing path arrives as a Failure and passes straight through.
     """
-    device = torch.device(device)
-    model = model_file.build().to(device)
-    pipeline = eval_pipeline(model_file.preprocess)
-    for chunk in batched(items, batch_size):
-        results: list[Prediction | Failure | None] = []
-        tensors, slots = [], []
-        for item in chunk:
-            if isinstance(item, Failure):
-                results.append(item)
-                continue
-            try:
-                tensors.append(pipeline(item))
-            except ImageReadError as error:
-                results.append(Failure(item, str(error)))
-                continue
-            slots.append((len(results), item))
-            results.append(None)
-        if tensors:
-            with torch.inference_mode():
-                probabilities = model(torch.stack(tensors).to(device)).float().softmax(dim=1).cpu()
-            for (slot, path), guesses in zip(slots, top_k(probabilities, model_file.classes, top), strict=True):
-                results[slot] = Prediction(path, guesses)
-        yield from results
+    paths = [item for item in items if not isinstance(item, Failure)]
+    outputs = infer(model_file, paths, device=device, batch_size=batch_size, workers=workers, progress=progress,
+                    description="predict")
+    results: dict[int, Prediction | Failure] = {
+        int(index): Prediction(paths[index], guesses)
+        for index, guesses in zip(outputs.indices, most_probable(outputs.probabilities, model_file.classes, top_k), strict=True)}
+    results.update((index, Failure(paths[index], reason)) for index, reason in outputs.unreadable)
+    position = iter(range(len(paths)))
+    return [item if isinstance(item, Failure) else results[next(position)] for item in items]
 
 
 def format_table(predictions: Sequence[Prediction]) -> str:
