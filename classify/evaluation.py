@@ -115,11 +115,12 @@ def evaluate_model(model_file: ModelFile, dataset: LabelledSplit, out_dir: Path,
     outputs = infer(model_file, all_paths, device=device, batch_size=batch_size, workers=workers, progress=progress,
                     description="evaluate")
     unreadable = [Failure(all_paths[index], reason) for index, reason in outputs.unreadable]
+    if not len(outputs.indices):
+        raise EvaluationError(f"none of the {len(dataset.samples)} images could be read, e.g. "
+                              f"{unreadable[0].path}: {unreadable[0].error}")
     if unreadable:
         logger.warning("%d image(s) could not be read and were left out, e.g. %s: %s",
                        len(unreadable), unreadable[0].path, unreadable[0].error)
-    if not len(outputs.indices):
-        raise EvaluationError(f"none of the {len(dataset.samples)} images could be read")
     probabilities = outputs.probabilities
     paths = [all_paths[index] for index in outputs.indices]
     targets = np.array([dataset.samples[index][1] for index in outputs.indices], dtype=np.int64)

@@ -51,8 +51,14 @@ class ExportResult:
         return {**asdict(self), "path": str(self.path)}
 
 
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
 def default_path(model_path: Path, fmt: str) -> Path:
     """`runs/x/model.pt` becomes `runs/x/model.onnx` or `runs/x/model.torchscript.pt`."""
+    check_format(fmt)
     return Path(model_path).with_name(Path(model_path).stem + SUFFIXES[fmt])
 
 
@@ -68,8 +74,7 @@ def example_input(model_file: ModelFile, batch: int, seed: int) -> torch.Tensor:
 
 def export_model(model_file: ModelFile, out: Path, fmt: str) -> ExportResult:
     """Write `out` atomically in `fmt`, then compare its outputs with the checkpoint's on a fresh batch."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    check_format(fmt)
     out = Path(out)
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent}: no such folder to write the export into")

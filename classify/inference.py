@@ -78,7 +78,8 @@ def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device 
           workers: int = 0, progress: bool = True, description: str = "infer") -> Outputs:
     """Run the model over every image file in order, batch by batch, with the model file's preprocessing.
 
-    Loader workers start only when there is more than one batch: one small batch decodes faster than they start.
+    Loader workers start only when there is more than one batch: one small batch decodes faster than they start;
+    the progress bar shows from two batches on.
     """
     device = torch.device(device)
     model = model_file.build().to(device, memory_format=memory_format(device))
@@ -87,8 +88,8 @@ def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device 
                         num_workers=workers, collate_fn=_collate, pin_memory=device.type == "cuda")
     probabilities, indices, unreadable = [], [], []
     with torch.inference_mode(), autocast(device):
-        for images, batch_indices, failed in tqdm(loader, desc=description, unit="batch", disable=not progress,
-                                                  leave=False):
+        for images, batch_indices, failed in tqdm(loader, desc=description, unit="batch", leave=False,
+                                                  disable=not progress or len(loader) < 2):
             unreadable.extend(failed)
             if images is None:
                 continue
