@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .checkpoint import ModelFile
+from .errors import ClassifyError
 from .images import ImageReadError
 from .transforms import Pipeline, eval_pipeline
 
@@ -30,6 +31,10 @@ class InferenceOptions:
     batch_size: int = 64
     workers: int = 2
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1 or self.batch_size < 1 or self.workers < 0:
+            raise ClassifyError("top_k and batch_size must be at least 1, workers at least 0")
 
 
 @dataclass

@@ -52,8 +52,11 @@ class BaselineOptions:
             raise ClassifyError(f"unknown baseline model {self.model!r}; choose {', '.join(MODELS)}")
         if self.optimizer is not None:
             check_optimizer(self.optimizer)
-        if self.runs < 1 or (self.limit is not None and self.limit < 1):
-            raise ClassifyError("runs and limit must be at least 1")
+        counts = {"runs": self.runs, "epochs": self.epochs, "batch_size": self.batch_size, "limit": self.limit,
+                  "image_size": self.image_size}
+        too_small = [name for name, value in counts.items() if value is not None and value < 1]
+        if too_small or (self.lr is not None and self.lr <= 0):
+            raise ClassifyError(f"{', '.join(too_small) or 'lr'} must be positive")
 
 
 def run_experiment(dataset: str | None, options: BaselineOptions) -> BaselineResult:

@@ -14,8 +14,8 @@ from PIL import Image
 from classify.checkpoint import load_model
 from classify.data import Split, load_split
 from classify.evaluation import EvaluationError, evaluate_model, format_report
-from classify.inference import infer
 from classify.gallery import most_confidently_wrong, sample
+from classify.inference import infer
 from classify.transforms import eval_transform
 from classify.use_cli import eval_command
 from tests.classify.conftest import save_untrained_model
