@@ -260,6 +260,7 @@ class BaselineResult:
     data_seconds: float
     history: list[dict]
     confusion: np.ndarray
+    flip: bool  # whether mirrored images counted as the same class (augmentation and test-time views)
     files: dict[str, Path] = field(default_factory=dict)
 
     def summary(self) -> dict:
@@ -268,7 +269,7 @@ class BaselineResult:
             "dataset": self.dataset, "model": self.model, "device": self.device, **asdict(self.recipe),
             "runs": len(self.accuracies), "accuracy_mean": mean, "accuracy_std": std, "accuracies": self.accuracies,
             "train_seconds_mean": float(np.mean(self.train_seconds)), "train_seconds": self.train_seconds,
-            "compile_seconds": self.compile_seconds, "data_seconds": self.data_seconds,
+            "compile_seconds": self.compile_seconds, "data_seconds": self.data_seconds, "flip": self.flip,
             "history": self.history, "report": metrics.report(self.confusion, self.classes),
             "files": {name: str(path) for name, path in self.files.items()},
         }
@@ -301,4 +302,4 @@ def run_baseline(data: ImageData, model_name: str, recipe: Recipe, device: torch
     last = results[-1]
     return BaselineResult(data.name, model_name, str(device), recipe, data.classes,
                           [r.accuracy for r in results], [r.train_seconds for r in results],
-                          sum(r.compile_seconds for r in results), data_seconds, last.history, last.confusion)
+                          sum(r.compile_seconds for r in results), data_seconds, last.history, last.confusion, flip)
