@@ -1,7 +1,7 @@
 """Fine-tuning a torchvision model on an ImageFolder: the classic recipe, done carefully.
 
 Two phases like the best-known high-level libraries: the new head alone for `freeze_epochs`, then everything with
-discriminative learning rates (earliest layers slowest). AdamW (or SGD, Adam, RMSprop), linear warmup then cosine
+discriminative learning rates (earliest layers slowest). AdamW (or another of `optimizers.py`), linear warmup then cosine
 decay in each phase, label smoothing, gradient clipping, bf16 autocast and channels_last on CUDA, optional
 torch.compile, early stopping on validation loss, the best model by validation accuracy, and a resumable state
 after every epoch. Under torchrun each process trains on its share of every epoch (DDP) and only the first writes.
@@ -123,6 +123,9 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """What `train` returns: where the run is, its epochs' history, and the best model's evaluation on the
+    validation split."""
+
     run_dir: Path
     epochs_run: int
     best_epoch: int
