@@ -102,7 +102,8 @@ def cross_entropy(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def evaluate_model(model_file: ModelFile, dataset: LabelledSplit, out_dir: Path, *, device: torch.device | str = "cpu",
-                   batch_size: int = InferenceOptions.batch_size, workers: int = 0, top_k: int = InferenceOptions.top_k,
+                   batch_size: int = InferenceOptions.batch_size, workers: int = InferenceOptions.workers,
+                   top_k: int = InferenceOptions.top_k,
                    progress: bool = True) -> Evaluation:
     """Evaluate on `dataset` and write confusion.png, top_losses.png, predictions.png and evaluation.json
     (accuracy, macro F1, mean loss, per-class precision/recall/F1, confusion counts, each image's top classes)

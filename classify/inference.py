@@ -79,8 +79,9 @@ def _collate(batch: list) -> tuple[torch.Tensor | None, torch.Tensor, list[tuple
     return images, torch.tensor([index for _, index in good], dtype=torch.int64), failed
 
 
-def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device | str = "cpu", batch_size: int = 64,
-          workers: int = 0, progress: bool = True, description: str = "infer") -> Outputs:
+def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device | str = "cpu",
+          batch_size: int = InferenceOptions.batch_size, workers: int = InferenceOptions.workers,
+          progress: bool = InferenceOptions.progress, description: str = "infer") -> Outputs:
     """Run the model over every image file in order, batch by batch, with the model file's preprocessing.
 
     Loader workers start only when there is more than one batch: one small batch decodes faster than they start;

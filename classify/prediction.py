@@ -11,7 +11,7 @@ import torch
 
 from .checkpoint import ModelFile
 from .images import image_files
-from .inference import infer
+from .inference import InferenceOptions, infer
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ def most_probable(probabilities: torch.Tensor | np.ndarray, classes: Sequence[st
             for row_p, row_i in zip(values.tolist(), indices.tolist(), strict=True)]
 
 
-def predict_paths(model_file: ModelFile, items: Sequence[Path | Failure], *, top_k: int = 3,
-                  device: torch.device | str = "cpu", batch_size: int = 64, workers: int = 0,
-                  progress: bool = False) -> list[Prediction | Failure]:
+def predict_paths(model_file: ModelFile, items: Sequence[Path | Failure], *, top_k: int = InferenceOptions.top_k,
+                  device: torch.device | str = "cpu", batch_size: int = InferenceOptions.batch_size,
+                  workers: int = InferenceOptions.workers, progress: bool = False) -> list[Prediction | Failure]:
     """One Prediction per readable image and one Failure per unreadable one, in input order.
 
     `items` come from `expand_paths`, so a missing path arrives as a Failure and passes straight through.
