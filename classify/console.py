@@ -43,6 +43,10 @@ def one_line(error: Exception) -> click.ClickException:
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return click.ClickException(f"{error.filename}: {error.strerror}")
     lines = str(error).strip().splitlines()
+    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
+        # A loader worker's error comes back with the worker's traceback as its message; the error's own message
+        # is the traceback's last line, after the exception's qualified name.
+        return click.ClickException(lines[-1].partition(": ")[2] or lines[-1])
     return click.ClickException(lines[0] if lines else type(error).__name__)
 
 

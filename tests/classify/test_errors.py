@@ -72,6 +72,9 @@ def assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-unt
 MISTAKES: list[tuple[str, Callable[[Setup], list], str]] = [
     ("train: missing data", lambda s: ["train", s.root / "missing", *TRAIN], "no such folder"),
     ("train: every image corrupt", lambda s: ["train", s.corrupt_data, *TRAIN], "unreadable images in a row"),
+    ("train: every image corrupt, found by a loader worker", lambda s: ["train", s.corrupt_data, *TRAIN,
+                                                                        "--workers", "1"],
+     "unreadable images in a row"),
     ("train: corrupt weights", lambda s: ["train", s.data, *TRAIN, "--weights", s.corrupt_model],
      "not a readable state dict"),
     ("train: runs is a file", lambda s: ["train", s.data, *TRAIN, "--runs", s.file / "runs"], "Not a directory"),
