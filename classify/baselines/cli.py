@@ -13,7 +13,15 @@ from ..optimizers import OPTIMIZERS
 from .data import BUILTIN
 from .experiment import BaselineOptions, format_summary
 from .models import MODELS
-from .recipe import TUTORIAL_LR
+from .recipe import (
+    FAST_BATCH,
+    FAST_EPOCHS,
+    FAST_OPTIMIZER,
+    TUTORIAL_BATCH,
+    TUTORIAL_EPOCHS,
+    TUTORIAL_LR,
+    TUTORIAL_OPTIMIZER,
+)
 
 MODEL_HELP = ("mlp: the tutorial MLP (784-312-256-10 for grayscale, batch-normed 3072-1024-512-256-64-10 for colour); "
               "cnn: the tutorial CNN (5x5 conv 32-64 with a 1024-unit layer for grayscale, three conv blocks "
@@ -28,11 +36,11 @@ MODEL_HELP = ("mlp: the tutorial MLP (784-312-256-10 for grayscale, batch-normed
               help="Use an ImageFolder tree with train/<class>/ and test/<class>/ instead of DATASET.")
 @click.option("--model", type=click.Choice(MODELS), default=BaselineOptions.model, show_default=True, help=MODEL_HELP)
 @click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)),
-              help=f"{'; '.join(f'{name}: {what}' for name, what in OPTIMIZERS.items())}. Default: adam for "
-                   "mlp/cnn, momentum for fast.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training set. Default: 10 "
-              "(fast: 4 on grayscale, 10 on colour).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Default: 128 (fast: 1024).")
+              help=f"{'; '.join(f'{name}: {what}' for name, what in OPTIMIZERS.items())}. Default: "
+                   f"{TUTORIAL_OPTIMIZER} for mlp/cnn, {FAST_OPTIMIZER} for fast.")
+@click.option("--epochs", type=click.IntRange(min=1), help=f"Passes over the training set. Default: {TUTORIAL_EPOCHS} "
+              f"(fast: {FAST_EPOCHS['grayscale']} on grayscale, {FAST_EPOCHS['colour']} on colour).")
+@click.option("--batch-size", type=click.IntRange(min=1), help=f"Default: {TUTORIAL_BATCH} (fast: {FAST_BATCH}).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate. Default per optimizer: "
                    f"{', '.join(f'{name} {lr:g}' for name, lr in TUTORIAL_LR.items())}; for fast with sgd/momentum "
