@@ -78,6 +78,7 @@ def test_export_of_a_model_made_in_memory_needs_a_place(model_path, tmp_path):
     assert isinstance(result, classify.ExportResult) and result.path.is_file() and result.checked_with == "torch.jit"
 
 
+@pytest.mark.slow
 def test_train_returns_the_history_and_the_best_models_evaluation(image_folder, tmp_path):
     result = classify.train(image_folder, weights="none", model="shufflenet_v2_x0_5", image_size=32, epochs=1,
                             batch_size=12, workers=0, device="cpu", runs=tmp_path / "runs", progress=False)
