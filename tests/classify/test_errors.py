@@ -27,6 +27,7 @@ class Setup:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.runs = root / "runs"
         self.data = make_image_folder(root / "data", train=6, val=2)
         (root / "run").mkdir()
         self.model = save_untrained_model(root / "run" / "model.pt", CLASSES)
@@ -70,12 +71,13 @@ def assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-unt
 
 
 MISTAKES: list[tuple[str, Callable[[Setup], list], str]] = [
-    ("train: missing data", lambda s: ["train", s.root / "missing", *TRAIN], "no such folder"),
-    ("train: every image corrupt", lambda s: ["train", s.corrupt_data, *TRAIN], "unreadable images in a row"),
-    ("train: every image corrupt, found by a loader worker", lambda s: ["train", s.corrupt_data, *TRAIN,
-                                                                        "--workers", "1"],
+    ("train: missing data", lambda s: ["train", s.root / "missing", *TRAIN, "--runs", s.runs], "no such folder"),
+    ("train: every image corrupt", lambda s: ["train", s.corrupt_data, *TRAIN, "--runs", s.runs],
      "unreadable images in a row"),
-    ("train: corrupt weights", lambda s: ["train", s.data, *TRAIN, "--weights", s.corrupt_model],
+    ("train: every image corrupt, found by a loader worker", lambda s: ["train", s.corrupt_data, *TRAIN,
+                                                                        "--workers", "1", "--runs", s.runs],
+     "unreadable images in a row"),
+    ("train: corrupt weights", lambda s: ["train", s.data, *TRAIN, "--weights", s.corrupt_model, "--runs", s.runs],
      "not a readable state dict"),
     ("train: runs is a file", lambda s: ["train", s.data, *TRAIN, "--runs", s.file / "runs"], "Not a directory"),
     ("eval: missing model", lambda s: ["eval", s.root / "nope.pt", s.data, "-q"], "no such model file"),
