@@ -1,1 +1,23 @@
-"""Training, evaluation, prediction and baselines for ImageFolder datasets."""
+"""Training, evaluation, prediction, export and baselines for ImageFolder datasets.
+
+    import classify
+    run = classify.train("data", epochs=3)
+    print(classify.predict(run.run_dir / "model.pt", "photo.jpg").predictions[0].top)
+"""
+
+from .api import baseline, evaluate, export, predict, train
+from .baselines.experiment import BaselineOptions
+from .baselines.train import BaselineResult
+from .checkpoint import ModelFile, load_model
+from .errors import ClassifyError, OptionError
+from .evaluation import EvalOptions, Evaluation
+from .exporting import ExportOptions, ExportResult
+from .finetune import TrainConfig, TrainResult
+from .inference import InferenceOptions
+from .prediction import Failure, Guess, Prediction, Predictions
+
+__all__ = [
+    "BaselineOptions", "BaselineResult", "ClassifyError", "EvalOptions", "Evaluation", "ExportOptions",
+    "ExportResult", "Failure", "Guess", "InferenceOptions", "ModelFile", "OptionError", "Prediction", "Predictions",
+    "TrainConfig", "TrainResult", "baseline", "evaluate", "export", "load_model", "predict", "train",
+]

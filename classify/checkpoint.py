@@ -6,19 +6,21 @@ need nothing else, and a user can load it with plain `torch.load`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .atomic import atomic_path
+from .atomic import write_torch
+from .errors import ClassifyError
 from .models import build_model
 
 FORMAT = "imgharvest-classifier/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ClassifyError):
     """The file is not a model this tool wrote, or it is damaged."""
 
 
@@ -34,23 +36,20 @@ class Preprocess:
 
 @dataclass
 class ModelFile:
+    """A trained model as `model.pt` holds it; `path` is where it was loaded from (None for one made in memory)."""
+
     arch: str
     classes: list[str]
     state_dict: dict[str, torch.Tensor]
     preprocess: Preprocess = field(default_factory=Preprocess)
     metrics: dict = field(default_factory=dict)
+    path: Path | None = None
 
     def build(self) -> nn.Module:
         """The architecture with these weights, in eval mode on the CPU."""
         model = build_model(self.arch, len(self.classes))
         model.load_state_dict(self.state_dict)
         return model.eval()
-
-
-def save_atomically(payload: dict, path: Path) -> None:
-    """`torch.save` through a temporary file, so an interrupted save never leaves a half-written file behind."""
-    with atomic_path(path) as temporary:
-        torch.save(payload, temporary)
 
 
 def save_model(model_file: ModelFile, path: Path) -> Path:
@@ -64,11 +63,12 @@ def save_model(model_file: ModelFile, path: Path) -> Path:
         "preprocess": asdict(model_file.preprocess),
         "metrics": model_file.metrics,
     }
-    save_atomically(payload, path)
+    write_torch(payload, path)
     return path
 
 
-def load_model(path: Path) -> ModelFile:
+def load_model(path: str | os.PathLike) -> ModelFile:
+    """The model file at `path`, or CheckpointError saying why it is not one."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
@@ -88,4 +88,5 @@ def load_model(path: Path) -> ModelFile:
             mean=tuple(preprocess["mean"]), std=tuple(preprocess["std"]),
         ),
         metrics=payload.get("metrics", {}),
+        path=path,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from .errors import ClassifyError
 from .images import ImageReadError, class_folders, image_files
 from .transforms import Pipeline
 
@@ -23,7 +24,7 @@ SPLITS = ("train", "val", "test")
 MAX_SUBSTITUTES = 16
 
 
-class DataError(ValueError):
+class DataError(ClassifyError):
     """The folder is not a usable ImageFolder (missing, no classes, one class, empty class, unknown class)."""
 
 

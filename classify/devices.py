@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .errors import ClassifyError
 
-class DeviceError(ValueError):
+
+class DeviceError(ClassifyError):
     """The requested device does not exist on this machine."""
 
 

@@ -70,3 +70,12 @@ def all_sum(values: list[float], process: Process, device: torch.device) -> list
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def from_main(value: object, process: Process) -> object:
+    """The main process's `value`, on every process."""
+    if not process.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

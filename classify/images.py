@@ -11,11 +11,13 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from .errors import ClassifyError
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 QUARANTINE = "_quarantine"  # where `curate` moves rejected images: never part of a folder's images
 
 
-class ImageReadError(ValueError):
+class ImageReadError(ClassifyError):
     """A file that cannot be decoded as an image."""
 
 

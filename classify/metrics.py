@@ -40,12 +40,17 @@ def per_class(matrix: np.ndarray, classes: list[str]) -> list[ClassMetrics]:
             for name, p, r, f, n in zip(classes, precision, recall, f1, actual, strict=True)]
 
 
+def macro_f1(rows: list[ClassMetrics]) -> float:
+    """The mean F1 over classes: every class weighs the same, however many images it has."""
+    return float(np.mean([row.f1 for row in rows])) if rows else 0.0
+
+
 def report(matrix: np.ndarray, classes: list[str]) -> dict:
     """The JSON-ready summary written beside a model and printed by `--json`."""
     rows = per_class(matrix, classes)
     return {
         "accuracy": accuracy(matrix),
-        "macro_f1": float(np.mean([row.f1 for row in rows])) if rows else 0.0,
+        "macro_f1": macro_f1(rows),
         "per_class": [asdict(row) for row in rows],
         "confusion": matrix.tolist(),
     }

@@ -13,10 +13,12 @@ import torch
 import torchvision
 from torch import nn
 
+from .errors import ClassifyError
+
 WEIGHTS_CHOICES = "DEFAULT (torchvision's pretrained weights), a path to a state dict, or none"
 
 
-class ModelError(ValueError):
+class ModelError(ClassifyError):
     """Unknown architecture or unusable weights."""
 
 

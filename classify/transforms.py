@@ -11,6 +11,7 @@ import torch
 from torchvision.transforms import v2
 
 from .checkpoint import Preprocess
+from .errors import ClassifyError
 from .images import load_image
 
 AUGMENTS = ("light", "default", "strong")
@@ -56,7 +57,7 @@ def train_transform(preprocess: Preprocess, augment: str = "default") -> v2.Comp
     """Random crops and flips (light); plus small rotations, colour jitter and random erasing (default); plus
     TrivialAugmentWide (strong). Output size and normalisation match `eval_transform(preprocess)`."""
     if augment not in AUGMENTS:
-        raise ValueError(f"unknown augmentation {augment!r}; choose {', '.join(AUGMENTS)}")
+        raise ClassifyError(f"unknown augmentation {augment!r}; choose {', '.join(AUGMENTS)}")
     steps: list = [v2.ToImage(),
                    v2.RandomResizedCrop(preprocess.crop, scale=(MIN_CROP_AREA[augment], 1.0),
                                         ratio=(NARROWEST_CROP, 1 / NARROWEST_CROP), antialias=True),

@@ -1,4 +1,4 @@
-"""`classify eval`, `classify predict`, `classify export`: using a trained `model.pt`, with one-line errors."""
+"""`classify eval`, `classify predict`, `classify export`: using a trained `model.pt`, through `classify.api`."""
 
 from __future__ import annotations
 
@@ -6,44 +6,49 @@ import json
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_model
-from .console import one_line, route_warnings
-from .data import DataError, load_split
-from .devices import DeviceError, resolve_device
-from .evaluate import EvaluationError, evaluate_model, format_report
-from .export import FORMATS, ExportError, default_path, export_model
-from .models import ModelError
-from .predict import Failure, Prediction, expand_paths, format_table, predict_paths
-
-USER_ERRORS = (CheckpointError, DataError, DeviceError, EvaluationError, ExportError, ModelError)
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from . import api
+from .console import CONTEXT, EXIT_CODES, command_edge
+from .evaluation import EvalOptions, format_report
+from .exporting import FORMATS
+from .inference import InferenceOptions
+from .prediction import format_table
 
 model_argument = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-device_option = click.option("--device", default="auto", show_default=True,
+device_option = click.option("--device", default=InferenceOptions.device, show_default=True,
                              help="auto (CUDA when present), cpu, cuda or cuda:N.")
+batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=InferenceOptions.batch_size,
+                            show_default=True, help="Images per batch.")
+workers_option = click.option("--workers", type=click.IntRange(min=0), default=InferenceOptions.workers,
+                              show_default=True,
+                              help="Processes decoding images in parallel (0: in the main process; none start for "
+                                   "a single batch).")
+top_option = click.option("-k", "--top-k", type=click.IntRange(min=1), default=InferenceOptions.top_k,
+                          show_default=True, help="How many of the most probable classes to report per image.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 
 
-@click.command("eval", context_settings=CONTEXT)
+@click.command("eval", context_settings=CONTEXT, epilog=EXIT_CODES)
 @model_argument
 @click.argument("data", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--split", default="val", show_default=True,
+@click.option("--split", default=EvalOptions.split, show_default=True,
               help="Which split of DATA to evaluate (DATA/<split>/<class>/); ignored when DATA itself holds the "
                    "class folders.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for confusion.png, top_losses.png, predictions.png and evaluation.json. "
                    "Default: eval-<split> (or eval-<DATA folder name>) beside MODEL.")
 @device_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Images per batch.")
-@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Processes decoding images in parallel (0: in the main process).")
+@batch_option
+@workers_option
+@top_option
 @json_option
 @quiet_option
-def eval_command(model, data, split, out, device, batch_size, workers, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
-    """Measure MODEL on a labelled ImageFolder split: accuracy, per-class precision/recall/F1 and plots.
+@command_edge
+def eval_command(model: Path, data: Path, split: str, out: Path | None, device: str, batch_size: int, workers: int,
+                 top_k: int, as_json: bool, quiet: bool) -> None:
+    """Measure MODEL on a labelled ImageFolder split: accuracy, per-class precision/recall/F1, each image's top
+    classes (the same probabilities `classify predict` gives) and plots.
 
     \b
     Examples:
@@ -54,32 +59,28 @@ def eval_command(model, data, split, out, device, batch_size, workers, as_json, 
     Unreadable images are left out with one warning. Classes in DATA that the model
     was not trained on are an error; classes missing from DATA simply score 0 support.
     """
-    route_warnings()
-    try:
-        model_file = load_model(model)
-        dataset = load_split(data, split, model_file.classes)
-        out = out or Path(model).parent / f"eval-{split if (data / split).is_dir() else data.name}"
-        summary = evaluate_model(model_file, dataset, out, device=resolve_device(device), batch_size=batch_size,
-                                 workers=workers, progress=not quiet)
-    except USER_ERRORS as error:
-        raise one_line(error) from None
+    evaluation = api.evaluate(model, data, split=split, out=out, device=device, batch_size=batch_size,
+                              workers=workers, top_k=top_k, progress=not quiet)
     if as_json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(evaluation.to_json(), indent=2, ensure_ascii=False))
         return
-    click.echo(format_report(summary))
-    click.echo(f"wrote {', '.join(Path(path).name for path in summary['files'].values())} to {out}")
+    click.echo(format_report(evaluation.to_json(per_image=False)))
+    report = evaluation.files["report"]
+    click.echo(f"wrote {', '.join(Path(path).name for path in evaluation.files.values())} to {Path(report).parent}")
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, epilog=EXIT_CODES)
 @model_argument
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-k", "--top-k", "top", type=click.IntRange(min=1), default=3, show_default=True,
-              help="How many of the most probable classes to show per image.")
+@top_option
 @device_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Images per batch.")
+@batch_option
+@workers_option
 @json_option
 @quiet_option
-def predict(model, paths, top, device, batch_size, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+@command_edge
+def predict(model: Path, paths: tuple[Path, ...], top_k: int, device: str, batch_size: int, workers: int,
+            as_json: bool, quiet: bool) -> None:
     """Label images with MODEL: each PATH is an image file or a folder searched recursively
     (hidden files and curate's _quarantine left out).
 
@@ -89,38 +90,30 @@ def predict(model, paths, top, device, batch_size, as_json, quiet) -> None:  # t
       classify predict runs/resnet18/model.pt holiday/ --top-k 1 --json
 
     A file that cannot be read gets a one-line `error:` on stderr and the others
-    carry on. The exit code is 0 when at least one image was labelled, 1 when none was.
+    carry on; at least one labelled image counts as done (exit code 0).
     """
-    try:
-        model_file = load_model(model)
-        items = expand_paths(paths)
-        results = list(tqdm(predict_paths(model_file, items, top=top, device=resolve_device(device),
-                                          batch_size=batch_size),
-                            total=len(items), desc="predict", unit="img", disable=quiet or len(items) < 2 * batch_size,
-                            leave=False))
-    except USER_ERRORS as error:
-        raise one_line(error) from None
-    predictions = [result for result in results if isinstance(result, Prediction)]
-    failures = [result for result in results if isinstance(result, Failure)]
-    for failure in failures:
+    result = api.predict(model, paths, top_k=top_k, device=device, batch_size=batch_size, workers=workers,
+                         progress=not quiet)
+    for failure in result.failures:
         click.echo(f"error: {failure.path}: {failure.error}", err=True)
     if as_json:
-        click.echo(json.dumps({"model": str(model), "predictions": [p.to_json() for p in predictions],
-                               "errors": [f.to_json() for f in failures]}, indent=2, ensure_ascii=False))
-    elif predictions:
-        click.echo(format_table(predictions))
-    if not predictions:
-        raise click.ClickException("no image could be labelled" if items else "no image files found in the folders")
+        click.echo(json.dumps({"model": str(model), **result.to_json()}, indent=2, ensure_ascii=False))
+    elif result.predictions:
+        click.echo(format_table(result.predictions))
+    if not result.predictions:
+        raise click.ClickException("no image could be labelled" if result.failures
+                                   else "no image files found in the folders")
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, epilog=EXIT_CODES)
 @model_argument
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="torchscript (torch.jit, for C++ and mobile) or onnx (needs pip install 'imgharvest[onnx]').")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write. Default: beside MODEL as model.torchscript.pt or model.onnx.")
 @json_option
-def export(model, fmt, out, as_json) -> None:  # type: ignore[no-untyped-def]
+@command_edge
+def export(model: Path, fmt: str, out: Path | None, as_json: bool) -> None:
     """Export MODEL for use without this tool, and check the export gives the checkpoint's outputs.
 
     \b
@@ -133,11 +126,7 @@ def export(model, fmt, out, as_json) -> None:  # type: ignore[no-untyped-def]
       classify export runs/resnet18/model.pt --format onnx
       classify export runs/resnet18/model.pt --format torchscript --out deploy/model.pt
     """
-    try:
-        model_file = load_model(model)
-        result = export_model(model_file, out or default_path(model, fmt), fmt)
-    except USER_ERRORS as error:
-        raise one_line(error) from None
+    result = api.export(model, fmt, out=out)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     elif result.checked_with:

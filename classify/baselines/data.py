@@ -20,13 +20,14 @@ from PIL import Image, UnidentifiedImageError
 from torchvision import datasets
 
 from ..atomic import atomic_path
+from ..errors import ClassifyError
 from ..images import ImageReadError, class_folders, image_files, load_image
 
 BUILTIN = ("mnist", "fashion-mnist", "cifar10")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-class DatasetError(ValueError):
+class DatasetError(ClassifyError):
     """The dataset is missing, cannot be downloaded, or is not shaped as expected."""
 
 

@@ -11,6 +11,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 
+from ..errors import ClassifyError
+
 MODELS = ("mlp", "cnn", "cnn-small", "fast")
 
 
@@ -26,7 +28,7 @@ def build(name: str, shape: tuple[int, int, int], num_classes: int) -> nn.Module
         return SmallCnn(shape, num_classes)
     if name == "fast":
         return FastNet(channels, num_classes)
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    raise ClassifyError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
 
 
 def mnist_mlp(inputs: int, num_classes: int) -> nn.Sequential:

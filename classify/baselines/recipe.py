@@ -14,10 +14,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
+from ..optimizers import make_optimizer
 
 # Learning rates that train the tutorial models well at batch 128, as the optimizer comparisons use them.
 TUTORIAL_LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+TUTORIAL_OPTIMIZER, TUTORIAL_EPOCHS, TUTORIAL_BATCH = "adam", 10, 128
+FAST_OPTIMIZER, FAST_BATCH = "momentum", 1024
+FAST_EPOCHS = {"grayscale": 4, "colour": 10}
 
 # The speed run's step size per 1024 examples: what plain SGD would use; momentum divides it by its gain.
 FAST_LR_PER_1024 = 11.5
@@ -44,9 +47,9 @@ def make_recipe(model: str, grayscale: bool, optimizer: str | None = None, epoch
                 batch_size: int | None = None, lr: float | None = None) -> Recipe:
     """Defaults for `model`, overridden by whatever the user set."""
     if model == "fast":
-        optimizer = optimizer or "momentum"
-        batch_size = batch_size or 1024
-        epochs = epochs or (4 if grayscale else 10)
+        optimizer = optimizer or FAST_OPTIMIZER
+        batch_size = batch_size or FAST_BATCH
+        epochs = epochs or FAST_EPOCHS["grayscale" if grayscale else "colour"]
         gain = momentum_gain(optimizer)
         default_lr = FAST_LR_PER_1024 * batch_size / 1024 / gain if optimizer in ("sgd", "momentum") \
             else TUTORIAL_LR[optimizer]
@@ -54,8 +57,8 @@ def make_recipe(model: str, grayscale: bool, optimizer: str | None = None, epoch
             else (0.05 if optimizer == "adamw" else 0.0)
         return Recipe(optimizer, epochs, batch_size, lr or default_lr, decay, label_smoothing=0.2, translate=2,
                       schedule="triangle", lookahead=True, tta=True)
-    optimizer = optimizer or "adam"
-    return Recipe(optimizer, epochs or 10, batch_size or 128, lr or TUTORIAL_LR[optimizer],
+    optimizer = optimizer or TUTORIAL_OPTIMIZER
+    return Recipe(optimizer, epochs or TUTORIAL_EPOCHS, batch_size or TUTORIAL_BATCH, lr or TUTORIAL_LR[optimizer],
                   weight_decay=0.01 if optimizer == "adamw" else 0.0, label_smoothing=0.0, translate=0,
                   schedule="constant", lookahead=False, tta=False)
 
@@ -81,11 +84,8 @@ def build_optimizer(recipe: Recipe, model: nn.Module, fast: bool) -> torch.optim
         for group in groups:
             # Decoupled decay: the same shrink per step whatever the group's learning rate.
             group["weight_decay"] = recipe.weight_decay / group["lr"]
-        momentum = (FAST_MOMENTUM if fast else 0.9) if recipe.optimizer == "momentum" else 0.0
-        return torch.optim.SGD(groups, lr=recipe.lr, momentum=momentum, nesterov=momentum > 0)
-    factory = {"adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam,
-               "adamw": torch.optim.AdamW}[recipe.optimizer]
-    return factory(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        return make_optimizer(recipe.optimizer, groups, lr=recipe.lr, momentum=FAST_MOMENTUM if fast else 0.9)
+    return make_optimizer(recipe.optimizer, groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
 def triangle(step: int, total: int, start: float = 0.2, peak_at: float = 0.23, end: float = 0.07) -> float:

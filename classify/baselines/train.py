@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -245,7 +246,8 @@ def summarise(accuracies: list[float]) -> tuple[float, float]:
 
 @dataclass
 class BaselineResult:
-    """Everything `classify baseline` reports: per-run accuracies and times, and the last run's details."""
+    """Everything `classify baseline` reports: per-run accuracies and times, the last run's details, and the files
+    written."""
 
     dataset: str
     model: str
@@ -258,6 +260,8 @@ class BaselineResult:
     data_seconds: float
     history: list[dict]
     confusion: np.ndarray
+    flip: bool  # whether mirrored images counted as the same class (augmentation and test-time views)
+    files: dict[str, Path] = field(default_factory=dict)
 
     def summary(self) -> dict:
         mean, std = summarise(self.accuracies)
@@ -265,8 +269,9 @@ class BaselineResult:
             "dataset": self.dataset, "model": self.model, "device": self.device, **asdict(self.recipe),
             "runs": len(self.accuracies), "accuracy_mean": mean, "accuracy_std": std, "accuracies": self.accuracies,
             "train_seconds_mean": float(np.mean(self.train_seconds)), "train_seconds": self.train_seconds,
-            "compile_seconds": self.compile_seconds, "data_seconds": self.data_seconds,
+            "compile_seconds": self.compile_seconds, "data_seconds": self.data_seconds, "flip": self.flip,
             "history": self.history, "report": metrics.report(self.confusion, self.classes),
+            "files": {name: str(path) for name, path in self.files.items()},
         }
 
 
@@ -297,4 +302,4 @@ def run_baseline(data: ImageData, model_name: str, recipe: Recipe, device: torch
     last = results[-1]
     return BaselineResult(data.name, model_name, str(device), recipe, data.classes,
                           [r.accuracy for r in results], [r.train_seconds for r in results],
-                          sum(r.compile_seconds for r in results), data_seconds, last.history, last.confusion)
+                          sum(r.compile_seconds for r in results), data_seconds, last.history, last.confusion, flip)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +98,40 @@ def colour_folder(tmp_path: Path) -> Path:
                 pixels = np.clip(np.array(colour) + rng.normal(0, 25, (16, 16, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(folder / f"{index:03}.png")
     return root
+
+
+def mount_tmpfs(folder: Path, options: str) -> None:
+    """A tmpfs at `folder` (made here), or a skip where this machine does not let the tests mount one."""
+    folder.mkdir(parents=True)
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command to make a tiny file system with")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder on a 600 KB file system whose every byte is already taken, so any real write fails as on a
+    full disk (ENOSPC)."""
+    disk = tmp_path / "full"
+    mount_tmpfs(disk, "size=600k")
+    try:
+        (disk / "out").mkdir()
+        with contextlib.suppress(OSError), (disk / "filler").open("wb") as filler:
+            filler.write(bytes(2**20))
+        yield disk / "out"
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder on a read-only file system (EROFS; file permissions would not stop root)."""
+    disk = tmp_path / "read-only"
+    mount_tmpfs(disk, "ro,size=64k")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

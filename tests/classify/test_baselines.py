@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+import classify
 from classify.baselines import augment
 from classify.baselines.cli import baseline
 from classify.baselines.data import IDX_FILES, decompress_idx, load_folder
@@ -110,6 +111,16 @@ def test_short_mnist_run_reaches_85_percent(mnist_root: Path, tmp_path: Path) ->
     assert len(summary["history"]) == 5 and summary["report"]["confusion"]
     assert (out / "curves.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0
     assert json.loads((out / "results.json").read_text())["accuracy_mean"] == summary["accuracy_mean"]
+
+
+@pytest.mark.slow
+def test_a_python_call_on_mnist_never_mirrors_digits_and_counts_loading_as_data_time(mnist_root: Path,
+                                                                                   tmp_path: Path) -> None:
+    digits = classify.baseline("mnist", model="fast", epochs=1, batch_size=64, limit=256, data_root=mnist_root,
+                               download=False, out=tmp_path / "mnist", progress=False)
+    assert digits.flip is False and digits.data_seconds > 0 and digits.recipe.tta
+    assert json.loads((tmp_path / "mnist" / "results.json").read_text())["flip"] is False
+    assert (tmp_path / "mnist" / "curves.png").is_file() and digits.files["results"] == tmp_path / "mnist" / "results.json"
 
 
 def test_missing_dataset_offline_is_a_one_line_error_saying_where_to_put_it(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from classify.checkpoint import load_model
 from classify.cli import main
-from classify.predict import Prediction, expand_paths, predict_paths
+from classify.prediction import Prediction, expand_paths, predict_paths
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

@@ -42,3 +42,32 @@ def test_two_processes_split_every_epoch_and_only_the_first_logs_and_writes(tmp_
     assert finished.stdout.count("best epoch") == 1
     assert load_model(runs / "ddp" / "model.pt").metrics["evaluation"]["images"] == 9
     assert sorted(path.name for path in (runs / "ddp").iterdir() if path.name.startswith(".")) == []
+
+
+DDP_SCRIPT = """
+import json, os, sys
+import classify
+
+result = classify.train(sys.argv[1], weights="none", model="shufflenet_v2_x0_5", image_size=32, batch_size=4,
+                        epochs=1, workers=0, device="cpu", runs=sys.argv[2], name="api", progress=False)
+print(json.dumps({"rank": int(os.environ["RANK"]), "best_epoch": result.best_epoch,
+                  "images": result.evaluation.images, "accuracy": result.evaluation.accuracy}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="torch built without gloo")
+def test_under_torchrun_the_python_call_returns_the_same_result_on_every_process(tmp_path: Path) -> None:
+    data = make_image_folder(tmp_path / "data", train=4, val=2)
+    script = tmp_path / "train_api.py"
+    script.write_text(DDP_SCRIPT)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
+               str(data), str(tmp_path / "runs")]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    finished = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=240,
+                              check=False)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    results = sorted((json.loads(line) for line in finished.stdout.splitlines() if line.startswith("{")),
+                     key=lambda entry: entry["rank"])
+    assert [entry["rank"] for entry in results] == [0, 1]
+    assert results[0] | {"rank": 1} == results[1] and results[0]["images"] == 6

@@ -13,8 +13,9 @@ from PIL import Image
 
 from classify.checkpoint import load_model
 from classify.data import Split, load_split
-from classify.evaluate import EvaluationError, evaluate_model, format_report, infer
+from classify.evaluation import EvaluationError, evaluate_model, format_report
 from classify.gallery import most_confidently_wrong, sample
+from classify.inference import infer
 from classify.transforms import eval_transform
 from classify.use_cli import eval_command
 from tests.classify.conftest import save_untrained_model
@@ -43,7 +44,7 @@ def direct_probabilities(model_path: Path, samples: list[tuple[Path, int]]) -> n
 
 def test_metrics_agree_with_the_models_own_outputs_and_pictures_are_written(model_path, split, tmp_path):
     out = tmp_path / "report"
-    summary = evaluate_model(load_model(model_path), split, out, batch_size=5, progress=False)
+    summary = evaluate_model(load_model(model_path), split, out, batch_size=5, progress=False).to_json()
     probabilities = direct_probabilities(model_path, split.samples)
     targets = np.array([target for _, target in split.samples])
     predictions = probabilities.argmax(1)
@@ -61,8 +62,9 @@ def test_metrics_agree_with_the_models_own_outputs_and_pictures_are_written(mode
 
 def test_batching_does_not_change_the_outputs(model_path, split):
     model_file = load_model(model_path)
-    uneven = infer(model_file, split.samples, batch_size=5, progress=False)  # batches of 5, 5 and 2
-    many = infer(model_file, split.samples, batch_size=64, progress=False)
+    paths = [path for path, _ in split.samples]
+    uneven = infer(model_file, paths, batch_size=5, progress=False)  # batches of 5, 5 and 2
+    many = infer(model_file, paths, batch_size=64, progress=False)
     np.testing.assert_allclose(uneven.probabilities, many.probabilities, atol=1e-5)
     assert uneven.indices.tolist() == list(range(12))
 
@@ -71,7 +73,8 @@ def test_an_unreadable_image_is_left_out_and_reported(model_path, split, tmp_pat
     broken = split.samples[0][0].with_name("broken.jpg")
     broken.write_bytes(split.samples[0][0].read_bytes()[:40])
     split.samples.insert(3, (broken, 0))
-    summary = evaluate_model(load_model(model_path), split, tmp_path / "report", workers=2, progress=False)
+    summary = evaluate_model(load_model(model_path), split, tmp_path / "report", workers=2,
+                             progress=False).to_json()
     assert summary["images"] == 12
     assert [entry["path"] for entry in summary["unreadable"]] == [str(broken)]
     assert "1 image(s) could not be read" in caplog.text

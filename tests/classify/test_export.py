@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from classify.checkpoint import ModelFile, Preprocess, load_model, save_model
-from classify.export import METADATA_KEY, ExportError, compare, export_model
+from classify.exporting import METADATA_KEY, ExportError, compare, export_model
 from classify.models import build_model
 from classify.transforms import eval_transform
 from classify.use_cli import export

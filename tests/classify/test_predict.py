@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from classify.predict import Failure, Prediction, expand_paths, predict_paths
+from classify.prediction import Failure, Prediction, expand_paths, predict_paths
 from classify.transforms import eval_transform
 from classify.use_cli import predict
 from tests.classify.conftest import save_untrained_model
@@ -49,7 +49,7 @@ def test_folders_expand_to_their_images_recursively_without_hidden_quarantined_o
 def test_probabilities_are_the_models_softmax_ranked_best_first(model_path, images):
     from classify.checkpoint import load_model
     model_file = load_model(model_path)
-    [result] = predict_paths(model_file, [images / "red.jpg"], top=3)
+    [result] = predict_paths(model_file, [images / "red.jpg"], top_k=3)
     with Image.open(images / "red.jpg") as image:
         expected = model_file.build()(eval_transform(model_file.preprocess)(image.convert("RGB"))[None]).softmax(1)[0]
     assert isinstance(result, Prediction)
@@ -66,7 +66,7 @@ def test_a_photo_is_read_upright_as_its_exif_orientation_says(model_path, tmp_pa
     exif[0x0112] = 6  # Orientation: stored rotated, shown turned 90 degrees clockwise
     upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.png", exif=exif)
     from classify.checkpoint import load_model
-    shown, phone = predict_paths(load_model(model_path), [tmp_path / "upright.png", tmp_path / "phone.png"], top=3)
+    shown, phone = predict_paths(load_model(model_path), [tmp_path / "upright.png", tmp_path / "phone.png"], top_k=3)
     assert [g.probability for g in phone.top] == pytest.approx([g.probability for g in shown.top], abs=1e-6)
 
 

@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from PIL import Image
 
-from classify import train as train_module
+from classify import finetune as train_module
 from classify.checkpoint import Preprocess, load_model
 from classify.cli import main
+from classify.finetune import Phases, TrainConfig, build_optimizer, lr_factor, patience_after
 from classify.models import build_model, create_model, head_names
-from classify.train import Phases, TrainConfig, build_optimizer, lr_factor, patience_after
 from classify.transforms import AUGMENTS, eval_transform, train_transform
 
 from .conftest import make_image_folder

@@ -1,7 +1,7 @@
 """Fine-tuning a torchvision model on an ImageFolder: the classic recipe, done carefully.
 
 Two phases like the best-known high-level libraries: the new head alone for `freeze_epochs`, then everything with
-discriminative learning rates (earliest layers slowest). AdamW (or SGD, Adam, RMSprop), linear warmup then cosine
+discriminative learning rates (earliest layers slowest). AdamW (or another of `optimizers.py`), linear warmup then cosine
 decay in each phase, label smoothing, gradient clipping, bf16 autocast and channels_last on CUDA, optional
 torch.compile, early stopping on validation loss, the best model by validation accuracy, and a resumable state
 after every epoch. Under torchrun each process trains on its share of every epoch (DDP) and only the first writes.
@@ -28,13 +28,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import distributed
-from .atomic import write_json
+from .atomic import write_json, write_torch
 from .background import BackgroundWriter, snapshot
-from .checkpoint import ModelFile, Preprocess, load_model, save_atomically, save_model
+from .checkpoint import ModelFile, Preprocess, load_model, save_model
 from .data import EpochSampler, ImageDataset, Split, collate, training_splits
 from .distributed import Process
-from .evaluate import evaluate_model
+from .errors import ClassifyError
+from .evaluation import Evaluation, evaluate_model
+from .inference import autocast, memory_format
 from .models import create_model, parameter_groups, set_body_trainable
+from .optimizers import check_optimizer, make_optimizer
 from .plots import plot_curves
 from .transforms import AUGMENTS, eval_pipeline, train_pipeline
 
@@ -48,23 +51,27 @@ LOWEST_LR_FACTOR = 0.01
 RESUMABLE_CHANGES = ("data", "epochs", "patience", "device", "workers", "compile", "runs")
 
 
-class TrainError(ValueError):
+class TrainError(ClassifyError):
     """A run that cannot start or continue as asked."""
 
 
 @dataclass(frozen=True)
-class OptimizerSpec:
-    factory: type[torch.optim.Optimizer]
+class OptimizerDefaults:
+    """Fine-tuning's learning rate and weight decay for one optimiser, and options of the torch class."""
+
     lr: float
     weight_decay: float
     options: dict = field(default_factory=dict)
 
 
-OPTIMIZERS = {
-    "adamw": OptimizerSpec(torch.optim.AdamW, 1e-3, 0.05),
-    "adam": OptimizerSpec(torch.optim.Adam, 1e-3, 0.0),
-    "sgd": OptimizerSpec(torch.optim.SGD, 0.01, 5e-4, {"momentum": 0.9, "nesterov": True}),
-    "rmsprop": OptimizerSpec(torch.optim.RMSprop, 1e-3, 1e-5, {"momentum": 0.9}),
+# Keys are the shared vocabulary of classify.optimizers.
+OPTIMIZER_DEFAULTS = {
+    "adamw": OptimizerDefaults(1e-3, 0.05),
+    "adam": OptimizerDefaults(1e-3, 0.0),
+    "sgd": OptimizerDefaults(0.1, 5e-4),
+    "momentum": OptimizerDefaults(0.01, 5e-4),
+    "adagrad": OptimizerDefaults(0.01, 0.0),
+    "rmsprop": OptimizerDefaults(1e-3, 1e-5, {"momentum": 0.9}),
 }
 
 
@@ -97,8 +104,9 @@ class TrainConfig:
     runs: str = "runs"
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise TrainError(f"unknown optimizer {self.optimizer!r}; choose {', '.join(OPTIMIZERS)}")
+        # Paths are kept as strings: the config is stored as JSON-like data in the run's state.
+        self.data, self.runs, self.weights = os.fspath(self.data), os.fspath(self.runs), os.fspath(self.weights)
+        check_optimizer(self.optimizer)
         if self.augment not in AUGMENTS:
             raise TrainError(f"unknown augmentation {self.augment!r}; choose {', '.join(AUGMENTS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 16:
@@ -110,23 +118,26 @@ class TrainConfig:
 
     @property
     def base_lr(self) -> float:
-        return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer].lr
+        return self.lr if self.lr is not None else OPTIMIZER_DEFAULTS[self.optimizer].lr
 
 
 @dataclass
 class TrainResult:
+    """What `train` returns: where the run is, its epochs' history, and the best model's evaluation on the
+    validation split."""
+
     run_dir: Path
     epochs_run: int
     best_epoch: int
     best_val_acc: float
     stopped_early: bool
     history: list[dict]
-    evaluation: dict | None = None
+    evaluation: Evaluation | None = None
 
     def to_json(self) -> dict:
         return {"run": str(self.run_dir), "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
                 "best_val_acc": self.best_val_acc, "stopped_early": self.stopped_early, "history": self.history,
-                "evaluation": self.evaluation}
+                "evaluation": self.evaluation.to_json() if self.evaluation else None}
 
 
 def resume_config(saved: dict, changes: dict) -> TrainConfig:
@@ -229,8 +240,8 @@ def build_optimizer(model: nn.Module, head: set[str], config: TrainConfig, phase
                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """Parameter groups (body chunks and head, each split so norms and biases get no weight decay), and one
     step-wise scheduler covering both phases, so resuming restores the schedule with a single counter."""
-    spec = OPTIMIZERS[config.optimizer]
-    decay = spec.weight_decay if config.weight_decay is None else config.weight_decay
+    defaults = OPTIMIZER_DEFAULTS[config.optimizer]
+    decay = defaults.weight_decay if config.weight_decay is None else config.weight_decay
     named = parameter_groups(model, head, BODY_CHUNKS) if config.pretrained else \
         [("head", list(model.named_parameters()))]
     bodies = len(named) - 1
@@ -242,7 +253,7 @@ def build_optimizer(model: nn.Module, head: set[str], config: TrainConfig, phase
             if chosen:
                 groups.append({"params": chosen, "weight_decay": decay if decayed else 0.0, "name": name})
                 lambdas.append(phases.multiplier(name, scale, config.warmup))
-    optimizer = spec.factory(groups, lr=config.base_lr, **spec.options)
+    optimizer = make_optimizer(config.optimizer, groups, lr=config.base_lr, **defaults.options)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 
@@ -260,7 +271,7 @@ class Trainer:
         self.writer = writer
         self.progress = progress and process.main
         self.cuda = device.type == "cuda"
-        self.memory_format = torch.channels_last if self.cuda else torch.contiguous_format
+        self.memory_format = memory_format(device)
         self.train_split, self.val_split, self.carved = training_splits(Path(config.data), config.val_fraction,
                                                                         config.seed)
         self.classes = self.train_split.classes
@@ -359,7 +370,7 @@ class Trainer:
             self._report_failures(failures)
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+            with autocast(self.device):
                 logits = _logits(net(images))
                 loss = F.cross_entropy(logits.float(), targets, label_smoothing=self.config.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
@@ -392,7 +403,7 @@ class Trainer:
             self._report_failures(failures)
             images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+            with autocast(self.device):
                 logits = self.model(images).float()
             total_loss += F.cross_entropy(logits, targets, reduction="sum")
             correct += (logits.argmax(dim=1) == targets).sum()
@@ -441,7 +452,7 @@ class Trainer:
                 save_model(best_model, self.run_dir / "model.pt")
             write_json(metrics, self.run_dir / "metrics.json")
             plot_curves(metrics["epochs"], self.run_dir / "curves.png", title=title)
-            save_atomically(state, self.run_dir / STATE_NAME)
+            write_torch(state, self.run_dir / STATE_NAME)
 
         self.writer.submit(write)
         if self.progress:
@@ -453,12 +464,11 @@ class Trainer:
                        f"{entry['images_per_second']:.0f} img/s{note}", file=sys.stderr)
 
 
-def train(config: TrainConfig, run_dir: Path, *, state: dict | None = None, progress: bool = True
-          ) -> TrainResult | None:
+def train(config: TrainConfig, run_dir: Path, *, state: dict | None = None, progress: bool = True) -> TrainResult:
     """Train into `run_dir` (continuing from `state`, a run's `last.pt`, when given), then evaluate the best model
     on the validation split, writing its report and pictures beside it.
 
-    Returns the result in the main process and None in the others under torchrun.
+    Under torchrun every process returns the same result; only the first writes files and evaluates.
     """
     process, device = distributed.setup(config.device)
     try:
@@ -474,13 +484,14 @@ def train(config: TrainConfig, run_dir: Path, *, state: dict | None = None, prog
             elif process.main:
                 run_dir.mkdir(parents=True, exist_ok=True)
             result = trainer.fit()
-        if not process.main:
-            return None
-        best = load_model(run_dir / "model.pt")
-        result.evaluation = evaluate_model(best, trainer.val_split, run_dir, device=device,
-                                           batch_size=config.batch_size, workers=trainer.workers, progress=progress)
-        best.metrics = {"best": trainer.best, "evaluation": result.evaluation}
-        save_model(best, run_dir / "model.pt")
+        evaluation = None
+        if process.main:
+            best = load_model(run_dir / "model.pt")
+            evaluation = evaluate_model(best, trainer.val_split, run_dir, device=device, batch_size=config.batch_size,
+                                        workers=trainer.workers, progress=progress)
+            best.metrics = {"best": trainer.best, "evaluation": evaluation.to_json(per_image=False)}
+            save_model(best, run_dir / "model.pt")
+        result.evaluation = distributed.from_main(evaluation, process)  # type: ignore[assignment]
         return result
     finally:
         distributed.teardown()

@@ -19,6 +19,7 @@ from torch import nn
 
 from .atomic import atomic_path
 from .checkpoint import ModelFile
+from .errors import ClassifyError
 
 FORMATS = ("torchscript", "onnx")
 SUFFIXES = {"torchscript": ".torchscript.pt", "onnx": ".onnx"}
@@ -28,8 +29,15 @@ ONNX_MISSING = "ONNX export needs the optional packages onnx and onnxscript: pip
 TOLERANCE = 1e-4
 
 
-class ExportError(ValueError):
+class ExportError(ClassifyError):
     """The export could not be written, or its outputs differ from the checkpoint's."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Where the export goes; None: beside the model file, named for the format."""
+
+    out: str | os.PathLike | None = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,14 @@ class ExportResult:
         return {**asdict(self), "path": str(self.path)}
 
 
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
 def default_path(model_path: Path, fmt: str) -> Path:
     """`runs/x/model.pt` becomes `runs/x/model.onnx` or `runs/x/model.torchscript.pt`."""
+    check_format(fmt)
     return Path(model_path).with_name(Path(model_path).stem + SUFFIXES[fmt])
 
 
@@ -60,8 +74,7 @@ def example_input(model_file: ModelFile, batch: int, seed: int) -> torch.Tensor:
 
 def export_model(model_file: ModelFile, out: Path, fmt: str) -> ExportResult:
     """Write `out` atomically in `fmt`, then compare its outputs with the checkpoint's on a fresh batch."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    check_format(fmt)
     out = Path(out)
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent}: no such folder to write the export into")
@@ -83,7 +96,8 @@ def write_torchscript(model: nn.Module, model_file: ModelFile, path: Path) -> No
         # TorchScript is deprecated upstream but still the format C++ and mobile runtimes load; the user asked for it.
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(model, example_input(model_file, batch=2, seed=0))
-        traced.save(str(path), _extra_files={METADATA_KEY: metadata(model_file)})
+        with Path(path).open("wb") as file:  # a Python file, so a full disk is an OSError (see atomic.write_torch)
+            torch.jit.save(traced, file, _extra_files={METADATA_KEY: metadata(model_file)})
 
 
 def write_onnx(model: nn.Module, model_file: ModelFile, path: Path) -> None:
