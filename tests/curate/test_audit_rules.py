@@ -120,7 +120,7 @@ def test_images_far_from_every_class_and_unsure_are_off_topic():
 
 
 def test_a_far_image_the_classifier_is_sure_of_is_not_off_topic():
-    embeddings, labels, stray = clustered_embeddings(2)
+    embeddings, labels, _ = clustered_embeddings(2)
     probabilities = np.full((len(labels), 3), 0.02)
     probabilities[:, 0] = 0.96
     assert len(find_off_topic(embeddings, labels, probabilities).indices) == 0
