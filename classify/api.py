@@ -20,8 +20,11 @@ from typing import ParamSpec, TypeVar
 from .baselines.experiment import BaselineOptions, run_experiment
 from .baselines.train import BaselineResult
 from .checkpoint import ModelFile, load_model
+from .crossval import OWN_TRAIN_OPTIONS, CrossValidation, CrossValOptions
+from .crossval import cross_validate as run_cross_validation
 from .data import load_split
 from .devices import resolve_device
+from .embedding import Embeddings, EmbedOptions, embed_files, load_backbone
 from .errors import ClassifyError, OptionError
 from .evaluation import EvalOptions, Evaluation, evaluate_model
 from .exporting import ExportOptions, ExportResult, default_path, export_model
@@ -36,16 +39,21 @@ PathLike = str | os.PathLike
 ModelLike = PathLike | ModelFile
 
 
-def keyword_options(options: type, *, exclude: Iterable[str] = ()) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Give a function taking `**options` the fields of the dataclass `options` as keyword-only parameters with
-    their defaults, for `help()` and completion, and refuse any other keyword with a suggestion."""
+def keyword_options(*options: type, exclude: Iterable[str] = ()) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Give a function taking `**options` the fields of the dataclasses `options` as keyword-only parameters with
+    their defaults (the first dataclass's where two share a name), for `help()` and completion, and refuse any
+    other keyword with a suggestion."""
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(function)
         own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
         taken = {p.name for p in own} | set(exclude)
-        added = [inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default,
-                                   annotation=field.type)
-                 for field in dataclasses.fields(options) if field.init and field.name not in taken]
+        added: list[inspect.Parameter] = []
+        for fields in map(dataclasses.fields, options):
+            for field in fields:
+                if field.init and field.name not in taken:
+                    taken.add(field.name)
+                    added.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default,
+                                                   annotation=field.type))
         allowed = {p.name for p in own + added}
 
         @functools.wraps(function)
@@ -126,6 +134,33 @@ def predict(model: ModelLike, images: PathLike | Iterable[PathLike], **options: 
                             device=resolve_device(settings.device), batch_size=settings.batch_size,
                             workers=settings.workers, progress=settings.progress)
     return Predictions([r for r in results if isinstance(r, Prediction)], [r for r in results if isinstance(r, Failure)])
+
+
+@keyword_options(EmbedOptions)
+def embed(paths: PathLike | Iterable[PathLike], backbone: PathLike | ModelFile, **options: object) -> Embeddings:
+    """L2-normalised features of image files (or of the images in folders) from a frozen `backbone`: a `model.pt`
+    written by `classify train`, or a torchvision model name with `weights` (DEFAULT, none or a path). With
+    `cache`, features are kept by content hash, so only new images are run. A missing or unreadable file becomes
+    a failure and the others are still embedded."""
+    settings = EmbedOptions(**options)  # type: ignore[arg-type]
+    given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    return embed_files(load_backbone(backbone, settings.weights), expand_paths(Path(path) for path in given),
+                       settings)
+
+
+@keyword_options(CrossValOptions, TrainConfig, exclude=OWN_TRAIN_OPTIONS)
+def cross_validate(paths: Iterable[PathLike], labels: Iterable[int | str], classes: Iterable[str] | None = None,
+                   **options: object) -> CrossValidation:
+    """Out-of-sample class probabilities of every image by K-fold cross-validation, so no image is judged by a
+    model that trained on it. `labels` are class names or indices into `classes` (default: the sorted names).
+
+    mode="probe" fits a linear probe per fold on `backbone`'s features (as in `embed`, cached with `cache`);
+    mode="finetune" runs `classify train` per fold, with train options (model, epochs, ...) as keywords.
+    """
+    own = {field.name for field in dataclasses.fields(CrossValOptions)}
+    settings = CrossValOptions(**{k: v for k, v in options.items() if k in own})  # type: ignore[arg-type]
+    return run_cross_validation(list(paths), list(labels), None if classes is None else list(classes), settings,
+                                {k: v for k, v in options.items() if k not in own})
 
 
 @keyword_options(ExportOptions)
