@@ -123,6 +123,10 @@ def curate_options(**fields: object) -> CurateOptions:
               help="Where the audit's model runs: auto, cpu, cuda, cuda:1, mps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=CurateOptions.batch_size, show_default=True,
               help="Images per batch when embedding.")
+@click.option("--audit-epochs", type=click.IntRange(min=1), default=CurateOptions.audit_epochs, show_default=True,
+              help="With --audit-mode finetune: epochs of each fold's training.")
+@click.option("--audit-image-size", type=click.IntRange(min=16), default=CurateOptions.audit_image_size,
+              show_default=True, help="With --audit-mode finetune: the training image size, in pixels.")
 @click.option("--dry-run", is_flag=True, help="Report what would happen; move, write and record nothing.")
 @click.option("--undo", "undo_last", is_flag=True,
               help="Put back everything the last curate run on ROOT moved, and its manifest records.")
@@ -133,7 +137,7 @@ def curate_options(**fields: object) -> CurateOptions:
 def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, reject_quality, dark, bright, blur,
            entropy, grayscale, odd_side, odd_aspect, normalize, audit, audit_mode, backbone, weights, folds, seed,
            audit_action, off_topic_distance, off_topic_confidence, similarity, relabel_confidence, device,
-           batch_size, dry_run, undo_last, workers, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+           batch_size, audit_epochs, audit_image_size, dry_run, undo_last, workers, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Validate, deduplicate and report on the image dataset at ROOT (default: data).
 
     \b
@@ -157,7 +161,7 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
         workers=workers, progress=not quiet, audit=audit, audit_mode=audit_mode, backbone=backbone, weights=weights,
         folds=folds, seed=seed, audit_action=audit_action, off_topic_distance=off_topic_distance,
         off_topic_confidence=off_topic_confidence, similarity=similarity, relabel_confidence=relabel_confidence,
-        device=device, batch_size=batch_size,
+        device=device, batch_size=batch_size, audit_epochs=audit_epochs, audit_image_size=audit_image_size,
         quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
                                   odd_min_side=odd_side, odd_aspect=odd_aspect),
     )

@@ -30,7 +30,8 @@ class CurateOptions:
     threshold: Hamming bits (of 64) at which two images are near duplicates: one for every hash kind, or one per
     kind. quality: where an accepted image gets a quality flag. workers: processes that inspect files (None: one
     per usable CPU). audit: after the hash pass, judge every kept image with a model (the `audit_*`, `backbone`,
-    `weights`, `folds`, `off_topic_*`, `similarity` and `relabel_confidence` settings are its). The others are the
+    `weights`, `folds`, `seed`, `off_topic_*`, `similarity`, `relabel_confidence`, `device` and `batch_size` settings
+    are its; `audit_epochs` and `audit_image_size` are the finetune mode's training). The others are the
     command's options of the same name.
     """
 
@@ -57,6 +58,8 @@ class CurateOptions:
     relabel_confidence: float = AuditRules.relabel_confidence
     device: str = "auto"
     batch_size: int = 64
+    audit_epochs: int = 10
+    audit_image_size: int = 224
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -75,8 +78,9 @@ class CurateOptions:
             raise CurateError(f"audit mode must be one of {', '.join(AUDIT_MODES)}, got {self.audit_mode!r}")
         if self.audit_action not in ACTIONS:
             raise CurateError(f"audit action must be one of {', '.join(ACTIONS)}, got {self.audit_action!r}")
-        if self.folds < 2 or self.batch_size < 1:
-            raise CurateError("the audit needs at least 2 folds and a batch size of at least 1")
+        if self.folds < 2 or self.batch_size < 1 or self.audit_epochs < 1 or self.audit_image_size < 16:
+            raise CurateError("the audit needs at least 2 folds, a batch size and epochs of at least 1, and an image "
+                              "size of at least 16 px")
         if not (0 < self.similarity <= 1 and 0 <= self.off_topic_confidence <= 1 and 0 <= self.relabel_confidence <= 1
                 and self.off_topic_distance >= 0):
             raise CurateError("similarity must be in (0, 1], off-topic and relabel confidences in [0, 1], and the "

@@ -203,3 +203,14 @@ def test_the_audit_needs_two_classes(tmp_path: Path, backbone) -> None:
         tinted(k, RED).save(tmp_path / "train" / "red" / f"{k}.png")
     with pytest.raises(Exception, match="at least two"):
         audit(tmp_path, backbone)
+
+
+@pytest.mark.slow
+def test_finetune_mode_trains_per_fold_and_looks_for_label_issues_only(audited) -> None:
+    report = curate(audited, audit=True, audit_mode="finetune", backbone="resnet18", weights="none", folds=2,
+                    audit_epochs=1, audit_image_size=32, device="cpu", progress=False, workers=1)
+    found = report.audit
+    assert found.settings.mode == "finetune" and found.checks == ("label-issues",)
+    assert found.images == 2 * (16 + 4) + len(MISLABELLED) + 2
+    assert found.off_topic == () and found.semantic_groups == ()
+    assert sum(map(sum, found.joint)) == found.images
