@@ -78,6 +78,8 @@ class CurateOptions:
             raise CurateError(f"audit mode must be one of {', '.join(AUDIT_MODES)}, got {self.audit_mode!r}")
         if self.audit_action not in ACTIONS:
             raise CurateError(f"audit action must be one of {', '.join(ACTIONS)}, got {self.audit_action!r}")
+        if self.audit_action != "report" and not self.audit:
+            raise CurateError(f"audit action {self.audit_action!r} acts on the audit's findings: add --audit")
         if self.folds < 2 or self.batch_size < 1 or self.audit_epochs < 1 or self.audit_image_size < 16:
             raise CurateError("the audit needs at least 2 folds, a batch size and epochs of at least 1, and an image "
                               "size of at least 16 px")

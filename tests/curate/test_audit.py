@@ -214,3 +214,9 @@ def test_finetune_mode_trains_per_fold_and_looks_for_label_issues_only(audited) 
     assert found.images == 2 * (16 + 4) + len(MISLABELLED) + 2
     assert found.off_topic == () and found.semantic_groups == ()
     assert sum(map(sum, found.joint)) == found.images
+
+
+def test_an_audit_action_without_the_audit_is_a_usage_error(audited) -> None:
+    result = CliRunner().invoke(curate_command, [str(audited), "--audit-action", "quarantine", "-q"])
+    assert result.exit_code == 2 and "add --audit" in result.output
+    assert not (audited / "_quarantine").exists()
