@@ -10,7 +10,7 @@ import logging
 import os
 import random
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +18,15 @@ from tqdm import tqdm
 
 from .addresses import AddressPolicy
 from .candidate import Candidate
-from .classes import ClassSpec, build_specs
+from .classes import ClassSpec
 from .engines import ENGINES, Engine, EngineFormatError
 from .errors import CollectorError
 from .fetch import ClientPool, Fetcher, FetchError, FetchLimits
-from .manifest import FILENAME, Manifest, Row
+from .manifest import FILENAME, LIVE_STATUSES, Manifest, Row
 from .search import search_pages
 from .split import choose_split
 from .summary import ClassSummary, Summary
+from .target import ClassTarget
 from .validate import DEFAULT_MAX_PIXELS, ImageInfo, InvalidImage, validate_image
 
 log = logging.getLogger("collector")
@@ -44,6 +45,7 @@ class CollectOptions:
     engines: tuple[str, ...] = ("bing",)
     pages: int = 2
     per_class: int | None = None
+    max_pages: int = 10
     val_fraction: float = 0.2
     seed: int = 0
     concurrency: int = 64
@@ -62,32 +64,15 @@ class CollectOptions:
             raise CollectError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
         if not 0 <= self.val_fraction < 1:
             raise CollectError(f"val fraction must be in [0, 1), got {self.val_fraction}")
-        if self.pages < 1 or self.concurrency < 1 or self.per_host < 1:
-            raise CollectError("pages, concurrency and per-host limit must be at least 1")
+        if min(self.pages, self.max_pages, self.concurrency, self.per_host) < 1:
+            raise CollectError("pages, max pages, concurrency and per-host limit must be at least 1")
         if self.per_class is not None and self.per_class < 1:
-            raise CollectError("per-class cap must be at least 1")
+            raise CollectError("per-class target must be at least 1")
 
-
-def collect(
-    classes: Iterable[str],
-    *,
-    queries: Mapping[str, Iterable[str]] | None = None,
-    classes_file: Path | None = None,
-    allow_private_addresses: bool = False,
-    **options: object,
-) -> Summary:
-    """Collect images for `classes` into `out`, as the `collect` command does; returns the summary.
-
-    `queries` maps a class to its search terms (default: the class name); other keyword
-    arguments are the fields of CollectOptions (out, engines, pages, per_class, ...).
-    """
-    query_options = [f"{name}={q}" for name, qs in (queries or {}).items() for q in qs]
-    specs = build_specs(list(classes), classes_file, query_options)
-    if allow_private_addresses:
-        options["policy"] = AddressPolicy.allow_all()
-    if "out" in options:
-        options["out"] = Path(options["out"])  # type: ignore[arg-type]
-    return run_sync(specs, CollectOptions(**options))  # type: ignore[arg-type]
+    @property
+    def page_limit(self) -> int:
+        """Result pages a query may read per engine: a target pages on demand up to max_pages."""
+        return self.pages if self.per_class is None else self.max_pages
 
 
 def run_sync(specs: list[ClassSpec], options: CollectOptions) -> Summary:
@@ -170,6 +155,7 @@ class Collection:
         self.manifest = manifest
         self.queue: asyncio.Queue[Row] = asyncio.Queue()
         self.seen: dict[str, set[str]] = {s.name: set() for s in specs}
+        self.targets = {s.name: ClassTarget(options.per_class, self._held_counter(s.name)) for s in specs}
         self.folders: set[Path] = set()
         self.bars = {
             s.name: tqdm(desc=s.name, total=0, unit="img", position=i, leave=True, disable=not options.progress,
@@ -206,6 +192,16 @@ class Collection:
         if self.manifest is not None:
             for spec in self.specs:
                 self.summary.classes[spec.name].candidates = self.manifest.candidates(spec.name)
+        for name, target in self.targets.items():
+            if self.manifest is not None and target.wanted is not None and not target.met:
+                self._warn(f"{name}: {target.held()} of the {target.wanted} images wanted; "
+                           "more --max-pages or more queries may help")
+
+    def _held_counter(self, class_name: str) -> Callable[[], int]:
+        """What counts towards a class's target: images in the dataset, or in a dry run the candidates found."""
+        if self.manifest is None:
+            return lambda: self.summary.classes[class_name].candidates
+        return lambda: self.manifest.count(class_name, *LIVE_STATUSES)
 
     def _engines(self) -> list[tuple[Engine, str]]:
         return [(ENGINES[name], self.options.endpoints.get(name, ENGINES[name].base_url))
@@ -218,6 +214,7 @@ class Collection:
     def _enqueue(self, rows: list[Row]) -> None:
         for row in rows:
             self.bars[row.class_name].total += 1
+            self.targets[row.class_name].queued(1)
             self.queue.put_nowait(row)
         for name in {row.class_name for row in rows}:
             self.bars[name].refresh()
@@ -225,8 +222,10 @@ class Collection:
     async def _search(self, target: tuple[Engine, str], spec: ClassSpec, query: str, searcher: Fetcher) -> None:
         engine, base_url = target
         rank = 0
+        pages = search_pages(engine, base_url, query, self.options.page_limit, searcher,
+                             more_wanted=self.targets[spec.name].more_wanted)
         try:
-            async for hits in search_pages(engine, base_url, query, self.options.pages, searcher):
+            async for hits in pages:
                 self.summary.engines_answered.add(engine.name)
                 self.summary.classes[spec.name].by_engine[engine.name] += len(hits)
                 candidates = []
@@ -256,11 +255,11 @@ class Collection:
                 await self._download(row, fetcher)
             finally:
                 self.bars[row.class_name].update(1)
+                await self.targets[row.class_name].settled()
                 self.queue.task_done()
 
     def _full(self, class_name: str) -> bool:
-        cap = self.options.per_class
-        return cap is not None and self.manifest.count(class_name, "saved", "saving") >= cap
+        return self.targets[class_name].met
 
     async def _download(self, row: Row, fetcher: Fetcher) -> None:
         """Fetch, judge and file one candidate; every outcome lands in the manifest."""
