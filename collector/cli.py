@@ -15,12 +15,13 @@ from tqdm import tqdm
 
 from .addresses import AddressPolicy
 from .classes import ClassSpecError, build_specs
-from .crawl import CollectError, CollectOptions, run_sync
+from .crawl import CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
+from .errors import CollectorError
 from .fetch import FetchLimits
-from .manifest import ManifestError
 from .summary import format_table
 
+USAGE = 2
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -37,6 +38,19 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 20MB or 500k", param, ctx)
         number, unit = match.groups()
         return int(float(number) * 1024 ** " kmg".index(unit.lower() or " "))
+
+
+class CommandError(click.ClickException):
+    """A one-line `Error: ...` with its exit status (1, or 2 for a mistake in the options)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def describe_os_error(error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename else ""
+    return f"{error.strerror or error}{where}"
 
 
 class TqdmHandler(logging.Handler):
@@ -63,18 +77,23 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("names", metavar="[CLASS]...", nargs=-1)
 @click.option("--classes", "class_names", metavar="NAME", multiple=True,
               help="Class to collect; also a folder name. `--classes cat dog` and repeating the option both work.")
-@click.option("--classes-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--classes-file", type=click.Path(path_type=Path),
               help="File with one class a line, optionally `name: query one | query two`; # starts a comment.")
 @click.option("--query", "queries", metavar="CLASS=TEXT", multiple=True,
               help="Search TEXT for CLASS instead of the class name (repeatable), e.g. --query cat=猫.")
 @click.option("--engine", "engines", multiple=True, type=click.Choice([*ENGINES, "all"]),
               help=f"Search engine to use (repeatable); `all` uses every one. Default: {DEFAULT_ENGINE}.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), show_default=True,
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data"), show_default=True,
               help="Dataset root: images go to OUT/train/<class>/ and OUT/val/<class>/, provenance to "
                    "OUT/manifest.sqlite.")
 @click.option("--pages", type=click.IntRange(min=1), default=CollectOptions.pages, show_default=True,
-              help="Result pages to read per query per engine.")
-@click.option("--per-class", type=click.IntRange(min=1), help="Stop saving a class once it has this many images.")
+              help="Result pages to read per query per engine (without --per-class).")
+@click.option("--per-class", type=click.IntRange(min=1),
+              help="Target images per class: read further result pages until each class holds this many "
+                   "(images `curate` quarantined do not count), and stop saving there. A re-run tops a class "
+                   "up; one whose target is met sends no request.")
+@click.option("--max-pages", type=click.IntRange(min=1), default=CollectOptions.max_pages, show_default=True,
+              help="Most result pages to read per query per engine while chasing --per-class.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=CollectOptions.val_fraction,
               show_default=True,
               help="Share of images that go to val/, chosen by a stable hash of each image's content.")
@@ -100,7 +119,7 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--dry-run", is_flag=True, help="Search only: report candidates per class and engine, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def main(names, class_names, classes_file, queries, engines, out, pages, per_class, val_fraction, seed,
+def main(names, class_names, classes_file, queries, engines, out, pages, per_class, max_pages, val_fraction, seed,
          concurrency, per_host, timeout, retries, max_bytes, min_side, endpoints, allow_private_addresses,
          dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Search image engines for each class and build an ImageFolder dataset.
@@ -113,6 +132,14 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
 
     Running the same command again resumes: only URLs never tried (or that failed
     transiently) are fetched, and existing files are kept.
+
+    \b
+    Exit status:
+      0  the dataset has images
+      1  nothing could be collected, or an error (bad output folder, full disk,
+         unreadable manifest or classes file), printed as one line
+      2  a mistake in the options
+      130  interrupted; run the same command again to resume
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     logger = logging.getLogger("collector")
@@ -122,7 +149,8 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
     try:
         specs = build_specs([*class_names, *names], classes_file, list(queries))
         options = CollectOptions(
-            out=out, engines=engine_names, pages=pages, per_class=per_class, val_fraction=val_fraction, seed=seed,
+            out=out, engines=engine_names, pages=pages, per_class=per_class, max_pages=max_pages,
+            val_fraction=val_fraction, seed=seed,
             concurrency=concurrency, per_host=per_host, min_side=min_side, endpoints=parse_endpoints(endpoints),
             limits=FetchLimits(timeout=timeout, max_bytes=max_bytes, retries=retries),
             policy=AddressPolicy.allow_all() if allow_private_addresses else AddressPolicy(),
@@ -130,9 +158,11 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
         )
         summary = run_sync(specs, options)
     except ClassSpecError as error:
-        raise click.UsageError(str(error)) from None
-    except (CollectError, ManifestError) as error:
-        raise click.ClickException(str(error)) from None
+        raise CommandError(str(error), USAGE) from None
+    except CollectorError as error:
+        raise CommandError(str(error)) from None
+    except OSError as error:
+        raise CommandError(describe_os_error(error)) from None
     except KeyboardInterrupt:
         click.echo("interrupted: run the same command again to resume", err=True)
         sys.exit(130)

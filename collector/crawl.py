@@ -102,6 +102,8 @@ async def run(specs: list[ClassSpec], options: CollectOptions) -> Summary:
 
 def open_output(out: Path) -> Manifest:
     """Create the output folder, settle what an interrupted run left behind, and open the manifest."""
+    if out.exists() and not out.is_dir():
+        raise CollectError(f"cannot use output folder {out}: it is a file")
     try:
         (out / TMP_DIR).mkdir(parents=True, exist_ok=True)
         for leftover in (out / TMP_DIR).glob("*.part"):

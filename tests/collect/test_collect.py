@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from PIL import Image
 
 import collector
@@ -194,3 +198,29 @@ def test_recovery_settles_rows_left_mid_write(fake, tmp_path):
     summary = collect_from(fake, tmp_path, ["cat"])
     assert summary.classes["cat"].saved == 1, "the row whose file never landed is fetched again"
     assert_dataset_consistent(tmp_path)
+
+
+def test_python_api_signature_lists_every_option_with_its_one_default():
+    parameters = inspect.signature(collector.collect).parameters
+    for field in dataclasses.fields(collector.CollectOptions):
+        assert parameters[field.name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["pages"].default == collector.CollectOptions().pages
+    assert parameters["per_class"].default is None
+    assert "options" not in parameters
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"pgaes": 3}, "unknown option 'pgaes'; did you mean 'pages'?"),
+    ({"pages": "3"}, "option 'pages' must be int"),
+    ({"engines": ("bingo",)}, "unknown engine 'bingo'"),
+    ({"per_class": 0}, "per-class target must be at least 1"),
+])
+def test_python_api_mistakes_raise_the_collector_error(options, message, tmp_path):
+    with pytest.raises(collector.CollectorError, match=re.escape(message)):
+        collector.collect(["cat"], out=tmp_path, progress=False, **options)
+    assert not (tmp_path / "manifest.sqlite").exists()
+
+
+def test_python_api_missing_classes_file_raises_the_collector_error(tmp_path):
+    with pytest.raises(collector.CollectorError, match="cannot read classes file"):
+        collector.collect([], classes_file=str(tmp_path / "missing.txt"), out=tmp_path)
