@@ -17,6 +17,7 @@ OPTIONS = {f.name: f for f in dataclasses.fields(CollectOptions)}
 # Annotations of CollectOptions fields whose values are checked here, before they reach arithmetic.
 SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,), "int | None": (int, type(None)), "float": (int, float), "bool": (bool,),
+    "str | None": (str, type(None)),
 }
 
 

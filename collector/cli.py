@@ -102,7 +102,8 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--concurrency", type=click.IntRange(min=1), default=CollectOptions.concurrency, show_default=True,
               help="Downloads in flight at once.")
 @click.option("--per-host", type=click.IntRange(min=1), default=CollectOptions.per_host, show_default=True,
-              help="Downloads in flight at once from any one host.")
+              help="Downloads in flight at once from any one host (host:port). A host that answers 429 or 503 "
+                   "pauses every request to it for its Retry-After, or a backoff that doubles.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=FetchLimits.timeout, show_default=True,
               help="Seconds one request may take in all (each redirect hop): connecting, waiting and reading.")
 @click.option("--retries", type=click.IntRange(min=0), default=FetchLimits.retries, show_default=True,
@@ -116,12 +117,18 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
                    "appends its own path and query.")
 @click.option("--allow-private-addresses", is_flag=True,
               help="Allow image URLs on loopback, private and link-local addresses (refused by default).")
+@click.option("--ignore-noai", is_flag=True,
+              help="Also save images whose server sends `X-Robots-Tag: noai` or `noimageai` (skipped by default, "
+                   "recorded as failed:noai).")
+@click.option("--contact", metavar="URL_OR_EMAIL",
+              help="Your own URL or e-mail, added to the User-Agent of every download so a site owner can reach "
+                   "you.")
 @click.option("--dry-run", is_flag=True, help="Search only: report candidates per class and engine, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def main(names, class_names, classes_file, queries, engines, out, pages, per_class, max_pages, val_fraction, seed,
          concurrency, per_host, timeout, retries, max_bytes, min_side, endpoints, allow_private_addresses,
-         dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+         ignore_noai, contact, dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Search image engines for each class and build an ImageFolder dataset.
 
     \b
@@ -154,7 +161,7 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
             concurrency=concurrency, per_host=per_host, min_side=min_side, endpoints=parse_endpoints(endpoints),
             limits=FetchLimits(timeout=timeout, max_bytes=max_bytes, retries=retries),
             policy=AddressPolicy.allow_all() if allow_private_addresses else AddressPolicy(),
-            dry_run=dry_run, progress=not quiet,
+            respect_noai=not ignore_noai, contact=contact, dry_run=dry_run, progress=not quiet,
         )
         summary = run_sync(specs, options)
     except ClassSpecError as error:

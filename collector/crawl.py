@@ -20,6 +20,7 @@ from .addresses import AddressPolicy
 from .candidate import Candidate
 from .classes import ClassSpec
 from .engines import ENGINES, Engine, EngineFormatError
+from .engines.base import user_agent
 from .errors import CollectorError
 from .fetch import ClientPool, Fetcher, FetchError, FetchLimits
 from .manifest import FILENAME, LIVE_STATUSES, Manifest, Row
@@ -49,12 +50,14 @@ class CollectOptions:
     val_fraction: float = 0.2
     seed: int = 0
     concurrency: int = 64
-    per_host: int = 32
+    per_host: int = 4
     limits: FetchLimits = field(default_factory=FetchLimits)
     min_side: int = 32
     max_pixels: int = DEFAULT_MAX_PIXELS
     endpoints: Mapping[str, str] = field(default_factory=dict)
     policy: AddressPolicy = field(default_factory=AddressPolicy)
+    respect_noai: bool = True
+    contact: str | None = None
     dry_run: bool = False
     progress: bool = True
 
@@ -173,10 +176,11 @@ class Collection:
                 self.summary.classes[spec.name].already_saved = self.manifest.count(spec.name, "saved")
             self._enqueue(self.manifest.to_fetch(s.name for s in self.specs))
         try:
-            async with ClientPool(options.concurrency, options.limits) as clients:
+            async with ClientPool(options.concurrency, options.limits, user_agent(options.contact)) as clients:
                 searcher = Fetcher(clients, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST,
                                    rng=rng)
-                downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng)
+                downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng,
+                                     honour_noai=options.respect_noai)
                 async with asyncio.TaskGroup() as group:
                     workers = [group.create_task(self._work(downloader)) for _ in range(options.concurrency)]
                     await asyncio.gather(*(

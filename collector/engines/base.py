@@ -8,8 +8,14 @@ from urllib.parse import urlencode
 
 from ..candidate import ImageHit
 
-USER_AGENT = "imgharvest/0.1 (image dataset collector)"
+PROJECT_URL = "https://github.com/imgharvest/imgharvest"
+USER_AGENT = f"imgharvest/0.1 (+{PROJECT_URL}; image dataset collector)"
 """How the crawler names itself where a service asks for an honest client name (and for every image download)."""
+
+
+def user_agent(contact: str | None = None) -> str:
+    """The crawler's User-Agent, with the operator's own URL or e-mail when given, so a site owner can reach them."""
+    return USER_AGENT if not contact else f"{USER_AGENT[:-1]}; contact: {contact})"
 
 BROWSER_HEADERS = {
     "User-Agent": (
