@@ -14,6 +14,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .addresses import AddressPolicy
+from .check import CHECK_QUERY, format_checks, run_checks
 from .classes import ClassSpecError, build_specs
 from .crawl import CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
@@ -58,6 +59,16 @@ class TqdmHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def check_engines(names: list[str], endpoints: dict[str, str], query: str, timeout: float, as_json: bool) -> None:
+    checks = run_checks(names, endpoints, query, timeout)
+    if as_json:
+        click.echo(json.dumps([c.to_json() for c in checks], indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_checks(checks))
+    if not any(c.works for c in checks):
+        raise CommandError(f"none of the {len(checks)} engines works from here")
 
 
 def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
@@ -123,12 +134,16 @@ def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--contact", metavar="URL_OR_EMAIL",
               help="Your own URL or e-mail, added to the User-Agent of every download so a site owner can reach "
                    "you.")
+@click.option("--check", is_flag=True,
+              help="Only check the engines (those given by --engine, else all): one small search each for the first "
+                   "class (else 'cat'), printing whether it is reachable, results parsed, latency and the exact "
+                   "reason when blocked. Exits 1 when none works.")
 @click.option("--dry-run", is_flag=True, help="Search only: report candidates per class and engine, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def main(names, class_names, classes_file, queries, engines, out, pages, per_class, max_pages, val_fraction, seed,
          concurrency, per_host, timeout, retries, max_bytes, min_side, endpoints, allow_private_addresses,
-         ignore_noai, contact, dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+         ignore_noai, contact, check, dry_run, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Search image engines for each class and build an ImageFolder dataset.
 
     \b
@@ -142,7 +157,7 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
 
     \b
     Exit status:
-      0  the dataset has images
+      0  the dataset has images (with --check: at least one engine works)
       1  nothing could be collected, or an error (bad output folder, full disk,
          unreadable manifest or classes file), printed as one line
       2  a mistake in the options
@@ -152,6 +167,10 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
     logger = logging.getLogger("collector")
     logger.addHandler(TqdmHandler())
     logger.propagate = False
+    if check:
+        check_engines([*dict.fromkeys(e for e in engines if e != "all")] or list(ENGINES), parse_endpoints(endpoints),
+                      next(iter([*class_names, *names]), CHECK_QUERY), timeout, as_json)
+        return
     engine_names = tuple(ENGINES) if "all" in engines else tuple(dict.fromkeys(engines)) or (DEFAULT_ENGINE,)
     try:
         specs = build_specs([*class_names, *names], classes_file, list(queries))

@@ -37,7 +37,8 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--out", "--classes", "--classes-file", "--query", "--engine", "--pages", "--per-class",
                    "--val-fraction", "--seed", "--concurrency", "--timeout", "--max-bytes", "--min-side",
-                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json"):
+                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json", "--max-pages", "--per-host",
+                   "--ignore-noai", "--contact", "--check", "--retries"):
         assert option in result.output
 
 
