@@ -7,6 +7,7 @@ import email.utils
 import random
 import ssl
 import time
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -58,12 +59,16 @@ class ClientPool:
     httpcore scans every pooled connection on each request and response, so one
     client with dozens of connections spends more CPU on bookkeeping than on
     transfers; small clients keep that scan short. Taking a client also bounds
-    the number of requests in flight.
+    the number of requests in flight. A request gets, when one is idle, a client
+    that last talked to the same host, whose kept-alive connection it reuses;
+    otherwise the client idle the longest.
     """
 
     def __init__(self, size: int, limits: FetchLimits, user_agent: str = USER_AGENT) -> None:
         tls = ssl.create_default_context()
-        self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._available = asyncio.Semaphore(size)
+        self._idle: OrderedDict[httpx.AsyncClient, str] = OrderedDict()
+        self._idle_by_host: defaultdict[str, list[httpx.AsyncClient]] = defaultdict(list)
         self._all = [
             httpx.AsyncClient(
                 verify=tls,
@@ -75,15 +80,27 @@ class ClientPool:
             for _ in range(size)
         ]
         for client in self._all:
-            self._idle.put_nowait(client)
+            self._idle[client] = ""
+            self._idle_by_host[""].append(client)
 
     @asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = await self._idle.get()
-        try:
-            yield client
-        finally:
-            self._idle.put_nowait(client)
+    async def client(self, host: str = "") -> AsyncIterator[httpx.AsyncClient]:
+        async with self._available:
+            client = self._take(host)
+            try:
+                yield client
+            finally:
+                self._idle[client] = host
+                self._idle_by_host[host].append(client)
+
+    def _take(self, host: str) -> httpx.AsyncClient:
+        if self._idle_by_host[host]:
+            client = self._idle_by_host[host].pop()
+            del self._idle[client]
+        else:
+            client, last_host = self._idle.popitem(last=False)
+            self._idle_by_host[last_host].remove(client)
+        return client
 
     async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self._all))
@@ -181,7 +198,7 @@ class Fetcher:
         """One GET in the host's turn; a 429 or 503 pauses every request to the host, not just this one."""
         async with self.hosts.turn(host):
             try:
-                answer = await self._get(url, headers)
+                answer = await self._get(host, url, headers)
             except FetchError as error:
                 if error.status in SLOW_DOWN_STATUSES:
                     self.hosts.slow_down(host, error.retry_after)
@@ -189,9 +206,9 @@ class Fetcher:
             self.hosts.answered(host)
             return answer
 
-    async def _get(self, url: str, headers: dict[str, str]) -> bytes | str:
+    async def _get(self, host: str, url: str, headers: dict[str, str]) -> bytes | str:
         """One guarded GET within the time limit: the body, or the absolute URL a redirect points to."""
-        async with self.clients.client() as client, asyncio.timeout(self.limits.timeout):
+        async with self.clients.client(host) as client, asyncio.timeout(self.limits.timeout):
             target = await self.pinner.pin(url)
             async with client.stream(
                 "GET", target.url, headers={**headers, "Host": target.host_header},

@@ -107,6 +107,7 @@ class FakeEngine:
         self.request_times: defaultdict[str, list[float]] = defaultdict(list)
         self.hosts: dict[str, str] = {}
         self.user_agents: dict[str, str] = {}
+        self.connections = 0
         self.busy_refused: str | None = None
         """The busy image whose first request got the 429."""
         self._images: dict[str, bytes] = {}
@@ -165,6 +166,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
 
     def do_GET(self) -> None:
         fake = self.server.fake
