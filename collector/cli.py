@@ -61,7 +61,8 @@ class TqdmHandler(logging.Handler):
         tqdm.write(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
 
 
-def check_engines(names: list[str], endpoints: dict[str, str], query: str, timeout: float, as_json: bool) -> None:
+def report_checks(names: list[str], endpoints: dict[str, str], query: str, timeout: float, as_json: bool) -> None:
+    """Run `--check` and print it; no engine working is an error."""
     checks = run_checks(names, endpoints, query, timeout)
     if as_json:
         click.echo(json.dumps([c.to_json() for c in checks], indent=2, ensure_ascii=False))
@@ -168,8 +169,9 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
     logger.addHandler(TqdmHandler())
     logger.propagate = False
     if check:
-        check_engines([*dict.fromkeys(e for e in engines if e != "all")] or list(ENGINES), parse_endpoints(endpoints),
-                      next(iter([*class_names, *names]), CHECK_QUERY), timeout, as_json)
+        chosen = [*dict.fromkeys(e for e in engines if e != "all")] or list(ENGINES)
+        report_checks(chosen, parse_endpoints(endpoints), ([*class_names, *names] or [CHECK_QUERY])[0], timeout,
+                      as_json)
         return
     engine_names = tuple(ENGINES) if "all" in engines else tuple(dict.fromkeys(engines)) or (DEFAULT_ENGINE,)
     try:
