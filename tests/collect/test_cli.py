@@ -221,3 +221,11 @@ def test_a_full_disk_is_a_one_line_error(tmp_path, tiny_filesystem):
         server.stop()
     line = assert_one_line_error(result)
     assert "No space left on device" in line or "disk is full" in line
+
+
+def test_ignore_noai_saves_what_x_robots_tag_opts_out_of_ai(fake, tmp_path):
+    args = ["--query", "tagged=noai", "--allow-private-addresses", "--json", *endpoint_args(fake, "bing")]
+    polite = json.loads(invoke(*args, "--out", str(tmp_path / "polite")).stdout)["classes"][0]
+    assert polite["saved"] == 1 and polite["failures"] == {"noai": 2}
+    ignoring = json.loads(invoke(*args, "--ignore-noai", "--out", str(tmp_path / "all")).stdout)["classes"][0]
+    assert ignoring["saved"] == 3 and ignoring["failures"] == {}

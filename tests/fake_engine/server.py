@@ -3,7 +3,8 @@
 It serves every engine's real response format (see formats.py) over real HTTP on
 127.0.0.1, generated images for every query, and each fault a crawler meets in
 the wild. Special queries: `nothing...` has no results, `changed format` answers
-in a format no parser knows, `faults` lists one URL per fault below, `busy` lists
+in a format no parser knows, `faults` lists one URL per fault below, `noai` only
+those that carry an X-Robots-Tag header, `busy` lists
 images on a host that answers its first request with 429 and Retry-After: 1.
 Images can be spread over several image hosts (listeners on their own ports),
 and an engine can be blocked (403 and a captcha page) or garbled (200 and a page
@@ -118,6 +119,8 @@ class FakeEngine:
             return []
         if query == "faults":
             return [ImageHit(url=self.base_url + path, title=f"fault {path}") for path in FAULTS]
+        if query == "noai":
+            return [ImageHit(url=f"{self.base_url}/fault/{name}") for name in ROBOTS_TAGS]
         if query == "busy":
             return [ImageHit(url=f"{self.image_base(i)}/busy/{i}.jpg") for i in range(self.images_per_query)]
         slug = quote(query, safe="")
