@@ -4,6 +4,7 @@ Run on a fresh GPU machine from this checkout with .gpu/ beside it (bench/gpu_pr
 dataset copies and the peer checkouts), it writes under --out one Markdown table of every figure, with the
 commit and the GPU's name (gpu_suite.md), the same as JSON (gpu_suite.json) and every step's log
 (gpu_suite_logs.tar.gz), all rewritten after each step so that a run stopped early keeps what it measured.
+The exit code is 1 when a step failed or ran out of time, 0 otherwise.
 
 Steps, in order; each gets its share of what is left of --budget, so time one step leaves goes to the next:
   tests       tests/classify/test_cuda.py: compiled bf16 channels_last training, predict, eval and export of
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import signal
@@ -160,6 +162,11 @@ def seconds_text(value: float) -> str:
     return f"{value:.2f} s"
 
 
+def rate_text(images_per_second: float) -> str:
+    """The bench's steady-state rate; NaN when the long run was no slower than the short one (too little work)."""
+    return f"{images_per_second:.0f}" if math.isfinite(images_per_second) else "n/a (long run not slower)"
+
+
 def read_json(path: Path) -> dict | list | None:
     try:
         return json.loads(path.read_text())
@@ -223,7 +230,7 @@ def step_airbench(context: Context, timeout: float) -> StepResult:
     report = context.work / "airbench.json"
     report.unlink(missing_ok=True)
     command = [sys.executable, "bench/gpu_suite_airbench.py", "--script", str(script), "--datasets",
-               str(context.datasets), "--work", str(context.work / "airbench"), "--json", str(report),
+               str(context.datasets), "--work", str(context.work / "datasets"), "--json", str(report),
                "--runs", str(context.settings.airbench_runs)]
     if context.dry_run:
         command.append("--prepare-only")
@@ -269,20 +276,21 @@ def step_finetune(context: Context, timeout: float) -> StepResult:
     figures = []
     if "data_pipeline_images_per_second" in result:
         figures.append(Figure("finetune", "input pipeline alone (decode + augment, no model)",
-                              f"{result['data_pipeline_images_per_second']:.0f} img/s with {settings['workers']} "
-                              f"workers"))
+                              f"{result['data_pipeline_images_per_second']:.0f} img/s (decoding workers: "
+                              f"{settings['workers']})"))
     for name, label in (("classify", "classify train"), ("timm", "timm train.py")):
         if name in result:
             rate = result[name]
             busy = f", GPU busy {rate['gpu_busy_percent']:.0f}%" if rate["gpu_busy_percent"] is not None else ""
             figures.append(Figure("finetune", f"{label}: steady-state img/s ({settings['model']}, {settings['size']} "
-                                  f"px, batch {settings['batch_size']})", f"{rate['images_per_second']:.0f} (runs of "
+                                  f"px, batch {settings['batch_size']})", f"{rate_text(rate['images_per_second'])} (runs of "
                                   f"{rate['short_seconds']:.0f} and {rate['long_seconds']:.0f} s{busy})",
                                   TIMM_H100 if name == "timm" else ""))
     if "ratio" in result:
-        figures.append(Figure("finetune", "classify train / timm train.py", f"{result['ratio']:.2f}x",
-                              "" if context.dry_run else ">= 1.00x",
-                              "" if context.dry_run else at_least(result["ratio"], 1.0, lambda gap: f"{gap:.2f}x")))
+        ratio, judged = result["ratio"], not context.dry_run and math.isfinite(result["ratio"])
+        figures.append(Figure("finetune", "classify train / timm train.py",
+                              f"{ratio:.2f}x" if math.isfinite(ratio) else "n/a", "" if context.dry_run else ">= 1.00x",
+                              at_least(ratio, 1.0, lambda gap: f"{gap:.2f}x") if judged else ""))
     elif "classify" in result:
         figures.append(Figure("finetune", "timm train.py", "not run: no checkout in the peers folder"))
     return StepResult("finetune", context.status(code, seconds), seconds, figures)
@@ -434,6 +442,8 @@ def main() -> None:
     header["wall_seconds"] = time.perf_counter() - started
     write_report(context, header, steps)
     print((context.out / "gpu_suite.md").read_text())
+    if any(step.status != "ok" and not step.status.startswith("skipped") for step in steps):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
