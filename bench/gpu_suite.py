@@ -321,7 +321,7 @@ def commit() -> str:
             if recorded.is_file() else "unknown (no .git, no .gpu/commit)"
 
 
-def machine() -> dict[str, str]:
+def machine(peers: Path) -> dict[str, str]:
     import torch
 
     gpu = "none"
@@ -332,10 +332,10 @@ def machine() -> dict[str, str]:
                              capture_output=True, text=True, check=False)
         if smi.returncode == 0:
             gpu += f", driver {smi.stdout.strip()}"
-    peers = ASSETS / "peers" / "VERSIONS"
+    versions = peers / "VERSIONS"
     return {"gpu": gpu, "torch": f"{torch.__version__} (CUDA {torch.version.cuda})",
             "python": platform.python_version(), "cpus": str(os.cpu_count()),
-            "peers": peers.read_text().strip().replace("\n", "; ") if peers.is_file() else "none"}
+            "peers": versions.read_text().strip().replace("\n", "; ") if versions.is_file() else "none"}
 
 
 def markdown(header: dict, steps: list[StepResult]) -> str:
@@ -369,7 +369,9 @@ def write_report(context: Context, header: dict, steps: list[StepResult]) -> Non
 
 def install(context: Context) -> StepResult:
     """`pip install --no-deps -e .` with the machine's own build tools: its torch stays as it is."""
-    before = machine()["torch"]
+    import torch
+
+    before = torch.__version__
     code, seconds = context.run("install", [sys.executable, "-m", "pip", "install", "--no-deps",
                                             "--no-build-isolation", "--no-index", "-e", str(ROOT)], 300)
     check = subprocess.run([sys.executable, "-c", "import classify, torch; print(classify.__file__, torch.__version__)"],
@@ -413,7 +415,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     context = Context(args.out.resolve(), args.work.resolve(), args.datasets.resolve(), args.peers.resolve(),
                       args.dry_run, DRY if args.dry_run else FULL)
-    header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit(), **machine(),
+    header = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit(), **machine(context.peers),
               "mode": "dry run on the CPU, tiny sizes: proves the script, not the goals" if args.dry_run
               else "full", "budget_seconds": args.budget, "wall_seconds": 0.0}
     if not args.dry_run and header["gpu"] == "none":
