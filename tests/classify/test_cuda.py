@@ -109,7 +109,7 @@ def test_torchrun_with_one_process_trains_on_the_gpu(shared_image_folder: Path, 
 
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.device_count() < 2,
-                    reason="DDP over NCCL needs a GPU per process: NCCL refuses two ranks on one GPU")
+                    reason="DDP over NCCL needs a GPU per process (each takes its local rank's GPU)")
 def test_two_processes_on_two_gpus_share_every_epoch_over_nccl(shared_image_folder: Path, tmp_path: Path) -> None:
     finished = torchrun_train(2, shared_image_folder, tmp_path / "runs")
     assert finished.returncode == 0, finished.stderr[-3000:]
