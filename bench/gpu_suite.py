@@ -130,8 +130,9 @@ class Context:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """End a process this suite started, and its children, by its process group."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+    """End a process this suite started, and its children, by its process group: first as Ctrl-C would, so
+    pytest still writes its report of the tests that finished."""
+    for sig, wait in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)
             process.wait(timeout=wait)
@@ -179,8 +180,10 @@ def read_json(path: Path) -> dict | list | None:
 
 def step_tests(context: Context, timeout: float) -> StepResult:
     report = context.work / "cuda-tests.xml"
+    # --confcutdir: only tests/classify's fixtures, so the crawler's dependencies need not be installed.
     code, seconds = context.run("tests", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                          "tests/classify/test_cuda.py", f"--junitxml={report}"], timeout)
+                                          "--confcutdir=tests/classify", "tests/classify/test_cuda.py",
+                                          f"--junitxml={report}"], timeout)
     figures = []
     cases = ElementTree.parse(report).getroot().iter("testcase") if report.is_file() else []
     outcomes = {"passed": 0, "failed": 0, "skipped": 0}

@@ -5,7 +5,8 @@ The speed-run script is imported from its own checkout, never copied into this p
 names), so the JPEG copy is decoded once into that format: the same pixels `bench/baselines.py` trains on. Then, as
 its own `__main__` does, one compiled model is warmed up on a run with random labels and reused for every timed run;
 each run's seconds are the script's own CUDA-event timing (whitening, training and its final test-time-augmented
-evaluation; its per-epoch evaluations are outside the clock). Prints, and with --json writes, one JSON object.
+evaluation; its per-epoch evaluations are outside the clock). Prints one JSON object; --json also writes it,
+rewritten after every run.
 
     python bench/gpu_suite_airbench.py --script .gpu/peers/cifar10-airbench/airbench94_muon.py \\
         --datasets .gpu/datasets --work /tmp/airbench --runs 10
@@ -24,6 +25,7 @@ import statistics
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -97,8 +99,9 @@ def reported_seconds(printed: str) -> float:
     return float(rows[-1].strip("|").split("|")[-1])
 
 
-def timed_runs(module: ModuleType, runs: int) -> dict:
-    """Warm-up (compilation included) and `runs` timed runs of the script's `main`, as its own `__main__` does."""
+def timed_runs(module: ModuleType, runs: int, save: Callable[[dict], None]) -> None:
+    """Warm-up (compilation included) and `runs` timed runs of the script's `main`, as its own `__main__` does;
+    `save` gets the figures so far after each run, so a run stopped part-way keeps what it measured."""
     started = time.perf_counter()
     model = module.CifarNet().cuda().to(memory_format=torch.channels_last)
     model.compile(mode="max-autotune")
@@ -113,10 +116,10 @@ def timed_runs(module: ModuleType, runs: int) -> dict:
         print(printed.getvalue(), end="", file=sys.stderr, flush=True)
         accuracies.append(accuracy)
         seconds.append(reported_seconds(printed.getvalue()))
-    return {"accuracies": accuracies, "seconds": seconds, "warmup_seconds": warmup_seconds,
-            "accuracy_mean": statistics.mean(accuracies),
-            "accuracy_std": statistics.stdev(accuracies) if runs > 1 else 0.0,
-            "seconds_mean": statistics.mean(seconds)}
+        save({"accuracies": accuracies, "seconds": seconds, "warmup_seconds": warmup_seconds,
+              "accuracy_mean": statistics.mean(accuracies),
+              "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+              "seconds_mean": statistics.mean(seconds)})
 
 
 def main() -> None:
@@ -142,6 +145,13 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     result: dict = {"data": str(data), "prepare_seconds": time.perf_counter() - started,
                     "script": str(args.script) if args.script else None}
+
+    def save(figures: dict) -> None:
+        result.update(figures)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+
+    save({})
     module = load_script(args.script.resolve()) if args.script else None
     if not args.prepare_only:
         if module is None:
@@ -149,10 +159,8 @@ def main() -> None:
         if not torch.cuda.is_available():
             sys.exit("airbench94_muon needs a CUDA GPU: use --prepare-only on a machine without one")
         os.chdir(args.work)  # the script reads cifar10/{train,test}.pt relative to here
-        result.update(timed_runs(module, args.runs))
+        timed_runs(module, args.runs, save)
     print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
