@@ -186,14 +186,17 @@ def step_tests(context: Context, timeout: float) -> StepResult:
                                           f"--junitxml={report}"], timeout)
     figures = []
     cases = ElementTree.parse(report).getroot().iter("testcase") if report.is_file() else []
-    outcomes = {"passed": 0, "failed": 0, "skipped": 0}
+    outcomes = {"passed": 0, "failed": 0, "skipped": 0, "interrupted": 0}
     for case in cases:
         outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
         outcome = "failed" if outcome in ("failure", "error") else outcome
+        if case.get("name") is None:  # the test a stop interrupted: pytest records it without a name
+            outcome = "interrupted"
         outcomes[outcome] += 1
-        reason = next((child.get("message", "") for child in case if child.tag == "skipped"), "")
-        figures.append(Figure("tests", case.get("name", "?"), f"{outcome} in {float(case.get('time', 0)):.1f} s"
-                              + (f" ({reason.removeprefix('Skipped: ')})" if reason else ""),
+        why = next((child.get("message", "") for child in case if child.tag in ("failure", "error", "skipped")), "")
+        why = why.removeprefix("Skipped: ").splitlines()[0][:160] if why.strip() else ""
+        figures.append(Figure("tests", case.get("name", "(the test running when the step was stopped)"),
+                              f"{outcome} in {float(case.get('time', 0)):.1f} s" + (f" ({why})" if why else ""),
                               "passes", "" if outcome == "skipped" else "met" if outcome == "passed" else "missed"))
     summary = ", ".join(f"{count} {name}" for name, count in outcomes.items() if count) or "none ran"
     figures.insert(0, Figure("tests", "tests/classify/test_cuda.py", f"{summary} in {seconds:.0f} s",
@@ -348,7 +351,8 @@ def markdown(header: dict, steps: list[StepResult]) -> str:
              f"- peers: {header['peers']}", f"- mode: {header['mode']}",
              f"- wall: {header['wall_seconds']:.0f} s of a {header['budget_seconds']:.0f} s budget", "",
              "| step | figure | measured | goal or reference | verdict |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {f.step} | {f.what} | {f.measured} | {f.goal} | {f.verdict} |" for s in steps for f in s.figures]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in (f.step, f.what, f.measured, f.goal, f.verdict))
+              + " |" for step in steps for f in step.figures]
     lines += ["", "| step | status | seconds |", "| --- | --- | --- |"]
     lines += [f"| {s.name} | {s.status} | {s.seconds:.0f} |" for s in steps]
     return "\n".join(lines) + "\n"
