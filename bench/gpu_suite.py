@@ -368,7 +368,7 @@ def write_report(context: Context, header: dict, steps: list[StepResult]) -> Non
         (context.out / f".{name}.part").replace(context.out / name)
     archive = context.out / ".gpu_suite_logs.tar.gz.part"
     with tarfile.open(archive, "w:gz") as tar:
-        for log in context.logs:
+        for log in [*context.logs, *sorted((context.work / "finetune").glob("*.log"))]:  # + each trainer's own
             if log.is_file():
                 tar.add(log, arcname=log.name)
     archive.replace(context.out / "gpu_suite_logs.tar.gz")
