@@ -1,7 +1,8 @@
 """Judge one file for `curate`: is it a usable image, what are its fingerprints, and does it look poor.
 
 Everything comes from a single full decode: the full pixels give the exact-duplicate digest (and prove the file
-is not truncated), one small copy of them gives the perceptual hashes and the quality metrics.
+is not truncated) and the detail measure, one small copy of them gives the perceptual hashes of three views (as
+is, mirrored, centre), the small grey copies that verify a match, and the quality metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +31,18 @@ HASHERS = {
 
 # Longest side of the copy that hashes and metrics are computed on: metrics then mean the same at every image size.
 ANALYSIS_SIDE = 128
+
+# Share of each side kept by the centre view: the part a 5-degree rotation leaves unfilled and a 10% crop keeps.
+CENTRE_SHARE = 0.9
+
+# Side of the grey copies (of the whole picture and of its centre) that verify a match by correlation.
+THUMBNAIL_SIDE = 16
+
+# Side of the grey copy `structure` is measured on: the one a pHash is taken from.
+STRUCTURE_SIDE = 32
+
+# Largest window, in pixels at the image's own size, whose finest detail is measured.
+DETAIL_WINDOW = 256
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -91,6 +104,9 @@ class Inspection:
     hashes: dict[str, int]
     flags: tuple[str, ...]
     metrics: dict[str, float]
+    views: dict[str, dict[str, int]] = field(default_factory=dict)  # "mirror" / "centre" -> hashes of that view
+    thumbnail: bytes = b""  # THUMBNAIL_SIDE**2 grey levels of the whole picture, row by row
+    centre_thumbnail: bytes = b""  # the same of the centre view
 
     @property
     def ok(self) -> bool:
@@ -160,10 +176,13 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     digest = pixel_digest(rgb)
     small = _analysis_copy(rgb)
     grey = small.convert("L")
-    hashes = {kind: _hash_int(HASHERS[kind](grey)) for kind in options.hash_kinds}
-    metrics = measure_quality(np.asarray(small))
+    centre = centre_view(grey)
+    hashes = _hashes(grey, options.hash_kinds)
+    views = {"mirror": _hashes(ImageOps.mirror(grey), options.hash_kinds), "centre": _hashes(centre, options.hash_kinds)}
+    metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb)}
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
-    return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics)
+    return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
+                      thumbnail(grey), thumbnail(centre))
 
 
 def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.Image:
@@ -246,6 +265,40 @@ def _analysis_copy(rgb: Image.Image) -> Image.Image:
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return rgb.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+
+
+def centre_view(grey: Image.Image) -> Image.Image:
+    """The middle CENTRE_SHARE of each side: what a small rotation or crop leaves of the picture."""
+    width, height = grey.size
+    left, top = round(width * (1 - CENTRE_SHARE) / 2), round(height * (1 - CENTRE_SHARE) / 2)
+    return grey.crop((left, top, width - left, height - top))
+
+
+def thumbnail(grey: Image.Image) -> bytes:
+    return grey.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
+
+
+def measure_structure(grey: Image.Image) -> float:
+    """Standard deviation of the grey levels a pHash sees: near 0, its bits come from noise, not the picture."""
+    return float(np.asarray(grey.resize((STRUCTURE_SIDE, STRUCTURE_SIDE), Image.Resampling.BOX), np.float32).std())
+
+
+def measure_detail(rgb: Image.Image) -> float:
+    """Share of a central window's grey variance in its finest octave, at the image's own size.
+
+    An upscale has more pixels but nothing in its finest octave; a photo at its own size has plenty.
+    """
+    width, height = rgb.size
+    side_x, side_y = min(width, DETAIL_WINDOW) // 2 * 2, min(height, DETAIL_WINDOW) // 2 * 2
+    left, top = (width - side_x) // 2, (height - side_y) // 2
+    window = np.asarray(rgb.crop((left, top, left + side_x, top + side_y)).convert("L"), np.float32)
+    coarse = window.reshape(side_y // 2, 2, side_x // 2, 2).mean(axis=(1, 3))
+    finest = window - np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
+    return float((finest**2).mean() / max(float(window.var()), 1.0))
+
+
+def _hashes(grey: Image.Image, kinds: tuple[str, ...]) -> dict[str, int]:
+    return {kind: _hash_int(HASHERS[kind](grey)) for kind in kinds}
 
 
 def _hash_int(value: imagehash.ImageHash) -> int:

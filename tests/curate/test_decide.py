@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from collector.curate.decide import DecideOptions, Item, decide
@@ -9,14 +10,23 @@ from collector.curate.inspect import Inspection
 from collector.curate.layout import Entry
 
 BASE = 0x0F0F_3C3C_A5A5_5A5A
+ALL_BITS = 2**64 - 1
+# A left-to-right ramp: its mirror is its negative, so a mirrored pair correlates at -1 unless the mirror is compared.
+RAMP = bytes(16 * column for _ in range(16) for column in range(16))
 
 
 def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: int = 1000, width: int = 200,
-         height: int = 150, reason: str | None = None, flags: tuple[str, ...] = ()) -> Item:
+         height: int = 150, reason: str | None = None, flags: tuple[str, ...] = (), structure: float = 50.0,
+         mirror: int | None = None, thumbnail: bytes = RAMP, detail: float = 0.2) -> Item:
+    """A hand-made item; its mirror view hashes far from everything unless `mirror` says otherwise."""
     split, class_name = (path.split("/")[:2] if path.count("/") == 2 else ("", path.split("/")[0]))
+    hashes = {} if reason else {"phash": hash_value}
+    views = {} if reason else {"mirror": {"phash": hash_value ^ ALL_BITS if mirror is None else mirror},
+                               "centre": {"phash": hash_value}}
     inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
-                            size, None if reason else (digest or path), {} if reason else {"phash": hash_value},
-                            flags, {"brightness": 100.0})
+                            size, None if reason else (digest or path), hashes, flags,
+                            {"brightness": 100.0, "structure": structure, "detail": detail}, views, thumbnail,
+                            thumbnail)
     return Item(Entry(path, split, class_name), inspection)
 
 
@@ -72,13 +82,13 @@ def test_train_copy_is_kept_over_val_when_size_ties_and_leakage_is_counted() -> 
     assert decisions.leakage_pairs_fixed == 1
 
 
-def test_chains_are_grouped_transitively_with_union_find() -> None:
+def test_chains_are_grouped_transitively_and_the_member_closest_to_all_others_is_kept() -> None:
     items = [item("train/cat/a.jpg", hash_value=BASE, size=3000), item("train/cat/b.jpg",
              hash_value=flip(BASE, 6), size=2000), item("val/cat/c.jpg", hash_value=flip(BASE, 12), size=1000)]
     decisions = decide(items, DecideOptions(threshold=6))  # a-b and b-c are near; a-c is not
     [group] = decisions.groups
     assert sorted(m.index for m in group.members) == [0, 1, 2]
-    assert decisions.reasons == {1: "duplicate", 2: "duplicate"}
+    assert decisions.reasons == {0: "duplicate", 2: "duplicate"}  # b, 6 bits from each, despite the smaller file
     assert decisions.leakage_pairs_fixed == 1  # only b-c was a near pair across splits
 
 
@@ -127,9 +137,9 @@ def test_grayscale_is_flagged_only_in_a_colour_dataset() -> None:
 def test_combined_hashes_must_be_near_on_every_kind_or_with_match_any_on_one() -> None:
     def with_hashes(path: str, phash: int, dhash: int) -> Item:
         plain = item(path)
-        ins = plain.inspection
-        return Item(plain.entry, Inspection(ins.path, None, "", "JPEG", 200, 150, 1000, path,
-                                            {"phash": phash, "dhash": dhash}, (), {}))
+        hashes = {"phash": phash, "dhash": dhash}
+        views = {"mirror": {kind: value ^ ALL_BITS for kind, value in hashes.items()}, "centre": hashes}
+        return Item(plain.entry, replace(plain.inspection, hashes=hashes, views=views))
 
     items = [with_hashes("train/cat/a.jpg", BASE, BASE), with_hashes("train/cat/b.jpg", flip(BASE, 2),
              flip(BASE, 20))]
