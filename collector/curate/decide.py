@@ -12,6 +12,7 @@ pair is ever left across splits (leakage).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,11 @@ VIEWS = ("mirror", "centre")
 # Grey-level spread under which a picture's hash is noise. Measured: the least spread of 5,000 CIFAR-10 photos is
 # 6.8 (so 2.0 keeps them even at 30% exposure); flat, blank and near-black files measure under 1.
 MIN_STRUCTURE = 2.0
-# Share of its variance a photo at its own size holds in its finest octave, at the least (see `detail_pixels`).
-NATIVE_DETAIL = 0.05
+# Colourfulness under which a copy counts as grey (QualityThresholds.grayscale): a grey copy of a colour photo is
+# an edit, the reverse is not.
+GREY_COLOUR = 0.02
+# Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
+DETAIL_STEP = 0.25
 # Grayscale only stands out in a colour dataset: when at least this share of images is grayscale, none is flagged.
 GRAYSCALE_DATASET_SHARE = 0.5
 
@@ -222,17 +226,21 @@ def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list
 
 
 def rank(item: Item, centrality: int = 0) -> tuple:
-    """Sort key of the least-edited copy: closest to the rest of its group, then most detail, then largest file,
-    then train over val, then path order."""
+    """Sort key of the least-edited copy: closest to the rest of its group, then in colour over a grey copy, then
+    most detail, then most pixels (a crop has fewer), then finest JPEG steps, then smallest file (with all of those
+    equal, extra bytes are an overlay: text, a border, a filled corner), then train over val, then path order."""
     ins = item.inspection
-    return (centrality, -detail_pixels(ins), -ins.size, -SPLIT_PREFERENCE.get(item.entry.split, 0), item.entry.path)
+    colourless = ins.metrics.get("colour", 1.0) < GREY_COLOUR
+    return (centrality, colourless, -detail_level(ins), -ins.width * ins.height, ins.metrics.get("jpeg_step", 0.0),
+            ins.size, -SPLIT_PREFERENCE.get(item.entry.split, 0), item.entry.path)
 
 
-def detail_pixels(inspection: Inspection) -> float:
-    """Pixels that hold detail: all of them for a picture at its own size, fewer for one whose finest octave is
-    emptier than a photo's (an upscale has more pixels, not more detail)."""
-    share = inspection.metrics.get("detail", NATIVE_DETAIL)
-    return inspection.width * inspection.height * min(1.0, share / NATIVE_DETAIL)
+def detail_level(inspection: Inspection) -> int:
+    """Pixels weighted by how much of its finest octave a picture holds (see `inspect.measure_detail`), in steps
+    of DETAIL_STEP octaves so that equal copies tie: an upscale has more pixels, not more detail, and each edit
+    smooths the finest octave of the copy it makes."""
+    weighted = inspection.width * inspection.height * inspection.metrics.get("detail", 1.0)
+    return round(math.log2(max(weighted, 1.0)) / DETAIL_STEP)
 
 
 def decide_group(number: int, indices: list[int], items: Sequence[Item], options: DecideOptions) -> Group:

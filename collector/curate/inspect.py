@@ -41,8 +41,8 @@ THUMBNAIL_SIDE = 16
 # Side of the grey copy `structure` is measured on: the one a pHash is taken from.
 STRUCTURE_SIDE = 32
 
-# Largest window, in pixels at the image's own size, whose finest detail is measured.
-DETAIL_WINDOW = 256
+# Side of the central window, in pixels at the image's own size, whose finest detail is measured.
+DETAIL_WINDOW = 128
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -161,6 +161,7 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
         raise _Rejected("empty", "the file has zero bytes")
     handle.seek(0)
     image = _open(head, handle, options.max_pixels, seen)
+    compression = jpeg_step(image)
     animated = _is_animated(image)
     _load(image)
     image = _oriented(image)
@@ -179,7 +180,8 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     centre = centre_view(grey)
     hashes = _hashes(grey, options.hash_kinds)
     views = {"mirror": _hashes(ImageOps.mirror(grey), options.hash_kinds), "centre": _hashes(centre, options.hash_kinds)}
-    metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb)}
+    metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
+                                                    "jpeg_step": compression}
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
                       thumbnail(grey), thumbnail(centre))
@@ -267,6 +269,13 @@ def _analysis_copy(rgb: Image.Image) -> Image.Image:
     return rgb.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
 
 
+def jpeg_step(image: Image.Image) -> float:
+    """Mean step of a JPEG's luminance quantisation table (11.5 at quality 90, 58 at 50, 167 at 15); 0 for a
+    lossless file. A recompressed copy has coarser steps than its source."""
+    tables = getattr(image, "quantization", None)
+    return float(np.mean(tables[min(tables)])) if tables else 0.0
+
+
 def centre_view(grey: Image.Image) -> Image.Image:
     """The middle CENTRE_SHARE of each side: what a small rotation or crop leaves of the picture."""
     width, height = grey.size
@@ -284,17 +293,21 @@ def measure_structure(grey: Image.Image) -> float:
 
 
 def measure_detail(rgb: Image.Image) -> float:
-    """Share of a central window's grey variance in its finest octave, at the image's own size.
+    """Spectral energy of a central window in its finest octave over the octave below, at the image's own size.
 
-    An upscale has more pixels but nothing in its finest octave; a photo at its own size has plenty.
+    A photo carries sensor grain and fine texture in its finest octave (ratio about 1-2); every resampling,
+    recompression or overlay smooths it first, and an upscale leaves it empty (about 0.25 after 2x).
     """
     width, height = rgb.size
-    side_x, side_y = min(width, DETAIL_WINDOW) // 2 * 2, min(height, DETAIL_WINDOW) // 2 * 2
+    side_x, side_y = min(width, DETAIL_WINDOW), min(height, DETAIL_WINDOW)
     left, top = (width - side_x) // 2, (height - side_y) // 2
     window = np.asarray(rgb.crop((left, top, left + side_x, top + side_y)).convert("L"), np.float32)
-    coarse = window.reshape(side_y // 2, 2, side_x // 2, 2).mean(axis=(1, 3))
-    finest = window - np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
-    return float((finest**2).mean() / max(float(window.var()), 1.0))
+    window = (window - window.mean()) * np.outer(np.hanning(side_y), np.hanning(side_x))
+    power = np.abs(np.fft.rfft2(window)) ** 2
+    band = np.maximum(np.abs(np.fft.fftfreq(side_y))[:, None], np.fft.rfftfreq(side_x)[None, :]) * 2
+    finest = float(power[band > 0.5].sum())
+    below = float(power[(band > 0.25) & (band <= 0.5)].sum())
+    return finest / below if below > 0 else 0.0
 
 
 def _hashes(grey: Image.Image, kinds: tuple[str, ...]) -> dict[str, int]:

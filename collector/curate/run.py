@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import CollectorError
-from .decide import DecideOptions, Decisions, Item, decide
+from .decide import VIEWS, DecideOptions, Decisions, Item, decide
 from .html import render_report
 from .inspect import HASHERS, Inspection, InspectOptions, QualityThresholds, inspect_image
 from .journal import (
@@ -44,8 +44,9 @@ REPORT_HTML = "curate_report.html"
 # Measured by bench/curate_bench.py on 5,000 upscaled CIFAR-10 photos with 2,000 graded copies: a pair is a near
 # duplicate when pHash is within 8 bits OR dHash within 7 (precision 99.0%, recall 76.0%, F1 86.0%; pHash <= 8
 # alone: F1 83.4%; imagededup's PHash default: precision 97.3%, F1 85.4%).
-DEFAULT_HASH = "phash,dhash"
-DEFAULT_THRESHOLD = (8, 7)
+DEFAULT_HASH = "phash"
+DEFAULT_THRESHOLD = 8
+DEFAULT_MIN_SIMILARITY = 0.6
 
 
 class CurateError(CollectorError):
@@ -60,6 +61,8 @@ class CurateOptions:
     max_aspect: float = 5.0
     hash: str = DEFAULT_HASH  # one of HASHERS; several joined by + (near on every one) or by , (near on any one)
     threshold: int | tuple[int, ...] = DEFAULT_THRESHOLD  # one for every hash kind, or one per kind
+    views: tuple[str, ...] = VIEWS  # views compared besides the whole picture: mirror, centre
+    min_similarity: float | None = DEFAULT_MIN_SIMILARITY  # correlation of small grey copies a match must reach
     keep_conflicts: bool = False
     reject_quality: bool = False
     quality: QualityThresholds = field(default_factory=QualityThresholds)
@@ -97,7 +100,8 @@ class CurateOptions:
 
     def decide_options(self) -> DecideOptions:
         return DecideOptions(hash_kinds=self.hash_kinds, match_any="," in self.hash, threshold=self.thresholds,
-                             keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality)
+                             keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality,
+                             views=self.views, min_similarity=self.min_similarity)
 
 
 @dataclass
@@ -347,7 +351,8 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         "dry_run": options.dry_run,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "seconds": round(seconds, 3),
-        "settings": {"hash": options.hash, "threshold": list(options.thresholds), "min_side": options.min_side,
+        "settings": {"hash": options.hash, "threshold": list(options.thresholds), "views": list(options.views),
+                     "min_similarity": options.min_similarity, "min_side": options.min_side,
                      "max_aspect": options.max_aspect, "keep_conflicts": options.keep_conflicts,
                      "reject_quality": options.reject_quality, "normalize": options.normalize,
                      "quality": asdict(options.quality)},

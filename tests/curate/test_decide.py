@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from collector.curate.decide import DecideOptions, Item, decide
 from collector.curate.inspect import Inspection
 from collector.curate.layout import Entry
@@ -43,11 +45,11 @@ def test_rejected_files_leave_for_their_reason_and_join_no_group() -> None:
     assert decisions.groups == []
 
 
-def test_near_duplicates_keep_the_highest_resolution_then_the_largest_file() -> None:
+def test_near_duplicates_keep_the_member_closest_to_the_others_then_the_most_detail() -> None:
     items = [
         item("train/cat/small.jpg", hash_value=flip(BASE, 3), width=100, height=75, size=9000),
         item("train/cat/big.jpg", hash_value=BASE, width=400, height=300, size=2000),
-        item("train/cat/big_heavier.jpg", hash_value=flip(BASE, 2), width=400, height=300, size=3000),
+        item("train/cat/big_central.jpg", hash_value=flip(BASE, 2), width=400, height=300, size=3000),
     ]
     decisions = decide(items, DecideOptions(threshold=4))
     [group] = decisions.groups
@@ -66,8 +68,8 @@ def test_pairs_beyond_the_threshold_are_not_grouped() -> None:
 
 
 def test_identical_pixels_are_exact_duplicates_even_with_different_hashes() -> None:
-    items = [item("train/cat/a.png", digest="same", hash_value=BASE, size=5000),
-             item("train/cat/a.jpg", digest="same", hash_value=flip(BASE, 30), size=800)]
+    items = [item("train/cat/a.png", digest="same", hash_value=BASE, size=800),
+             item("train/cat/a.jpg", digest="same", hash_value=flip(BASE, 30), size=5000)]
     [group] = decide(items, DecideOptions()).groups
     assert group.kind == "exact"
     assert [(m.index, m.kept, m.distance) for m in group.members] == [(0, True, 0), (1, False, 0)]
@@ -104,10 +106,10 @@ def test_a_group_spanning_classes_is_a_label_conflict_and_leaves_whole() -> None
 
 def test_keep_conflicts_keeps_the_best_of_each_class_but_never_across_splits() -> None:
     items = [
-        item("train/cat/a.jpg", digest="d", size=3000),
-        item("train/cat/a_copy.jpg", digest="d", size=1000),
+        item("train/cat/a.jpg", digest="d", size=1000),
+        item("train/cat/a_copy.jpg", digest="d", size=3000),
         item("train/dog/a.jpg", digest="d", size=2000),
-        item("val/dog/a.jpg", digest="d", size=2500),
+        item("val/dog/a.jpg", digest="d", size=1500),
     ]
     decisions = decide(items, DecideOptions(keep_conflicts=True))
     [group] = decisions.groups
@@ -152,3 +154,38 @@ def test_combined_hashes_must_be_near_on_every_kind_or_with_match_any_on_one() -
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 19), match_any=True)).groups == []
     [group] = decide(items, DecideOptions(hash_kinds=("dhash", "phash"), threshold=(20, 2))).groups
     assert [m.distance for m in group.members] == [0, 20]  # searched on phash (smaller), reported on dhash (first)
+
+
+def test_pictures_without_structure_match_only_by_identical_pixels() -> None:
+    blank = [item("train/bird/flat.jpg", structure=0.4), item("train/dog/black.png", hash_value=flip(BASE, 1),
+                                                               structure=0.0)]
+    assert decide(blank, DecideOptions()).groups == []
+    identical = [item("train/bird/flat.jpg", digest="d", structure=0.4),
+                 item("train/dog/flat.png", digest="d", structure=0.4)]
+    [group] = decide(identical, DecideOptions()).groups
+    assert group.label_conflict
+
+
+def test_a_mirrored_copy_is_found_through_its_mirror_view_and_verified_mirrored() -> None:
+    original = item("train/cat/a.jpg", hash_value=BASE, mirror=flip(BASE, 31), size=1000)
+    mirrored = item("val/cat/a_flipped.jpg", hash_value=flip(BASE, 30), mirror=flip(BASE, 1), size=1000,
+                    thumbnail=bytes(reversed(RAMP)))
+    decisions = decide([original, mirrored], DecideOptions(min_similarity=0.9))
+    [group] = decisions.groups
+    assert group.leakage and decisions.reasons == {1: "duplicate"} and decisions.leakage_pairs_fixed == 1
+    assert [m.distance for m in group.members] == [0, 1]
+    assert decide([original, mirrored], DecideOptions(views=(), min_similarity=0.9)).groups == []
+
+
+def test_a_hash_match_that_does_not_look_alike_on_small_copies_is_dropped() -> None:
+    noise = np.random.default_rng(0).integers(0, 256, size=256, dtype=np.uint8).tobytes()
+    items = [item("val/bird/a.jpg"), item("val/bird/b.jpg", hash_value=flip(BASE, 8), thumbnail=noise)]
+    assert len(decide(items, DecideOptions(min_similarity=None)).groups) == 1
+    assert decide(items, DecideOptions(min_similarity=0.6)).groups == []
+
+
+def test_an_upscale_has_more_pixels_but_less_detail_and_loses_to_its_source() -> None:
+    items = [item("train/cat/big.jpg", width=448, height=336, size=9000, detail=0.004),
+             item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=224, height=168, size=3000, detail=0.2)]
+    decisions = decide(items, DecideOptions())
+    assert decisions.reasons == {0: "duplicate"}
