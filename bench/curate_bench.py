@@ -62,12 +62,14 @@ from collector.curate.run import CurateOptions
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 SETS = (("graded", 0), ("graded", 1), ("other", 2))  # the first selects, the others confirm
 MIN_REMOVAL_PRECISION = 0.99
-THRESHOLDS = (6, 7, 8, 9, 10)
+THRESHOLDS = (6, 8, 10, 12)  # pHash distances between photos are even: 32 of its 64 bits are ones
 SIMILARITIES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
 VIEW_CHOICES = ((), ("mirror",), VIEWS)
-# Seconds near_pairs + union_groups took on 1M pictures per (hashes per picture, threshold) on this shared 2-core
-# machine (2026-12-01, other jobs running). A rule is "fast" when its search fits SEARCH_BUDGET, under the 60 s goal.
-MILLION_SEARCH_SECONDS = {(1, 8): 11.1, (2, 7): 7.7, (2, 8): 24.9, (3, 7): 14.9}
+MARGINS = (0, 2)
+# Seconds view_pairs' near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), on
+# this shared 2-core machine with a load of 6-8 (2026-12-01, one run after the other). A rule is "fast" when its searches add up to
+# SEARCH_BUDGET, leaving room under the 60 s goal; the million section times the chosen one.
+MILLION_SEARCH_SECONDS = {(1, 6): 3.1, (1, 8): 16.3, (2, 8): 41.4, (3, 6): 11.9, (3, 8): 83.3}
 SEARCH_BUDGET = 45.0
 # The rule before this bench's sets: pHash <= 8 OR dHash <= 7, as is only, no verification, largest copy kept.
 PREVIOUS = "phash<=8 OR dhash<=7 (previous default)"
@@ -80,19 +82,27 @@ class Config:
     threshold: int
     views: tuple[str, ...]
     similarity: float | None
+    margin: int = 0
 
     def options(self) -> DecideOptions:
-        return DecideOptions(threshold=self.threshold, views=self.views, min_similarity=self.similarity)
+        return DecideOptions(threshold=self.threshold, views=self.views, min_similarity=self.similarity,
+                             view_margin=self.margin)
+
+    def searches(self) -> list[tuple[int, int]]:
+        """(hashes per picture, threshold) of each near_pairs search view_pairs runs."""
+        every = (1 + len(self.views), self.threshold - (self.margin if self.views else 0))
+        return [every, (1, self.threshold)] if self.views and self.margin else [every]
 
     @property
     def fast(self) -> bool:
-        seconds = MILLION_SEARCH_SECONDS.get((1 + len(self.views), self.threshold))
-        return seconds is not None and seconds <= SEARCH_BUDGET
+        seconds = [MILLION_SEARCH_SECONDS.get(search) for search in self.searches()]
+        return None not in seconds and sum(seconds) <= SEARCH_BUDGET
 
     def __str__(self) -> str:
         views = "".join(f" +{view}" for view in self.views)
+        margin = f" (views <={self.threshold - self.margin})" if self.views and self.margin else ""
         check = f", corr>={self.similarity:g}" if self.similarity is not None else ""
-        return f"phash<={self.threshold}{views}{check}"
+        return f"phash<={self.threshold}{views}{margin}{check}"
 
 
 def previous_options() -> DecideOptions:
@@ -123,6 +133,7 @@ class Outcome:
     kept: Counter = field(default_factory=Counter)  # kind -> same-class pairs where only the original stays
     decided: Counter = field(default_factory=Counter)  # kind -> same-class pairs where exactly one stays
     kept_before: Counter = field(default_factory=Counter)  # kind -> pairs the previous rank would keep the original
+    previous_keep: bool = False  # report kept_before: the contender keeps copies by the previous rule
 
     def near(self) -> tuple[float, float, float]:
         """Pair precision, recall and F1 over near copies (exact copies left out)."""
@@ -140,7 +151,8 @@ class Outcome:
 
     def worst_kept(self) -> tuple[float, str]:
         """The lowest share of pairs that kept their original, over the edited kinds (exact copies are no edit)."""
-        shares = [(safe(self.kept[k], self.decided[k]), k) for k in self.decided if k not in EXACT_KINDS]
+        kept = self.kept_before if self.previous_keep else self.kept
+        shares = [(safe(kept[k], self.decided[k]), k) for k in self.decided if k not in EXACT_KINDS]
         return min(shares) if shares else (0.0, "-")
 
 
@@ -266,12 +278,14 @@ print(json.dumps({"version": imagededup.__version__, "encoded": sorted(encodings
 
 
 def inspect_files(files: list[Path], workers: int, desc: str) -> list[Inspection]:
-    return timed_pool(_inspect, [(f, InspectOptions()) for f in files], workers, desc)[0]
+    """Inspections for scoring: pHash and dHash (the previous default rule needs both)."""
+    options = InspectOptions(hash_kinds=("phash", "dhash"))
+    return timed_pool(_inspect, [(f, options) for f in files], workers, desc)[0]
 
 
 def code_digest() -> str:
     """What the inspections of a set depend on: the code that makes them."""
-    sources = sorted((ROOT / "collector").rglob("*.py"))
+    sources = [ROOT / "collector" / name for name in ("validate.py", "curate/inspect.py", "curate/rgb.py")]
     return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
 
 
@@ -312,7 +326,7 @@ def score_imagededup(qs: QualitySet, paths: list[str], inspections: list[Inspect
 
 def run_curate_cli(root: Path, workers: int) -> tuple[dict, float]:
     """The real `curate --dry-run --json` at its defaults: its report and its wall time."""
-    command = [sys.executable, "-c", "from collector.cli import curate; curate()", str(root), "--dry-run", "--json",
+    command = [sys.executable, "-c", "from collector.curate.cli import curate; curate()", str(root), "--dry-run", "--json",
                "-q", "--workers", str(workers)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -380,9 +394,42 @@ def kind_rows(outcomes: list[Outcome]) -> list[list[str]]:
     """Per kind: recall, and how often the original stays (now and with the previous keep rule) per contender."""
     kinds = sorted(outcomes[0].truth)
     return [[kind, str(outcomes[0].truth[kind])] + [
-        f"R {pct(safe(o.found[kind], o.truth[kind]))} kept {o.kept[kind]}/{o.decided[kind]}"
-        + (f" (before {o.kept_before[kind]}/{o.decided[kind]})" if n == 0 else "")
+        f"R {pct(safe(o.found[kind], o.truth[kind]))} kept "
+        f"{(o.kept_before if o.previous_keep else o.kept)[kind]}/{o.decided[kind]}"
+        + (f" (previous keep rule {o.kept_before[kind]}/{o.decided[kind]})" if n == 0 else "")
         for n, o in enumerate(outcomes)] for kind in kinds]
+
+
+def _crop_resistant(path: Path) -> imagehash.ImageMultiHash:
+    with Image.open(path) as image:
+        return imagehash.crop_resistant_hash(image.convert("RGB"))
+
+
+def crop_resistant_table(qs: QualitySet, inspected: list[Inspection], paths: list[str], chosen: Config,
+                         workers: int, sample: int) -> list[list[str]]:
+    """imagehash's crop_resistant_hash at its defaults (a match: one region within 25% of its bits) on the crop,
+    rotation and mirror pairs of a set and on `sample` pairs of different photos, beside the chosen rule."""
+    hard = [pair for pair in qs.pairs if pair.kind.startswith(("crop", "rotate", "mirror"))]
+    originals = sorted({pair.original for pair in qs.pairs} | (set(qs.photos) - {p.copy for p in qs.pairs}))
+    rng = np.random.default_rng(0)
+    strangers = [tuple(originals[k] for k in rng.choice(len(originals), 2, replace=False)) for _ in range(sample)]
+    needed = sorted({p for pair in hard for p in (pair.original, pair.copy)} | {p for pair in strangers for p in pair})
+    hashes, seconds = timed_pool(_crop_resistant, [qs.root / p for p in needed], workers, "crop_resistant_hash")
+    of = dict(zip(needed, hashes, strict=True))
+    index = {path: k for k, path in enumerate(paths)}
+    groups = decide(items_of(paths, inspected), chosen.options()).groups
+    group_of = {m.index: g.id for g in groups for m in g.members}
+    rows = []
+    for kind in sorted({pair.kind for pair in hard}):
+        pairs = [pair for pair in hard if pair.kind == kind]
+        theirs = sum(of[p.original].matches(of[p.copy]) for p in pairs)
+        ours = sum(group_of.get(index[p.original], -1) == group_of.get(index[p.copy], -2) for p in pairs)
+        rows.append([kind, str(len(pairs)), pct(safe(theirs, len(pairs))), pct(safe(ours, len(pairs)))])
+    theirs = sum(of[a].matches(of[b]) for a, b in strangers)
+    ours = sum(group_of.get(index[a], -1) == group_of.get(index[b], -2) for a, b in strangers)
+    rows.append(["different photos (false match)", str(sample), pct(safe(theirs, sample)), pct(safe(ours, sample))])
+    rows.append(["images/s", "", f"{len(needed) / seconds:.0f}", "see speed table"])
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -397,16 +444,20 @@ def timed(function: Callable, *args) -> tuple[object, float]:
 
 def group(values: np.ndarray, pictures: int, config: Config) -> tuple[int, list[list[int]]]:
     """What `decide` does with hashes: near pairs over every view of every picture, then union-find."""
-    first, second = view_pairs({"phash": values}, pictures, (config.threshold,))
+    first, second = view_pairs({"phash": values}, pictures, (config.threshold,), view_margin=config.margin)
     return len(first), union_groups(pictures, first % pictures, second % pictures)
 
 
 def all_pairs(values: np.ndarray, pictures: int, config: Config, rows: int = 512) -> int:
     """The baseline: every view against every later one, a block of rows at a time; pairs of two pictures."""
     found = 0
-    owner = np.arange(len(values)) % pictures
+    position = np.arange(len(values))
+    owner = position % pictures
+    margin = config.margin if config.views else 0
     for start in range(0, len(values), rows):
-        near = np.bitwise_count(values[start:start + rows, None] ^ values[None, start:]) <= config.threshold
+        whole = (position[start:start + rows, None] < pictures) & (position[None, start:] < pictures)
+        limit = np.where(whole, config.threshold, config.threshold - margin)
+        near = np.bitwise_count(values[start:start + rows, None] ^ values[None, start:]) <= limit
         near &= owner[start:start + rows, None] != owner[None, start:]
         found += int(np.triu(near, 1).sum())
     return found
@@ -514,13 +565,12 @@ def main() -> None:
         if number == 0:
             timings = timed_rounds({"curate": (_inspect, [(f, InspectOptions()) for f in files]),
                                     "tutorial": (_tutorial_phash, files)}, args.workers)
-            inspections, seconds = timings["curate"]
+            seconds = timings["curate"][1]
             speed_rows = [["curate inspect_image (3 views, digest, quality)", f"{len(files) / seconds:.0f}", "1.00"],
                           ["tutorial imagehash.phash(Image.open(p))", f"{len(files) / timings['tutorial'][1]:.0f}",
                            f"{seconds / timings['tutorial'][1]:.2f}"]]
-        else:
-            inspections = cached(qs.root.parent / f"inspections-{code_digest()}.pickle", partial(
-                inspect_files, files, args.workers, qs.name))
+        inspections = cached(qs.root.parent / f"inspections-{code_digest()}.pickle", partial(
+            inspect_files, files, args.workers, qs.name))
         inspected[qs.name] = (paths, inspections)
         dedups[qs.name] = cached(qs.root.parent / "imagededup.pickle", partial(
             run_imagededup, args.imagededup_python, qs.root, args.workers))
@@ -536,7 +586,8 @@ def main() -> None:
     selection = sets[0]
     paths, inspections = inspected[selection.name]
     items = items_of(paths, inspections)
-    configs = [Config(t, views, s) for views in VIEW_CHOICES for t in THRESHOLDS for s in SIMILARITIES]
+    configs = [Config(t, views, s, m) for views in VIEW_CHOICES for t in THRESHOLDS for s in SIMILARITIES
+               for m in MARGINS if views or not m]
     scored = [(config, score_decisions(selection, paths, inspections, decide(items, config.options())))
               for config in tqdm(configs, desc="sweep", unit="rule", file=sys.stderr)]
     eligible = [(c, o) for c, o in scored if o.removal_precision >= MIN_REMOVAL_PRECISION and o.odd_lost == 0
@@ -564,9 +615,15 @@ def main() -> None:
     print(f"\nchosen on {selection.name}: {chosen}")
     results["chosen"] = str(chosen)
     default = CurateOptions()
-    matches_default = (default.hash, default.thresholds, default.views, default.min_similarity) == (
-        "phash", (chosen.threshold,), chosen.views, chosen.similarity)
+    matches_default = (default.hash, default.thresholds, default.views, default.min_similarity,
+                       default.view_margin) == ("phash", (chosen.threshold,), chosen.views, chosen.similarity,
+                                                chosen.margin if chosen.views else 0)
     print(f"curate's defaults are this rule: {matches_default}")
+
+    print(f"\n== imagehash crop_resistant_hash (defaults) vs the chosen rule on {selection.name}: share of pairs "
+          "matched; it is a list of region hashes, so no Hamming index finds its pairs: all pairs are compared ==")
+    print(table(["kind", "pairs", "crop_resistant_hash", f"curate {chosen}"],
+                crop_resistant_table(selection, inspections, paths, chosen, args.workers, 600)))
 
     # Held-out sets.
     results["held_out"] = {}
@@ -576,6 +633,7 @@ def main() -> None:
         names = [f"curate {chosen}", PREVIOUS]
         outcomes = [score_decisions(qs, paths, inspections, decide(items, chosen.options())),
                     score_decisions(qs, paths, inspections, decide(items, previous_options()))]
+        outcomes[1].previous_keep = True
         dedup = dedups[qs.name]
         if isinstance(dedup, dict):
             names.append(f"imagededup {dedup['version']} PHash defaults")
@@ -585,8 +643,8 @@ def main() -> None:
         print(f"\n== Held-out set {qs.name}: {len(qs.photos)} photos, {len(qs.pairs)} copies, {len(qs.odd)} odd "
               f"files, {len(qs.bad)} bad files; rule chosen on {selection.name} ==")
         print(table(["", *names], summary_rows(outcomes)))
-        print("\nper kind (recall; same-class pairs where the original stayed / pairs where one copy stayed; "
-              "'before': the previous keep rule, most pixels then largest file, on the same pairs):")
+        print("\nper kind (recall R; kept: same-class pairs where the original stayed / pairs where one copy stayed; "
+              "the previous keep rule, most pixels then largest file, shown on the same pairs):")
         print(table(["kind", "pairs", *names], kind_rows(outcomes)))
         results["held_out"][qs.name] = {name: {"near_prf": o.near(), "removal_precision": o.removal_precision,
                                                "odd_lost": o.odd_lost, "photos_lost": o.photos_lost,

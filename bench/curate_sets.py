@@ -188,7 +188,7 @@ def make_copy(kind: str, edit: Edit | None, image: Image.Image, original: bytes,
 
 def odd_files(photos: list[Image.Image], rng: random.Random) -> list[tuple[str, bytes]]:
     """(name, bytes) of valid files that look nothing like a typical photo; each is distinct (no two share pixels),
-    and the flat ones are near each other on any perceptual hash."""
+    (sizes differ between calls), and the flat ones are near each other on any perceptual hash."""
     grey = rng.randint(100, 150)
     near_black = np.asarray(photos[0].convert("L"), np.uint16) * 239 // 255 + 16  # 16-bit values 16-254
     cmyk, palette, animated = photos[1].convert("CMYK"), photos[2].quantize(64), io.BytesIO()
@@ -199,9 +199,9 @@ def odd_files(photos: list[Image.Image], rng: random.Random) -> list[tuple[str, 
     return [
         ("flat-grey.jpg", encode(Image.new("RGB", (rng.randint(150, 300), 200), (grey,) * 3), quality=90)),
         ("flat-grey2.png", encode(Image.new("RGB", (180, rng.randint(150, 300)), (grey + 3,) * 3), "PNG")),
-        ("white.jpg", encode(Image.new("RGB", (300, 300), (252, 252, 252)), quality=90)),
+        ("white.jpg", encode(Image.new("RGB", (rng.randint(200, 400), 300), (252, 252, 252)), quality=90)),
         ("blank-scan.png", encode(Image.fromarray(white), "PNG")),
-        ("black.png", encode(Image.new("L", (160, 120), 0), "PNG")),
+        ("black.png", encode(Image.new("L", (rng.randint(100, 300), 120), 0), "PNG")),
         ("near-black-16bit.png", encode(Image.fromarray(near_black.astype(np.uint16)), "PNG")),
         ("dark-frame.jpg", encode(ImageEnhance.Brightness(photos[4]).enhance(0.12), quality=90)),
         ("cmyk.jpg", encode(cmyk, quality=90)),
@@ -269,7 +269,8 @@ def build_quality_set(extracted: Path, cache: Path, recipe: str, originals: int,
         kind = kinds[copies_made % len(kinds)]
         data, extension = make_copy(kind, edits[kind], image, original, rng)
         copy_split = split if rng.random() < 0.5 else SPLITS[1 - SPLITS.index(split)]
-        copy_label = rng.choice([c for c in classes if c != label]) if copies_made % CROSS_CLASS_EVERY == 5 else label
+        other_class = rng.random() < 1 / CROSS_CLASS_EVERY
+        copy_label = rng.choice([c for c in classes if c != label]) if other_class else label
         copy_path = f"{copy_split}/{copy_label}/q{number:05d}c.{extension}"
         write(root / copy_path, data)
         photos.append(copy_path)

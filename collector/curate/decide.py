@@ -55,6 +55,7 @@ class DecideOptions:
     keep_conflicts: bool = False
     reject_quality: bool = False
     views: tuple[str, ...] = VIEWS  # views compared besides the whole picture
+    view_margin: int = 0  # bits closer than the threshold a pair must be when it involves another view
     min_similarity: float | None = None  # correlation of the small grey copies a hash match must also reach
     min_structure: float = MIN_STRUCTURE  # below this grey-level spread, only identical pixels match
 
@@ -166,31 +167,49 @@ def _view_pairs(inspections: Sequence[Inspection], hashed: np.ndarray, views: tu
                 options: DecideOptions) -> tuple[np.ndarray, np.ndarray]:
     values = {kind: np.array([view_hash(inspections[k], view, kind) for view in views for k in hashed],
                              dtype=np.uint64) for kind in options.hash_kinds}
-    return view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any)
+    return view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
+                      view_margin=options.view_margin)
 
 
 def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[int, ...], *,
-               match_any: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Near pairs of positions view * pictures + k in `values` (one array per hash kind, views one after the
-    other), each of two different pictures; thresholds in the order of `values`."""
+               match_any: bool = False, view_margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Near pairs of positions view * pictures + k in `values` (one array per hash kind, the whole pictures first,
+    then each other view), each of two different pictures; thresholds in the order of `values`.
+
+    With `view_margin`, a pair involving another view than the whole picture must be that many bits closer: the
+    search over every view then runs at a smaller threshold, which is several times faster on a million pictures.
+    """
     empty = np.empty(0, dtype=np.int64)
     if pictures < 2:
         return empty, empty
-    kinds = tuple(values)
-    size = len(values[kinds[0]])
-    if match_any:
-        found = [near_pairs(values[kind], t)[:2] for kind, t in zip(kinds, thresholds, strict=True)]
-        codes = np.unique(np.concatenate([a.astype(np.int64) * size + b for a, b in found]))
-        first, second = codes // size, codes % size
-    else:
-        order = sorted(range(len(kinds)), key=lambda k: thresholds[k])
-        first, second, _ = near_pairs(values[kinds[order[0]]], thresholds[order[0]])
-        first, second = first.astype(np.int64), second.astype(np.int64)
-        for k in order[1:]:
-            close = np.bitwise_count(values[kinds[k]][first] ^ values[kinds[k]][second]) <= thresholds[k]
-            first, second = first[close], second[close]
+    size = len(next(iter(values.values())))
+    found = [_near(values, thresholds, match_any)]
+    if size > pictures and view_margin:
+        found.append(_near({kind: v[:pictures] for kind, v in values.items()}, thresholds, match_any))
+        found[0] = _near(values, tuple(max(0, t - view_margin) for t in thresholds), match_any)
+    codes = np.unique(np.concatenate([first * size + second for first, second in found]))
+    first, second = codes // size, codes % size
     apart = first % pictures != second % pictures
     return first[apart], second[apart]
+
+
+def _near(values: dict[str, np.ndarray], thresholds: tuple[int, ...], match_any: bool
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (i, j) near on every kind (on any one with `match_any`): AND searches on the kind with the smallest
+    threshold and checks the others; OR merges every kind's pairs."""
+    kinds = tuple(values)
+    if match_any:
+        found = [near_pairs(values[kind], t)[:2] for kind, t in zip(kinds, thresholds, strict=True)]
+        size = len(values[kinds[0]])
+        codes = np.unique(np.concatenate([a.astype(np.int64) * size + b for a, b in found]))
+        return codes // size, codes % size
+    order = sorted(range(len(kinds)), key=lambda k: thresholds[k])
+    first, second, _ = near_pairs(values[kinds[order[0]]], thresholds[order[0]])
+    first, second = first.astype(np.int64), second.astype(np.int64)
+    for k in order[1:]:
+        close = np.bitwise_count(values[kinds[k]][first] ^ values[kinds[k]][second]) <= thresholds[k]
+        first, second = first[close], second[close]
+    return first, second
 
 
 def view_hash(inspection: Inspection, view: str, kind: str) -> int:

@@ -47,6 +47,7 @@ REPORT_HTML = "curate_report.html"
 DEFAULT_HASH = "phash"
 DEFAULT_THRESHOLD = 8
 DEFAULT_MIN_SIMILARITY = 0.6
+DEFAULT_VIEW_MARGIN = 2
 
 
 class CurateError(CollectorError):
@@ -62,6 +63,7 @@ class CurateOptions:
     hash: str = DEFAULT_HASH  # one of HASHERS; several joined by + (near on every one) or by , (near on any one)
     threshold: int | tuple[int, ...] = DEFAULT_THRESHOLD  # one for every hash kind, or one per kind
     views: tuple[str, ...] = VIEWS  # views compared besides the whole picture: mirror, centre
+    view_margin: int = DEFAULT_VIEW_MARGIN  # bits closer than the threshold a pair involving another view must be
     min_similarity: float | None = DEFAULT_MIN_SIMILARITY  # correlation of small grey copies a match must reach
     keep_conflicts: bool = False
     reject_quality: bool = False
@@ -101,7 +103,7 @@ class CurateOptions:
     def decide_options(self) -> DecideOptions:
         return DecideOptions(hash_kinds=self.hash_kinds, match_any="," in self.hash, threshold=self.thresholds,
                              keep_conflicts=self.keep_conflicts, reject_quality=self.reject_quality,
-                             views=self.views, min_similarity=self.min_similarity)
+                             views=self.views, view_margin=self.view_margin, min_similarity=self.min_similarity)
 
 
 @dataclass
@@ -352,6 +354,7 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "seconds": round(seconds, 3),
         "settings": {"hash": options.hash, "threshold": list(options.thresholds), "views": list(options.views),
+                     "view_margin": options.view_margin,
                      "min_similarity": options.min_similarity, "min_side": options.min_side,
                      "max_aspect": options.max_aspect, "keep_conflicts": options.keep_conflicts,
                      "reject_quality": options.reject_quality, "normalize": options.normalize,

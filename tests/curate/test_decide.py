@@ -189,3 +189,13 @@ def test_an_upscale_has_more_pixels_but_less_detail_and_loses_to_its_source() ->
              item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=224, height=168, size=3000, detail=0.2)]
     decisions = decide(items, DecideOptions())
     assert decisions.reasons == {0: "duplicate"}
+
+
+def test_view_margin_asks_pairs_of_other_views_to_be_closer_than_whole_pictures() -> None:
+    whole_pair = [item("train/cat/a.jpg"), item("train/cat/b.jpg", hash_value=flip(BASE, 8))]
+    mirrored_pair = [item("train/cat/a.jpg", mirror=flip(BASE, 40)),
+                     item("train/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, mirror=flip(BASE, 7))]
+    assert len(decide(whole_pair, DecideOptions(threshold=8, view_margin=2)).groups) == 1
+    assert len(decide(mirrored_pair, DecideOptions(threshold=8)).groups) == 1
+    assert decide(mirrored_pair, DecideOptions(threshold=8, view_margin=2)).groups == []
+    assert len(decide(mirrored_pair, DecideOptions(threshold=9, view_margin=2)).groups) == 1
