@@ -66,9 +66,9 @@ THRESHOLDS = (6, 8, 10, 12)  # pHash distances between photos are even: 32 of it
 SIMILARITIES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
 VIEW_CHOICES = ((), ("mirror",), VIEWS)
 MARGINS = (0, 2)
-# Seconds view_pairs' near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), on
-# this shared 2-core machine with a load of 6-8 (2026-12-01, one run after the other). A rule is "fast" when its searches add up to
-# SEARCH_BUDGET, leaving room under the 60 s goal; the million section times the chosen one.
+# Seconds near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), on this shared
+# 2-core machine at a load of 6-8 (2026-12-01, one after the other). A rule is "fast" when its searches add up to
+# SEARCH_BUDGET or less, leaving room under the 60 s goal; the million section times the chosen one.
 MILLION_SEARCH_SECONDS = {(1, 6): 3.1, (1, 8): 16.3, (2, 8): 41.4, (3, 6): 11.9, (3, 8): 83.3}
 SEARCH_BUDGET = 45.0
 # The rule before this bench's sets: pHash <= 8 OR dHash <= 7, as is only, no verification, largest copy kept.
@@ -129,6 +129,7 @@ class Outcome:
     leaks_found_left: int = 0  # of those, pairs the contender had grouped
     cross_split: int = 0
     conflicts_cleared: int = 0
+    cross_class_found: int = 0
     cross_class: int = 0
     kept: Counter = field(default_factory=Counter)  # kind -> same-class pairs where only the original stays
     decided: Counter = field(default_factory=Counter)  # kind -> same-class pairs where exactly one stays
@@ -193,6 +194,7 @@ def score(qs: QualitySet, paths: list[str], inspections: list[Inspection], group
         if class_a != class_b:
             out.cross_class += 1
             out.conflicts_cleared += a in removed and b in removed
+            out.cross_class_found += grouped
             out.removed_right += (a in removed) + (b in removed)
         else:
             out.removed_right += (a in removed) or (b in removed)
@@ -383,7 +385,8 @@ def summary_rows(outcomes: list[Outcome]) -> list[list[str]]:
         ["photos without a copy removed"] + [f"{o.photos_lost}" for o in outcomes],
         ["train/val leaks left (of cross-split pairs)"] + [f"{o.leaks} of {o.cross_split}" for o in outcomes],
         ["  of them among pairs found"] + [f"{o.leaks_found_left}" for o in outcomes],
-        ["cross-class conflicts cleared"] + [f"{o.conflicts_cleared} of {o.cross_class}" for o in outcomes],
+        ["cross-class conflicts cleared (of pairs)"] + [f"{o.conflicts_cleared} of {o.cross_class}" for o in outcomes],
+        ["  cross-class pairs found"] + [f"{o.cross_class_found}" for o in outcomes],
         ["original kept, worst edited kind"] + [f"{pct(o.worst_kept()[0]).strip()} ({o.worst_kept()[1]})"
                                                 for o in outcomes],
     ]
@@ -414,7 +417,8 @@ def crop_resistant_table(qs: QualitySet, inspected: list[Inspection], paths: lis
     rng = np.random.default_rng(0)
     strangers = [tuple(originals[k] for k in rng.choice(len(originals), 2, replace=False)) for _ in range(sample)]
     needed = sorted({p for pair in hard for p in (pair.original, pair.copy)} | {p for pair in strangers for p in pair})
-    hashes, seconds = timed_pool(_crop_resistant, [qs.root / p for p in needed], workers, "crop_resistant_hash")
+    hashes, seconds = cached(qs.root.parent / f"crop-resistant-{sample}.pickle", partial(
+        timed_pool, _crop_resistant, [qs.root / p for p in needed], workers, "crop_resistant_hash"))
     of = dict(zip(needed, hashes, strict=True))
     index = {path: k for k, path in enumerate(paths)}
     groups = decide(items_of(paths, inspected), chosen.options()).groups
@@ -623,7 +627,7 @@ def main() -> None:
     print(f"\n== imagehash crop_resistant_hash (defaults) vs the chosen rule on {selection.name}: share of pairs "
           "matched; it is a list of region hashes, so no Hamming index finds its pairs: all pairs are compared ==")
     print(table(["kind", "pairs", "crop_resistant_hash", f"curate {chosen}"],
-                crop_resistant_table(selection, inspections, paths, chosen, args.workers, 600)))
+                crop_resistant_table(selection, inspections, paths, chosen, args.workers, 300)))
 
     # Held-out sets.
     results["held_out"] = {}

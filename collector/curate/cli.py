@@ -64,7 +64,7 @@ def curate_options(**fields: object) -> CurateOptions:
               help="Largest Hamming distance (bits of 64) at which two images count as near duplicates; with "
                    "several hash kinds, one value for all or one per kind (e.g. --hash phash,dhash --threshold 8,7). "
                    "Each picture is hashed as is, mirrored and its centre 90% (so mirrored, slightly rotated and "
-                   "cropped copies match). A picture whose 32x32 grey copy varies by under 2 grey levels "
+                   "cropped copies match; a pair through the mirrored or centre view must be 2 bits closer). A picture whose 32x32 grey copy varies by under 2 grey levels "
                    "(standard deviation: flat, blank, near-black; every one of 5,000 photos measured over 6.8) has "
                    "no hash worth comparing: only identical pixels make it a duplicate.")
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=CurateOptions.min_similarity,

@@ -46,7 +46,7 @@ REPORT_HTML = "curate_report.html"
 # alone: F1 83.4%; imagededup's PHash default: precision 97.3%, F1 85.4%).
 DEFAULT_HASH = "phash"
 DEFAULT_THRESHOLD = 8
-DEFAULT_MIN_SIMILARITY = 0.6
+DEFAULT_MIN_SIMILARITY = 0.5
 DEFAULT_VIEW_MARGIN = 2
 
 
