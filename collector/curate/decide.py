@@ -35,6 +35,8 @@ MIN_STRUCTURE = 2.0
 # Colourfulness under which a copy counts as grey (QualityThresholds.grayscale): a grey copy of a colour photo is
 # an edit, the reverse is not.
 GREY_COLOUR = 0.02
+# Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
+CENTRALITY_LIMIT = 64
 # Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
 DETAIL_STEP = 0.25
 # Grayscale only stands out in a colour dataset: when at least this share of images is grayscale, none is flagged.
@@ -265,8 +267,12 @@ def detail_level(inspection: Inspection) -> int:
 def decide_group(number: int, indices: list[int], items: Sequence[Item], options: DecideOptions) -> Group:
     kind = options.hash_kinds[0]
     views = (WHOLE, *options.views)
-    apart = {(a, b): distance(items[a].inspection, items[b].inspection, kind, views) for a in indices for b in indices}
-    ordered = sorted(indices, key=lambda k: rank(items[k], sum(apart[k, other] for other in indices)))
+
+    def apart(a: int, b: int) -> int:
+        return distance(items[a].inspection, items[b].inspection, kind, views)
+
+    small = len(indices) <= CENTRALITY_LIMIT
+    ordered = sorted(indices, key=lambda k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0))
     best = ordered[0]
     classes = {items[k].entry.class_name for k in ordered}
     splits = {items[k].entry.split for k in ordered}
@@ -284,7 +290,7 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
         keep = {best}
     leave_reason = "label-conflict" if conflict and not options.keep_conflicts else "duplicate"
     digests = {items[k].inspection.pixel_digest for k in ordered}
-    members = tuple(Member(k, apart[best, k], k in keep, None if k in keep else leave_reason) for k in ordered)
+    members = tuple(Member(k, apart(best, k), k in keep, None if k in keep else leave_reason) for k in ordered)
     group_kind = "exact" if len(digests) == 1 else "near"
     return Group(number, group_kind, conflict, len(splits) > 1, members)
 

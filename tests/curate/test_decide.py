@@ -199,3 +199,10 @@ def test_view_margin_asks_pairs_of_other_views_to_be_closer_than_whole_pictures(
     assert len(decide(mirrored_pair, DecideOptions(threshold=8)).groups) == 1
     assert decide(mirrored_pair, DecideOptions(threshold=8, view_margin=2)).groups == []
     assert len(decide(mirrored_pair, DecideOptions(threshold=9, view_margin=2)).groups) == 1
+
+
+def test_a_large_group_of_identical_pictures_keeps_one_without_ranking_by_centrality() -> None:
+    items = [item(f"train/cat/{k:03d}.jpg", digest="placeholder") for k in range(100)]
+    [group] = decide(items, DecideOptions()).groups
+    assert [m.index for m in group.members if m.kept] == [0]  # every rank key ties but the path
+    assert len(decide(items, DecideOptions()).reasons) == 99
