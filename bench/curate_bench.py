@@ -500,8 +500,9 @@ def speed_set(args: argparse.Namespace, extracted: Path, config: Config, results
 
 
 def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """n pictures of 1 + len(views) random view hashes; about 5% of them in clusters of 2-4 whose copies are near
-    the first's whole or (when compared) mirrored view. Returns the view hashes and each picture's cluster (-1)."""
+    """n pictures of 1 + len(views) random view hashes; about 5% of them in clusters of 2-4 whose copies' whole
+    hash is near one view of the first's (closer by the margin for another view than the whole). Returns the view
+    hashes and each picture's cluster (-1 for the random ones)."""
     rng = np.random.default_rng(seed)
     views = 1 + len(config.views)
     values = rng.integers(0, 2**64, size=(views, n), dtype=np.uint64)
@@ -511,8 +512,9 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
         size = int(rng.integers(2, 5))
         cluster[position:position + size] = number
         for k in range(1, size):
-            view = int(rng.integers(0, views)) if "mirror" in config.views else 0
-            flips = rng.choice(64, size=int(rng.integers(0, config.threshold + 1)), replace=False)
+            view = int(rng.integers(0, views))
+            reach = config.threshold - (config.margin if view else 0)
+            flips = rng.choice(64, size=int(rng.integers(0, reach + 1)), replace=False)
             values[0, position + k] = values[view, position] ^ np.uint64(sum(1 << int(b) for b in flips))
         position += size
     order = rng.permutation(n)

@@ -185,10 +185,11 @@ def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[i
     if pictures < 2:
         return empty, empty
     size = len(next(iter(values.values())))
-    found = [_near(values, thresholds, match_any)]
     if size > pictures and view_margin:
-        found.append(_near({kind: v[:pictures] for kind, v in values.items()}, thresholds, match_any))
-        found[0] = _near(values, tuple(max(0, t - view_margin) for t in thresholds), match_any)
+        found = [_near(values, tuple(max(0, t - view_margin) for t in thresholds), match_any),
+                 _near({kind: v[:pictures] for kind, v in values.items()}, thresholds, match_any)]
+    else:
+        found = [_near(values, thresholds, match_any)]
     codes = np.unique(np.concatenate([first * size + second for first, second in found]))
     first, second = codes // size, codes % size
     apart = first % pictures != second % pictures
