@@ -48,10 +48,10 @@ sys.path.insert(0, str(ROOT))
 from bench.curate_sets import (
     EXACT_KINDS,
     QualitySet,
-    _speed_photo,
     build_quality_set,
     extract_cifar,
     speed_jobs,
+    speed_photo,
 )
 from collector.curate.decide import VIEWS, DecideOptions, Decisions, Item, decide, view_pairs
 from collector.curate.inspect import Inspection, InspectOptions, inspect_image
@@ -477,7 +477,7 @@ def speed_set(args: argparse.Namespace, extracted: Path, config: Config, results
     missing = [job for job in jobs if not job[1].exists()]
     if missing:
         with ProcessPoolExecutor(args.workers) as executor:
-            for _ in tqdm(executor.map(_speed_photo, missing, chunksize=64), total=len(missing), desc="speed set",
+            for _ in tqdm(executor.map(speed_photo, missing, chunksize=64), total=len(missing), desc="speed set",
                           unit="img", file=sys.stderr):
                 pass
     files = [job[1] for job in jobs]

@@ -300,13 +300,13 @@ def write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _speed_photo(job: tuple[Path, Path, int]) -> None:
+def speed_photo(job: tuple[Path, Path, int]) -> None:
     source, target, seed = job
     write(target, encode(grained(upscaled(source, random.Random(seed)), seed), **JPEG90))
 
 
 def speed_jobs(extracted: Path, cache: Path, size: int) -> list[tuple[Path, Path, int]]:
-    """`size` distinct photos (the whole archive holds 60,000) as (source, target, seed) jobs for `_speed_photo`."""
+    """`size` distinct photos (the whole archive holds 60,000) as (source, target, seed) jobs for `speed_photo`."""
     folder = cache / "speed"
     pool = cifar_files(extracted, "train") + cifar_files(extracted, "test")
     if size > len(pool):
