@@ -125,7 +125,7 @@ class Audit:
         settings = AuditSettings(
             mode=options.mode, backbone=options.backbone, weights=options.weights, folds=options.folds,
             seed=options.seed, action=options.audit_action, off_topic_distance=options.off_topic_distance,
-            off_topic_confidence=options.off_topic_confidence, similarity=options.similarity,
+            off_topic_confidence=options.off_topic_confidence, similarity=options.semantic_similarity,
             relabel_confidence=options.relabel_confidence)
         checks = ("label-issues",) if self.evidence.embeddings is None else (
             "label-issues", "off-topic", "semantic-duplicates")
