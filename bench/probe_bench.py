@@ -19,6 +19,7 @@ in bench/audit_bench.py.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tarfile
 import time
@@ -31,13 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `classify` from this checkout, also when run as `python bench/...`
 
 import classify
-from classify.crossval import REGULARISATIONS, assign_folds, probe_folds
+from classify.crossval import REGULARISATIONS, _probe_folds, assign_folds, log_loss, probe_folds
 
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 AUDITED = ("automobile", "cat", "dog", "truck")
 LOOKALIKE = {"automobile": "truck", "truck": "automobile", "cat": "dog", "dog": "cat"}
 BACKBONE_CLASSES = ("airplane", "bird", "deer", "frog", "horse", "ship")
 NOISE = 0.2
+STRENGTHS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)  # the probe's candidates and two weaker ones
 
 
 def extract(work: Path) -> Path:
@@ -121,65 +123,74 @@ def quality(probabilities: np.ndarray, given: np.ndarray, true: np.ndarray) -> t
             f1(suggested != given, wrong))
 
 
-def seconds(action) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
+def seconds(action) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """Wall and CPU seconds (all of this process's threads) of `action()`, and its result."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = action()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
 def throughput(backbone: Path, paths: list[Path], workers: int) -> None:
+    """Each run twice, alternating, the faster kept: the machine is shared, so one run alone says little."""
     print(f"\n== throughput: classify.embed beside classify.predict, same network, same {len(paths)} JPEGs (32 px), "
-          f"CPU, {workers} loader workers, torch threads {torch.get_num_threads()} ==")
-    predict_s, _ = seconds(lambda: classify.predict(backbone, paths, device="cpu", workers=workers, progress=False))
-    embed_s, _ = seconds(lambda: classify.embed(paths, backbone, device="cpu", workers=workers, progress=False))
+          f"CPU, {workers} loader worker(s), torch threads {torch.get_num_threads()}; best of 2 ==")
+    predict_s, embed_s = [], []
+    for _ in range(2):
+        predict_s.append(seconds(lambda: classify.predict(backbone, paths, device="cpu", workers=workers,
+                                                          progress=False))[0])
+        embed_s.append(seconds(lambda: classify.embed(paths, backbone, device="cpu", workers=workers,
+                                                      progress=False))[0])
     print(f"{'':28}{'img/s':>10}")
-    print(f"{'classify predict':28}{len(paths) / predict_s:>10.0f}")
-    print(f"{'classify embed (no cache)':28}{len(paths) / embed_s:>10.0f}   ratio embed/predict {predict_s / embed_s:.2f}")
+    print(f"{'classify predict':28}{len(paths) / min(predict_s):>10.0f}")
+    print(f"{'classify embed (no cache)':28}{len(paths) / min(embed_s):>10.0f}   "
+          f"ratio embed/predict {min(predict_s) / min(embed_s):.2f}")
 
 
 def audit_time(backbone: Path, paths: list[Path], labels: np.ndarray, cache: Path, workers: int) -> np.ndarray:
-    """The probe audit as `curate --audit` calls it, once to fill the cache and again with every embedding cached."""
-    print(f"\n== probe audit of {len(paths)} images (K=4, L2 strength chosen among {len(REGULARISATIONS)}) ==")
-    cache.unlink(missing_ok=True)
+    """The probe audit as `curate --audit` calls it, with every embedding cached (the cache is filled first)."""
     names = [AUDITED[i] for i in labels]
-
-    def audit():  # type: ignore[no-untyped-def]
-        return classify.cross_validate(paths, names, list(AUDITED), backbone=backbone, cache=cache, device="cpu",
-                                       workers=workers, progress=False)
-
-    cold, _ = seconds(audit)
-    warm, result = seconds(audit)
-    embed_s, _ = seconds(lambda: classify.embed(paths, backbone, cache=cache, device="cpu", progress=False))
+    fill, _, _ = seconds(lambda: classify.embed(paths, backbone, cache=cache, device="cpu", workers=workers,
+                                                progress=False))
+    print(f"\n== probe audit of {len(paths)} images with every embedding cached (K=4, L2 strength chosen among "
+          f"{len(REGULARISATIONS)}); filling the cache took {fill:.0f} s ==")
+    lookup, lookup_cpu, _ = seconds(lambda: classify.embed(paths, backbone, cache=cache, progress=False))
+    wall, cpu, result = seconds(lambda: classify.cross_validate(
+        paths, names, list(AUDITED), backbone=backbone, cache=cache, device="cpu", workers=workers, progress=False))
     fold = assign_folds(result.labels, 4, 0)
-    single = torch.get_num_threads()
-    fixed, _ = seconds(lambda: probe_folds(result.embeddings, result.labels, len(AUDITED), fold, 0.1))
-    print(f"first audit (embeds all, fills the cache)   {cold:7.1f} s")
-    print(f"second audit (every embedding cached)       {warm:7.1f} s   goal < 10 s on 2 CPU cores")
-    print(f"  of which hashing files + cache lookup     {embed_s:7.1f} s")
-    print(f"  probe with one fixed L2 strength (4 fits) {fixed:7.1f} s   torch threads {single}")
-    print(f"chosen L2 strength {result.regularisation}")
+    print(f"whole audit: classify.cross_validate    {wall:6.1f} s wall  {cpu:6.1f} s CPU   goal < 10 s on 2 CPU cores")
+    print(f"  hashing files + cache lookup alone    {lookup:6.1f} s wall  {lookup_cpu:6.1f} s CPU")
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        took, took_cpu, _ = seconds(lambda: _probe_folds(result.embeddings, result.labels, len(AUDITED), fold,
+                                                        None, False))
+        print(f"  probe alone, torch threads {threads}          {took:6.1f} s wall  {took_cpu:6.1f} s CPU")
+    print(f"chosen L2 strength {result.regularisation}; load average now {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
     return result.embeddings
 
 
 def regularisation_table(features: np.ndarray, labels: np.ndarray, seeds: list[int]) -> None:
     print("\n== probe L2 strength, K=4: out-of-sample accuracy vs true labels / AUROC of 1-p(given) for wrong labels"
-          " / F1 of argmax != given (mean over seeds) ==")
+          " / F1 of argmax != given / log loss on the given labels (what the choice minimises); mean over seeds ==")
     for kind in ("symmetric", "asymmetric"):
-        rows: dict[str, list[tuple[float, float, float]]] = {}
+        rows: dict[str, list[tuple[float, ...]]] = {}
         chosen = []
         for seed in seeds:
             given = noisy(labels, kind, seed)
             fold = assign_folds(given, 4, seed)
-            for strength in REGULARISATIONS:
+            for strength in STRENGTHS:
                 probabilities, _ = probe_folds(features, given, len(AUDITED), fold, strength)
-                rows.setdefault(f"{strength:g}", []).append(quality(probabilities, given, labels))
+                rows.setdefault(f"{strength:g}", []).append((*quality(probabilities, given, labels),
+                                                             log_loss(probabilities, given)))
             probabilities, strength = probe_folds(features, given, len(AUDITED), fold, None)
-            rows.setdefault("chosen", []).append(quality(probabilities, given, labels))
+            rows.setdefault("chosen", []).append((*quality(probabilities, given, labels),
+                                                  log_loss(probabilities, given)))
             chosen.append(strength)
         print(f"-- {kind} 20% noise; chosen per seed: {', '.join(f'{c:g}' for c in chosen)}")
         for name, values in rows.items():
-            accuracy, area, score = np.mean(values, axis=0)
-            print(f"   L2 {name:>7}   accuracy {accuracy:.3f}   AUROC {area:.3f}   F1 {score:.3f}")
+            accuracy, area, score, loss = np.mean(values, axis=0)
+            print(f"   L2 {name:>7}   accuracy {accuracy:.3f}   AUROC {area:.3f}   F1 {score:.3f}   log loss {loss:.4f}",
+                  flush=True)
 
 
 def folds_table(features: np.ndarray, labels: np.ndarray, seeds: list[int], choices: list[int]) -> None:
@@ -190,19 +201,19 @@ def folds_table(features: np.ndarray, labels: np.ndarray, seeds: list[int], choi
             values, times = [], []
             for seed in seeds:
                 given = noisy(labels, kind, seed)
-                took, (probabilities, _) = seconds(lambda: probe_folds(features, given, len(AUDITED),  # noqa: B023
-                                                                        assign_folds(given, folds, seed), None))  # noqa: B023
+                took, _, (probabilities, _) = seconds(lambda: probe_folds(
+                    features, given, len(AUDITED), assign_folds(given, folds, seed), None))  # noqa: B023
                 values.append(quality(probabilities, given, labels))
                 times.append(took)
             accuracy, area, score = np.mean(values, axis=0)
             print(f"   K {folds:>2}   accuracy {accuracy:.3f}   AUROC {area:.3f}   F1 {score:.3f}   "
-                  f"probe {np.mean(times):5.1f} s")
+                  f"probe {np.mean(times):5.1f} s wall", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000, help="audited images (CIFAR-10 train photos)")
-    parser.add_argument("--throughput-images", type=int, default=2000, help="images for embed vs predict")
+    parser.add_argument("--throughput-images", type=int, default=1000, help="images for embed vs predict")
     parser.add_argument("--seeds", default="0,1", help="noise seeds, comma-separated")
     parser.add_argument("--folds", default="2,3,4,5,10", help="values of K to compare, comma-separated")
     parser.add_argument("--backbone", type=Path, help="a model.pt to use instead of training the stand-in")
@@ -211,6 +222,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="image loader workers")
     parser.add_argument("--work", type=Path, default=Path("data/probe_bench"), help="where everything is cached")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each table line as it is measured, also into a file
     cifar = extract(args.work)
     backbone = args.backbone or stand_in(cifar, args.work, args.backbone_per_class, args.backbone_epochs)
     paths, labels = audited_files(cifar, args.images)
