@@ -130,20 +130,23 @@ def seconds(action) -> tuple[float, float, object]:  # type: ignore[no-untyped-d
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def throughput(backbone: Path, paths: list[Path], workers: int) -> None:
-    """Each run twice, alternating, the faster kept: the machine is shared, so one run alone says little."""
+def throughput(backbone: Path, paths: list[Path], rounds: int) -> None:
+    """Decoding in this process (no loader workers), so its CPU time covers all the work: on a shared machine
+    CPU seconds vary far less than wall seconds. Runs alternate; the best of `rounds` is kept."""
     print(f"\n== throughput: classify.embed beside classify.predict, same network, same {len(paths)} JPEGs (32 px), "
-          f"CPU, {workers} loader worker(s), torch threads {torch.get_num_threads()}; best of 2 ==")
-    predict_s, embed_s = [], []
-    for _ in range(2):
-        predict_s.append(seconds(lambda: classify.predict(backbone, paths, device="cpu", workers=workers,
-                                                          progress=False))[0])
-        embed_s.append(seconds(lambda: classify.embed(paths, backbone, device="cpu", workers=workers,
-                                                      progress=False))[0])
-    print(f"{'':28}{'img/s':>10}")
-    print(f"{'classify predict':28}{len(paths) / min(predict_s):>10.0f}")
-    print(f"{'classify embed (no cache)':28}{len(paths) / min(embed_s):>10.0f}   "
-          f"ratio embed/predict {min(predict_s) / min(embed_s):.2f}")
+          f"CPU, no loader workers, torch threads {torch.get_num_threads()}; best of {rounds} alternating runs ==")
+    runs: dict[str, list[tuple[float, float]]] = {"classify predict": [], "classify embed (no cache)": []}
+    for _ in range(rounds):
+        wall, cpu, _ = seconds(lambda: classify.predict(backbone, paths, device="cpu", workers=0, progress=False))
+        runs["classify predict"].append((wall, cpu))
+        wall, cpu, _ = seconds(lambda: classify.embed(paths, backbone, device="cpu", workers=0, progress=False))
+        runs["classify embed (no cache)"].append((wall, cpu))
+    print(f"{'':28}{'img/s':>8}{'img/CPU-s':>11}")
+    for name, values in runs.items():
+        print(f"{name:28}{len(paths) / min(w for w, _ in values):>8.0f}{len(paths) / min(c for _, c in values):>11.0f}")
+    (predict_wall, predict_cpu), (embed_wall, embed_cpu) = (
+        (min(w for w, _ in values), min(c for _, c in values)) for values in runs.values())
+    print(f"ratio embed/predict: {predict_wall / embed_wall:.2f} by wall time, {predict_cpu / embed_cpu:.2f} by CPU time")
 
 
 def audit_time(backbone: Path, paths: list[Path], labels: np.ndarray, cache: Path, workers: int) -> np.ndarray:
@@ -213,13 +216,15 @@ def folds_table(features: np.ndarray, labels: np.ndarray, seeds: list[int], choi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000, help="audited images (CIFAR-10 train photos)")
-    parser.add_argument("--throughput-images", type=int, default=1000, help="images for embed vs predict")
+    parser.add_argument("--throughput-images", type=int, default=500, help="images for embed vs predict")
     parser.add_argument("--seeds", default="0,1", help="noise seeds, comma-separated")
     parser.add_argument("--folds", default="2,3,4,5,10", help="values of K to compare, comma-separated")
     parser.add_argument("--backbone", type=Path, help="a model.pt to use instead of training the stand-in")
     parser.add_argument("--backbone-per-class", type=int, default=1000, help="stand-in training photos per class")
     parser.add_argument("--backbone-epochs", type=int, default=4, help="stand-in training epochs")
-    parser.add_argument("--workers", type=int, default=1, help="image loader workers")
+    parser.add_argument("--workers", type=int, default=1, help="image loader workers while filling the cache")
+    parser.add_argument("--tables", action=argparse.BooleanOptionalAction, default=True,
+                        help="the L2 and K tables (--no-tables: throughput and audit time only)")
     parser.add_argument("--work", type=Path, default=Path("data/probe_bench"), help="where everything is cached")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each table line as it is measured, also into a file
@@ -227,8 +232,10 @@ def main() -> None:
     backbone = args.backbone or stand_in(cifar, args.work, args.backbone_per_class, args.backbone_epochs)
     paths, labels = audited_files(cifar, args.images)
     print(f"backbone {backbone}; audited set: {len(paths)} CIFAR-10 photos of {', '.join(AUDITED)}")
-    throughput(backbone, paths[::max(1, len(paths) // args.throughput_images)][:args.throughput_images], args.workers)
+    throughput(backbone, paths[::max(1, len(paths) // args.throughput_images)][:args.throughput_images], 3)
     features = audit_time(backbone, paths, labels, args.work / "features.sqlite", args.workers)
+    if not args.tables:
+        return
     seeds = [int(seed) for seed in args.seeds.split(",")]
     regularisation_table(features, labels, seeds)
     folds_table(features, labels, seeds, [int(k) for k in args.folds.split(",")])

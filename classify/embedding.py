@@ -94,6 +94,7 @@ def torchvision_backbone(arch: str, weights: str) -> ModelFile:
 
 
 def model_identity(model_file: ModelFile) -> str:
+    """sha256 over the architecture, the preprocessing and every tensor's bytes, in name order."""
     digest = hashlib.sha256(f"{model_file.arch}|{model_file.preprocess}".encode())
     for name in sorted(model_file.state_dict):
         digest.update(name.encode())
