@@ -3,7 +3,6 @@ and slightly rotated copies are found, and the copy that stays is the original, 
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +11,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from collector.curate.inspect import InspectOptions, inspect_image
 from collector.curate.run import curate
 from tests.curate.conftest import make_photo
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
+from tests.curate.datasets import jpeg, png
 
 
 def write(root: Path, files: dict[str, bytes]) -> None:
