@@ -12,8 +12,9 @@ import click
 from PIL import Image
 
 from ..console import EXIT_CODES, one_line_errors
+from .audit.judge import ACTIONS
 from .inspect import QualityThresholds
-from .options import CurateError, CurateOptions
+from .options import AUDIT_MODES, CurateError, CurateOptions
 from .run import run, undo
 from .summary import format_summary, format_undo
 
@@ -85,6 +86,43 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--normalize", is_flag=True,
               help="Re-encode kept images as RGB JPEG (PNG for lossless sources) with EXIF rotation applied; "
                    "originals go to _quarantine/normalized.")
+@click.option("--audit", is_flag=True,
+              help="After the hash pass, judge every kept image with a model that never trained on it (K-fold): "
+                   "label issues (confident learning), off-topic images and copies the hashes missed (embedding "
+                   "similarity), with the share each engine, query and domain brought. Reported unless "
+                   "--audit-action says otherwise.")
+@click.option("--audit-mode", type=click.Choice(AUDIT_MODES), default=CurateOptions.audit_mode, show_default=True,
+              help="probe: a linear classifier per fold on frozen backbone embeddings (seconds per thousand images "
+                   "once embedded); finetune: classify train per fold (slow on a CPU; no off-topic or semantic "
+                   "copies). auto: probe, unless --weights none makes a torchvision backbone untrained.")
+@click.option("--backbone", default=CurateOptions.backbone, show_default=True, metavar="MODEL",
+              help="A torchvision model name (as classify train --model) or a model.pt that classify train wrote.")
+@click.option("--weights", default=CurateOptions.weights, show_default=True, metavar="WEIGHTS",
+              help="The backbone's weights as in classify train: DEFAULT (pretrained, downloaded once by torchvision), "
+                   "none, or a path; ignored for a model.pt backbone.")
+@click.option("--folds", type=click.IntRange(min=2), default=CurateOptions.folds, show_default=True,
+              help="Cross-validation folds: each image is judged by a model trained on the other folds.")
+@click.option("--seed", type=int, default=CurateOptions.seed, show_default=True, help="Seed of the fold split.")
+@click.option("--audit-action", type=click.Choice(ACTIONS), default=CurateOptions.audit_action, show_default=True,
+              help="report: move nothing; quarantine: label issues to _quarantine/label-issue, off-topic images to "
+                   "_quarantine/off-topic, semantic copies as the hash pass moves duplicates; relabel: as quarantine, "
+                   "but label issues at least --relabel-confidence sure move to their suggested class. "
+                   "All through the journal: curate --undo restores them.")
+@click.option("--off-topic-distance", type=click.FloatRange(min=0), default=CurateOptions.off_topic_distance,
+              show_default=True,
+              help="Off-topic when this many spreads (robust z-score) below every class's typical similarity to its "
+                   "centre, and unsure (--off-topic-confidence).")
+@click.option("--off-topic-confidence", type=click.FloatRange(0, 1), default=CurateOptions.off_topic_confidence,
+              show_default=True,
+              help="Unsure: top probability below chance plus this share of the way from chance to 1.")
+@click.option("--similarity", type=click.FloatRange(0, 1, min_open=True), default=CurateOptions.similarity,
+              show_default=True, help="Cosine similarity of embeddings at which two images are copies.")
+@click.option("--relabel-confidence", type=click.FloatRange(0, 1), default=CurateOptions.relabel_confidence,
+              show_default=True, help="With --audit-action relabel: the suggested class's least probability.")
+@click.option("--device", default=CurateOptions.device, show_default=True,
+              help="Where the audit's model runs: auto, cpu, cuda, cuda:1, mps.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=CurateOptions.batch_size, show_default=True,
+              help="Images per batch when embedding.")
 @click.option("--dry-run", is_flag=True, help="Report what would happen; move, write and record nothing.")
 @click.option("--undo", "undo_last", is_flag=True,
               help="Put back everything the last curate run on ROOT moved, and its manifest records.")
@@ -93,8 +131,9 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, reject_quality, dark, bright, blur,
-           entropy, grayscale, odd_side, odd_aspect, normalize, dry_run, undo_last, workers, as_json,
-           quiet) -> None:  # type: ignore[no-untyped-def]
+           entropy, grayscale, odd_side, odd_aspect, normalize, audit, audit_mode, backbone, weights, folds, seed,
+           audit_action, off_topic_distance, off_topic_confidence, similarity, relabel_confidence, device,
+           batch_size, dry_run, undo_last, workers, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Validate, deduplicate and report on the image dataset at ROOT (default: data).
 
     \b
@@ -108,13 +147,17 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
     Examples:
       curate data/ --dry-run
       curate data/ --reject-quality --normalize
+      curate data/ --audit --backbone runs/resnet18/model.pt --audit-action quarantine
       curate --undo data/
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     options = curate_options(
         min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
         keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
-        workers=workers, progress=not quiet,
+        workers=workers, progress=not quiet, audit=audit, audit_mode=audit_mode, backbone=backbone, weights=weights,
+        folds=folds, seed=seed, audit_action=audit_action, off_topic_distance=off_topic_distance,
+        off_topic_confidence=off_topic_confidence, similarity=similarity, relabel_confidence=relabel_confidence,
+        device=device, batch_size=batch_size,
         quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
                                   odd_min_side=odd_side, odd_aspect=odd_aspect),
     )

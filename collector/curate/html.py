@@ -17,11 +17,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from .audit.records import AuditReport, LabelIssue, OffTopicImage, SemanticGroup, SemanticMember
 from .options import hash_kinds
 from .report import CountsBeforeAfter, CurateReport, DuplicateGroup, Flagged, GroupMember, Located, Rejected, to_json
 from .rgb import to_rgb, upright
 
-Shown = Rejected | GroupMember | Flagged
+Shown = Rejected | GroupMember | Flagged | LabelIssue | OffTopicImage | SemanticMember
 
 THUMB_SIDE = 128
 # Past this many thumbnails the page would weigh tens of megabytes: further files are listed without a picture.
@@ -114,18 +115,19 @@ def render_report(report: CurateReport, root: Path, max_thumbnails: int = MAX_TH
         _groups(page, [g for g in groups if not g.label_conflict], report),
         _flags(page, flags),
     ]
+    links = [
+        ("summary", "Summary"),
+        ("counts", "Counts"),
+        ("rejected", f"Rejected ({len(rejected)})"),
+        ("conflicts", f"Label conflicts ({len(conflicts)})"),
+        ("duplicates", f"Duplicate groups ({len(groups) - len(conflicts)})"),
+        ("flags", f"Quality flags ({len(flags)})"),
+    ]
+    if report.audit is not None:
+        sections.append(_audit(page, report.audit))
+        links.append(("audit", f"Audit ({len(report.audit.label_issues) + len(report.audit.off_topic)})"))
     title = f"curate report: {report.root}"
-    nav = "".join(
-        f'<a href="#{anchor}">{label}</a>'
-        for anchor, label in (
-            ("summary", "Summary"),
-            ("counts", "Counts"),
-            ("rejected", f"Rejected ({len(rejected)})"),
-            ("conflicts", f"Label conflicts ({len(conflicts)})"),
-            ("duplicates", f"Duplicate groups ({len(groups) - len(conflicts)})"),
-            ("flags", f"Quality flags ({len(flags)})"),
-        )
-    )
+    nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in links)
     when = report.finished_at
     took = f" in {report.seconds:.1f} s"
     return (
@@ -323,6 +325,108 @@ def _flags(page: _Page, flagged: Sequence[Flagged]) -> str:
         '<section id="flags"><h2>Quality flags</h2><p>Reported, not removed, unless curate ran with '
         f"--reject-quality.</p>{''.join(parts)}</section>"
     )
+
+
+def _audit(page: _Page, audit: AuditReport) -> str:
+    """The model-assisted pass: label issues, off-topic images, semantic copies, noise per class and per source."""
+    settings = audit.settings
+    intro = (
+        f"Every kept image judged by a {settings.mode} model ({settings.backbone}, {settings.folds} folds) that never "
+        f"trained on it: {audit.images} images, {len(audit.classes)} classes. Findings are "
+        + ("only reported." if settings.action == "report" else f"acted on (--audit-action {settings.action}).")
+    )
+    issues = "".join(page.figure(item, _issue_badges(item)) for item in audit.label_issues)
+    strays = "".join(page.figure(item, _off_topic_badges(item)) for item in audit.off_topic)
+    parts = [
+        f'<section id="audit"><h2>Audit</h2><p>{_e(intro)}</p>',
+        f"<h3>Label issues <span class=\"badge\">{len(audit.label_issues)}</span></h3>"
+        "<p>Confident learning: the out-of-sample probabilities say these images show another class; the score is "
+        "p(suggested) − p(given).</p>"
+        + (f'<div class="grid">{issues}</div>' if issues else '<p class="empty">No label issue.</p>'),
+    ]
+    if "off-topic" in audit.checks:
+        parts.append(
+            f"<h3>Off-topic <span class=\"badge\">{len(audit.off_topic)}</span></h3>"
+            f"<p>Far from every class in embedding space (more than {_e(settings.off_topic_distance)} spreads below "
+            "each class's typical similarity) and no class probable.</p>"
+            + (f'<div class="grid">{strays}</div>' if strays else '<p class="empty">No off-topic image.</p>'))
+    if "semantic-duplicates" in audit.checks:
+        groups = "".join(_semantic_group(page, group) for group in audit.semantic_groups)
+        parts.append(
+            f"<h3>Semantic copies <span class=\"badge\">{len(audit.semantic_groups)}</span></h3>"
+            f"<p>Copies the hashes missed: embeddings with cosine similarity ≥ {_e(settings.similarity)}; "
+            f"{audit.leakage_pairs} pair(s) across splits.</p>"
+            + (f'<div class="groups">{groups}</div>' if groups else '<p class="empty">No semantic copy.</p>'))
+    parts.append(_noise_table(audit))
+    if audit.sources:
+        parts.append(_sources_table(audit))
+    return "".join(parts) + "</section>"
+
+
+def _issue_badges(item: LabelIssue) -> list[str]:
+    return [
+        f'<span class="badge gone">{_e(item.action)}</span>', *_place_badges(item),
+        f'<span class="badge kept">→ {_e(item.suggested)}</span>',
+        f'<span class="badge dist" title="p(suggested) - p(given)">score {item.score:.2f}</span>',
+        *_origin_badges(item),
+    ]
+
+
+def _off_topic_badges(item: OffTopicImage) -> list[str]:
+    return [
+        f'<span class="badge gone">{_e(item.action)}</span>', *_place_badges(item),
+        f'<span class="badge dist" title="best z-score of similarity to a class">z {item.nearness:.1f}</span>',
+        f'<span class="badge">top {_e(item.top_class)} {item.top_probability:.2f}</span>', *_origin_badges(item),
+    ]
+
+
+def _origin_badges(item: LabelIssue | OffTopicImage) -> list[str]:
+    origin = item.origin
+    return [f'<span class="badge flag" title="{kind}">{_e(value)}</span>'
+            for kind, value in (("engine", origin.engine), ("query", origin.query), ("domain", origin.domain))
+            if value]
+
+
+def _semantic_group(page: _Page, group: SemanticGroup) -> str:
+    css = ["group", *(["conflict"] if group.label_conflict else []), *(["leakage"] if group.leakage else [])]
+    tags = "".join(f'<span class="tag {tag}">{label}</span>' for tag, label, on in (
+        ("conflict", "label conflict", group.label_conflict), ("leakage", "leakage", group.leakage)) if on)
+    figures = "".join(
+        page.figure(m, [f'<span class="badge {"kept" if m.kept else "gone"}">{"KEPT" if m.kept else "copy"}</span>',
+                        f'<span class="badge dist" title="cosine similarity to the kept image">{m.similarity:.3f}</span>',
+                        *_place_badges(m)], kept=m.kept)
+        for m in sorted(group.members, key=lambda m: (not m.kept, -m.similarity)))
+    return (f'<div class="{" ".join(css)}"><h3>Semantic group {_e(group.id)}: {len(group.members)} images{tags}</h3>'
+            f'<div class="grid">{figures}</div></div>')
+
+
+def _noise_table(audit: AuditReport) -> str:
+    """Per class: images, findings and the estimated share of wrong labels; then the joint of given vs true class."""
+    rows = "".join(
+        f'<tr><td class="name">{_e(row.class_name)}</td><td>{row.images}</td><td>{row.label_issues}</td>'
+        f"<td>{row.off_topic}</td><td>{row.estimated_noise:.1%}</td></tr>"
+        for row in audit.per_class)
+    head = "".join(f"<th>{_e(name)}</th>" for name in audit.classes)
+    joint = "".join(
+        f'<tr><th class="name">{_e(name)}</th>'
+        + "".join(f'<td class="{"minus" if i != j and count else ""}">{count}</td>' for j, count in enumerate(line))
+        + "</tr>"
+        for i, (name, line) in enumerate(zip(audit.classes, audit.joint, strict=True)))
+    return (
+        "<h3>Noise per class</h3><table><tr><th class=\"name\">class</th><th>images</th><th>label issues</th>"
+        f"<th>off-topic</th><th>estimated noise</th></tr>{rows}</table>"
+        "<p>Confident joint, calibrated: rows are the given class, columns the class the model is confident of.</p>"
+        f'<table><tr><th class="name">given \\ true</th>{head}</tr>{joint}</table>'
+    )
+
+
+def _sources_table(audit: AuditReport) -> str:
+    rows = "".join(
+        f'<tr><td class="name">{_e(row.kind)}</td><td class="name">{_e(row.name)}</td><td>{row.images}</td>'
+        f"<td>{row.label_issues}</td><td>{row.off_topic}</td><td>{row.share:.1%}</td></tr>"
+        for row in audit.sources)
+    return ("<h3>Where the noise came from</h3><table><tr><th class=\"name\">by</th><th class=\"name\">source</th>"
+            f"<th>images</th><th>label issues</th><th>off-topic</th><th>flagged</th></tr>{rows}</table>")
 
 
 def _flag_badges(item: Flagged) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import CollectorError
+from .audit.judge import ACTIONS, AuditRules
+from .audit.offtopic import OffTopicRule
 from .decide import DecideOptions
 from .inspect import HASHERS, InspectOptions, QualityThresholds
 
@@ -13,6 +15,7 @@ from .inspect import HASHERS, InspectOptions, QualityThresholds
 # alone: F1 83.4%; imagededup's PHash default: precision 97.3%, F1 85.4%).
 DEFAULT_HASH = "phash,dhash"
 DEFAULT_THRESHOLD = (8, 7)
+AUDIT_MODES = ("auto", "probe", "finetune")
 
 
 class CurateError(CollectorError):
@@ -26,7 +29,9 @@ class CurateOptions:
     hash: one of phash, dhash, whash, ahash; several joined by `,` (near on any one) or by `+` (near on every one).
     threshold: Hamming bits (of 64) at which two images are near duplicates: one for every hash kind, or one per
     kind. quality: where an accepted image gets a quality flag. workers: processes that inspect files (None: one
-    per usable CPU). The others are the command's options of the same name.
+    per usable CPU). audit: after the hash pass, judge every kept image with a model (the `audit_*`, `backbone`,
+    `weights`, `folds`, `off_topic_*`, `similarity` and `relabel_confidence` settings are its). The others are the
+    command's options of the same name.
     """
 
     min_side: int = 32
@@ -39,6 +44,19 @@ class CurateOptions:
     normalize: bool = False
     dry_run: bool = False
     workers: int | None = None
+    audit: bool = False
+    audit_mode: str = "auto"
+    backbone: str = "resnet18"
+    weights: str = "DEFAULT"
+    folds: int = 4
+    seed: int = 0
+    audit_action: str = "report"
+    off_topic_distance: float = OffTopicRule.distance
+    off_topic_confidence: float = OffTopicRule.confidence
+    similarity: float = AuditRules.similarity
+    relabel_confidence: float = AuditRules.relabel_confidence
+    device: str = "auto"
+    batch_size: int = 64
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -53,6 +71,30 @@ class CurateOptions:
             raise CurateError("min side must be at least 1 px and max aspect at least 1")
         if self.workers is not None and self.workers < 1:
             raise CurateError("workers must be at least 1")
+        if self.audit_mode not in AUDIT_MODES:
+            raise CurateError(f"audit mode must be one of {', '.join(AUDIT_MODES)}, got {self.audit_mode!r}")
+        if self.audit_action not in ACTIONS:
+            raise CurateError(f"audit action must be one of {', '.join(ACTIONS)}, got {self.audit_action!r}")
+        if self.folds < 2 or self.batch_size < 1:
+            raise CurateError("the audit needs at least 2 folds and a batch size of at least 1")
+        if not (0 < self.similarity <= 1 and 0 <= self.off_topic_confidence <= 1 and 0 <= self.relabel_confidence <= 1
+                and self.off_topic_distance >= 0):
+            raise CurateError("similarity must be in (0, 1], off-topic and relabel confidences in [0, 1], and the "
+                              "off-topic distance at least 0")
+
+    @property
+    def mode(self) -> str:
+        """probe or finetune: `auto` probes unless the backbone would be an untrained torchvision network."""
+        if self.audit_mode != "auto":
+            return self.audit_mode
+        untrained = self.weights.lower() == "none" and not self.backbone.endswith(".pt")
+        return "finetune" if untrained else "probe"
+
+    def audit_rules(self) -> AuditRules:
+        return AuditRules(action=self.audit_action, similarity=self.similarity,
+                          relabel_confidence=self.relabel_confidence,
+                          off_topic=OffTopicRule(distance=self.off_topic_distance,
+                                                 confidence=self.off_topic_confidence))
 
     @property
     def hash_kinds(self) -> tuple[str, ...]:

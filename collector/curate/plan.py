@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .journal import STAGING, Operation, RowChange, quarantine_path, unused_name
 from .normalize import Encoded, output_path
-from .provenance import ManifestRows, moved_row, replaced_row
+from .provenance import ManifestRows, moved_row, relabelled_row, replaced_row
 from .report import Normalized
+
+# The reason of an operation that moves a file to another class folder rather than into the quarantine.
+RELABEL = "relabel"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,17 @@ class Plan:
         self.operations.append(operation)
         return operation
 
+    def relabel(self, source: str, split: str, new_class: str) -> Operation:
+        """Plan to move `source` into the class folder `new_class` of its split, under a name not yet taken."""
+        parts = PurePosixPath(source).parts
+        depth = 2 if split else 1  # split/class/... or class/...
+        target = unused_name(PurePosixPath(*parts[: depth - 1], new_class, *parts[depth:]).as_posix(), self.taken)
+        self._taken.add(target)
+        self.moved_to[source] = target
+        operation = Operation(RELABEL, source, target)
+        self.operations.append(operation)
+        return operation
+
     def normalize(self, source: str, encoded: Encoded, *, stage: bool) -> Operation:
         """Plan to replace `source` by its re-encoded bytes; with `stage`, the operation names the staging file
         where the caller must write `encoded.data` before the plan is carried out."""
@@ -71,6 +85,8 @@ class Plan:
                 if op.output:
                     new = self.outputs[op.output]
                     before, after = replaced_row(row, op.output, new.format, new.size, new.width, new.height)
+                elif op.reason == RELABEL:
+                    before, after = relabelled_row(row, op.target)
                 else:
                     before, after = moved_row(row, op.reason, op.target)
                 changes.append(RowChange(row["id"], before, after))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from ..database import connect_read_only
 from ..manifest import FILENAME, LIVE_STATUSES, QUARANTINED, ManifestError
+from .audit.records import Origin
+from .audit.sources import domain
 
 COLUMNS = ("status", "path", "format", "bytes", "width", "height")
 
@@ -85,3 +87,27 @@ def replaced_row(row: dict, output: str, fmt: str, size: int, width: int, height
         return {"path": row["path"]}, {"path": output}
     before = {name: row[name] for name in ("path", "format", "bytes", "width", "height")}
     return before, {"path": output, "format": fmt, "bytes": size, "width": width, "height": height}
+
+
+def origins_at(manifest: ManifestRows, paths: Iterable[str]) -> dict[str, Origin]:
+    """{path: engine, query and source domain} of the live rows at these paths (the first row when several)."""
+    wanted = list(paths)
+    found: dict[str, Origin] = {}
+    marks_live = ",".join("?" * len(LIVE_STATUSES))
+    try:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for path, engine, query, source_page, final_url, url in manifest.db.execute(
+                    f"SELECT path, engine, query, source_page, final_url, url FROM images WHERE path IN ({marks})"
+                    f" AND status IN ({marks_live}) ORDER BY id", [*chunk, *LIVE_STATUSES]):
+                found.setdefault(path, Origin(engine or "", query or "", domain(source_page, final_url, url)))
+    except sqlite3.DatabaseError as error:
+        raise ManifestError(f"cannot read {manifest.path}: {error}") from error
+    return found
+
+
+def relabelled_row(row: dict, target: str) -> tuple[dict, dict]:
+    """(before, after) of a row whose file moves to another class folder: only its path changes, and its class
+    stays the one it was collected for, the provenance that tells which search brought it."""
+    return {"path": row["path"]}, {"path": target}

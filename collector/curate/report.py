@@ -8,19 +8,26 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import now
+from .audit.judge import AUDIT_REASONS
 from .decide import Decisions, Item
 from .inspect import QualityThresholds
 from .layout import Entry
 from .options import CurateOptions
+
+if TYPE_CHECKING:  # the audit's records build on Located, defined here
+    from .audit.records import AuditReport
 
 VERSION = 1
 # A field with this metadata is written under another JSON key (`class` is a Python keyword).
 CLASS_KEY = {"json": "class"}
 # A field with this metadata is not part of the JSON: what one call did besides its report.
 NOT_IN_JSON = {"json": None}
+
+# Reasons whose files the report lists in their own sections (duplicate groups, the audit), not under `rejected`.
+FOUND_IN_GROUPS_OR_AUDIT = ("duplicate", "label-conflict", *AUDIT_REASONS)
 
 Counts = dict[str, dict[str, int]]  # split ("" in a flat layout) -> class -> images
 
@@ -128,6 +135,7 @@ class CurateReport:
     flags: tuple[Flagged, ...]
     normalized: tuple[Normalized, ...]
     totals: Totals
+    audit: AuditReport | None = None  # with --audit: what the model-assisted pass found
     recovered: int = field(default=0, metadata=NOT_IN_JSON)  # moves of an interrupted run, rolled back first
     pending_rollback: int = field(default=0, metadata=NOT_IN_JSON)  # dry run: interrupted runs left to roll back
     written: tuple[Path, ...] = field(default=(), metadata=NOT_IN_JSON)  # the report files (none in a dry run)
@@ -151,14 +159,15 @@ def to_json(value: object) -> Any:
 
 
 def build_report(root: Path, options: CurateOptions, items: Sequence[Item], decisions: Decisions,
-                 moved_to: dict[str, str], normalized: Sequence[Normalized], seconds: float) -> CurateReport:
+                 moved_to: dict[str, str], normalized: Sequence[Normalized], seconds: float,
+                 relabelled: dict[int, str] | None = None) -> CurateReport:
     """The report of a run that judged `items` as `decisions` says and moved files as `moved_to` says
-    (source -> quarantine path)."""
+    (source -> quarantine path); `relabelled` images (index -> class) count under their new class after."""
     entries = [item.entry for item in items]
     rejected = tuple(
         Rejected(*_where(entries[i]), reason=reason, detail=_detail(items[i], reason),
                  moved_to=moved_to.get(entries[i].path))
-        for i, reason in sorted(decisions.reasons.items()) if reason not in ("duplicate", "label-conflict")
+        for i, reason in sorted(decisions.reasons.items()) if reason not in FOUND_IN_GROUPS_OR_AUDIT
     )
     groups = tuple(
         DuplicateGroup(group.id, group.kind, group.label_conflict, group.leakage, tuple(
@@ -185,7 +194,8 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
                           reject_quality=options.reject_quality, normalize=options.normalize,
                           quality=options.quality),
         counts=CountsBeforeAfter(before=_counts(entries),
-                                 after=_counts(e for i, e in enumerate(entries) if i not in decisions.reasons)),
+                                 after=_counts(_relabelled(e, (relabelled or {}).get(i))
+                                               for i, e in enumerate(entries) if i not in decisions.reasons)),
         rejected=rejected,
         groups=groups,
         leakage_pairs_fixed=decisions.leakage_pairs_fixed,
@@ -196,6 +206,10 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
                       duplicates_removed=reasons["duplicate"], conflicts_removed=reasons["label-conflict"],
                       flagged=len(flags), normalized=len(normalized)),
     )
+
+
+def _relabelled(entry: Entry, new_class: str | None) -> Entry:
+    return entry if new_class is None else dataclasses.replace(entry, class_name=new_class)
 
 
 def _where(entry: Entry) -> tuple[str, str, str]:

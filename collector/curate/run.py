@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from tqdm import tqdm
 from ..atomic import write_atomic
 from ..credits import refresh_credits
 from ..keywords import options_from, with_options_signature
+from .audit.findings import audit_report
+from .audit.judge import Evidence, Verdicts, judge
+from .audit.records import AuditReport, AuditSettings, Origin
 from .decide import Decisions, Item, decide
 from .html import render_report
 from .journal import Journal, UndoResult, clear_staging, interrupted_runs, sha256_file, stage
@@ -23,7 +27,7 @@ from .normalize import Encoded, normalize_image
 from .options import CurateError, CurateOptions
 from .plan import Plan
 from .pool import inspect_all
-from .provenance import ManifestRows, manifest_path
+from .provenance import ManifestRows, manifest_path, origins_at
 from .report import CurateReport, build_report
 
 REPORT_JSON = "curate_report.json"
@@ -64,7 +68,11 @@ def run(root: Path | str, options: CurateOptions) -> CurateReport:
         pending = interrupted_runs(root) if options.dry_run else 0
         items = inspect_dataset(root, options)
         decisions = decide(items, options.decide_options())
-        plan = plan_and_stage(root, items, decisions, options)
+        audit = audit_kept(root, items, decisions, options, manifest) if options.audit else None
+        relabelled = audit.verdicts.relabel if audit else {}
+        if audit:
+            decisions.reasons.update(audit.verdicts.reasons)
+        plan = plan_and_stage(root, items, decisions, relabelled, options)
         if manifest is not None:
             plan.attach_rows(manifest)
         run_id = None
@@ -72,7 +80,9 @@ def run(root: Path | str, options: CurateOptions) -> CurateReport:
             journal = journal or open_files.enter_context(closing(Journal(root)))
             run_id = execute(plan, journal, manifest, options.progress)
         report = build_report(root, options, items, decisions, plan.moved_to, plan.normalized,
-                              time.monotonic() - started)
+                              time.monotonic() - started, relabelled)
+        if audit:
+            report = dataclasses.replace(report, audit=audit.report(items, options, plan.moved_to))
         written = () if options.dry_run else write_reports(root, report)
         if journal is not None and run_id is not None:
             journal.note_reports(run_id, {path.name: sha256_file(path) for path in written})
@@ -103,15 +113,54 @@ def inspect_dataset(root: Path, options: CurateOptions) -> list[Item]:
     return [Item(entry, inspection) for entry, inspection in zip(entries, inspections, strict=True)]
 
 
-def plan_and_stage(root: Path, items: Sequence[Item], decisions: Decisions, options: CurateOptions) -> Plan:
+@dataclass(frozen=True)
+class Audit:
+    """What the model-assisted pass saw and decided, and where each audited image came from."""
+
+    evidence: Evidence
+    verdicts: Verdicts
+    origins: dict[int, Origin]
+
+    def report(self, items: Sequence[Item], options: CurateOptions, moved_to: dict[str, str]) -> AuditReport:
+        settings = AuditSettings(
+            mode=options.mode, backbone=options.backbone, weights=options.weights, folds=options.folds,
+            seed=options.seed, action=options.audit_action, off_topic_distance=options.off_topic_distance,
+            off_topic_confidence=options.off_topic_confidence, similarity=options.similarity,
+            relabel_confidence=options.relabel_confidence)
+        checks = ("label-issues",) if self.evidence.embeddings is None else (
+            "label-issues", "off-topic", "semantic-duplicates")
+        return audit_report(items, self.evidence, self.verdicts, settings, moved_to, self.origins, checks)
+
+
+def audit_kept(root: Path, items: Sequence[Item], decisions: Decisions, options: CurateOptions,
+               manifest: ManifestRows | None) -> Audit:
+    """Judge every image the hash pass kept with a model that never trained on it (K-fold)."""
+    from .audit.model import out_of_sample  # loads torch, which only --audit needs
+
+    kept = [i for i in range(len(items)) if i not in decisions.reasons]
+    evidence = out_of_sample(root, items, kept, mode=options.mode, backbone=options.backbone,
+                             weights=options.weights, folds=options.folds, seed=options.seed, device=options.device,
+                             batch_size=options.batch_size, cache=not options.dry_run, progress=options.progress)
+    verdicts = judge(items, evidence, options.audit_rules(), options.decide_options())
+    origins: dict[int, Origin] = {}
+    if manifest is not None:
+        found = origins_at(manifest, (items[i].entry.path for i in evidence.indices))
+        origins = {i: found[items[i].entry.path] for i in evidence.indices if items[i].entry.path in found}
+    return Audit(evidence, verdicts, origins)
+
+
+def plan_and_stage(root: Path, items: Sequence[Item], decisions: Decisions, relabelled: dict[int, str],
+                   options: CurateOptions) -> Plan:
     """The run's moves; outside a dry run, the re-encoded bytes of `normalize` wait in the staging folder."""
     plan = Plan(root)
     for index, reason in sorted(decisions.reasons.items()):
         plan.quarantine(items[index].entry.path, reason)
+    for index, new_class in sorted(relabelled.items()):
+        plan.relabel(items[index].entry.path, items[index].entry.split, new_class)
     if not options.dry_run:
         clear_staging(root)
     if options.normalize:
-        kept = [item for i, item in enumerate(items) if i not in decisions.reasons]
+        kept = [item for i, item in enumerate(items) if i not in decisions.reasons and i not in relabelled]
         for item, encoded in normalize_all(root, kept, options.progress):
             operation = plan.normalize(item.entry.path, encoded, stage=not options.dry_run)
             if operation.staged:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from ..console import format_table
+from .audit.records import AuditReport
 from .journal import UndoResult
 from .report import CurateReport
 
@@ -53,6 +54,8 @@ def _findings(report: CurateReport) -> list[str]:
     ]
     if totals.normalized:
         lines.append(f"normalized: {totals.normalized} images re-encoded (originals in _quarantine/normalized)")
+    if report.audit is not None:
+        lines.extend(audit_lines(report.audit))
     if report.dry_run:
         lines.append("dry run: nothing was moved or written")
     else:
@@ -66,3 +69,30 @@ def format_undo(result: UndoResult, root: str) -> str:
     lines = [f"restored {result.restored} files from run {result.run_id}"]
     lines += [f"not restored: {conflict}" for conflict in result.conflicts]
     return "\n".join(lines)
+
+
+def audit_lines(audit: AuditReport) -> list[str]:
+    """The audit's findings in a few lines: counts, what moved, the noisiest class and sources."""
+    settings = audit.settings
+    actions = Counter(item.action for item in (*audit.label_issues, *audit.off_topic))
+    moved = ", ".join(f"{n} {action}" for action, n in sorted(actions.items()) if action != "reported")
+    conflicts = sum(group.label_conflict for group in audit.semantic_groups)
+    lines = [
+        f"audit ({settings.mode}, {settings.backbone}, {settings.folds} folds): {audit.images} images, "
+        f"{len(audit.label_issues)} label issues, {len(audit.off_topic)} off-topic"
+        + (f" ({moved})" if moved else ""),
+    ]
+    if "semantic-duplicates" in audit.checks:
+        lines.append(f"semantic copies the hashes missed: {len(audit.semantic_groups)} groups, "
+                     f"{audit.leakage_pairs} pairs across splits, {conflicts} across classes")
+    noisy = max(audit.per_class, key=lambda row: row.estimated_noise, default=None)
+    if noisy is not None and noisy.estimated_noise > 0:
+        lines.append(f"noisiest class: {noisy.class_name}, an estimated {noisy.estimated_noise:.0%} of its labels wrong")
+    for kind in ("engine", "query", "domain"):
+        worst = next((row for row in audit.sources if row.kind == kind and row.share > 0), None)
+        if worst is not None:
+            lines.append(f"noisiest {kind}: {worst.name} ({worst.label_issues + worst.off_topic} of "
+                         f"{worst.images} images flagged, {worst.share:.0%})")
+    if audit.failures:
+        lines.append(f"not audited: {len(audit.failures)} images the model could not read")
+    return lines

@@ -1,0 +1,118 @@
+"""What the audit decides for each image, from the out-of-sample evidence alone: no disk and no model, so every
+rule is tested on arrays.
+
+Findings, by priority: a semantic copy that leaves its group (as the hash pass decides groups), then off-topic,
+then label issues. `action` says what moves: `report` nothing; `quarantine` every finding; `relabel` also
+quarantines, except label issues whose suggested class has at least `relabel_confidence`, which move there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..decide import DecideOptions, Group, Item, decide_group
+from ..neighbours import union_groups
+from .confident import LabelIssues, find_label_issues
+from .offtopic import OffTopic, OffTopicRule, find_off_topic
+from .semantic import similar_pairs
+
+ACTIONS = ("report", "quarantine", "relabel")
+# Quarantine reasons of the audit's findings (folders under _quarantine/).
+LABEL_ISSUE, OFF_TOPIC, SEMANTIC_DUPLICATE, SEMANTIC_CONFLICT = (
+    "label-issue", "off-topic", "semantic-duplicate", "semantic-conflict")
+AUDIT_REASONS = (LABEL_ISSUE, OFF_TOPIC, SEMANTIC_DUPLICATE, SEMANTIC_CONFLICT)
+
+
+@dataclass(frozen=True)
+class AuditRules:
+    action: str = "report"
+    off_topic: OffTopicRule = field(default_factory=OffTopicRule)
+    similarity: float = 0.95
+    relabel_confidence: float = 0.9
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Out-of-sample judgement of the images `indices` (into the run's items), row for row."""
+
+    classes: tuple[str, ...]
+    indices: list[int]
+    labels: np.ndarray  # int (N,) given class of each image
+    probabilities: np.ndarray  # (N, C), each row from a model that never trained on that image
+    embeddings: np.ndarray | None  # (N, D) unit vectors; None when the mode has no backbone (finetune)
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (item index, why it could not be judged)
+
+
+@dataclass
+class Verdicts:
+    issues: LabelIssues
+    off_topic: OffTopic | None
+    groups: list[Group]  # semantic groups, members indexed into the run's items
+    similarity: dict[int, float]  # item index -> similarity to its group's kept (or best) member
+    reasons: dict[int, str] = field(default_factory=dict)  # item index -> quarantine reason
+    relabel: dict[int, str] = field(default_factory=dict)  # item index -> the class folder it moves to
+    leakage_pairs: int = 0  # semantic pairs across splits
+
+    def issue_indices(self, evidence: Evidence) -> list[int]:
+        return [evidence.indices[k] for k in self.issues.indices]
+
+    def off_topic_indices(self, evidence: Evidence) -> list[int]:
+        return [] if self.off_topic is None else [evidence.indices[k] for k in self.off_topic.indices]
+
+
+def judge(items: Sequence[Item], evidence: Evidence, rules: AuditRules, options: DecideOptions) -> Verdicts:
+    """Every audited image's findings and fate under the rules in this module's docstring."""
+    issues = find_label_issues(evidence.labels, evidence.probabilities)
+    off_topic = None
+    groups: list[Group] = []
+    similarity: dict[int, float] = {}
+    leakage = 0
+    if evidence.embeddings is not None:
+        off_topic = find_off_topic(evidence.embeddings, evidence.labels, evidence.probabilities, rules.off_topic)
+        groups, similarity, leakage = semantic_groups(items, evidence.indices, evidence.embeddings, rules.similarity,
+                                                      options)
+    verdicts = Verdicts(issues, off_topic, groups, similarity, leakage_pairs=leakage)
+    if rules.action != "report":
+        decide_moves(verdicts, evidence, rules)
+    return verdicts
+
+
+def semantic_groups(items: Sequence[Item], indices: Sequence[int], embeddings: np.ndarray, threshold: float,
+                    options: DecideOptions) -> tuple[list[Group], dict[int, float], int]:
+    """Groups of embedding near-copies among `items[indices]` (row k of `embeddings` is `items[indices[k]]`),
+    with the kept member as the hash pass picks it, each member's similarity to it, and the pairs across splits."""
+    left, right, _ = similar_pairs(embeddings, threshold)
+    index = np.asarray(indices, dtype=np.int64)
+    groups, similarity = [], {}
+    for number, local in enumerate(union_groups(len(index), left, right), start=1):
+        group = decide_group(number, [int(index[k]) for k in local], items, options)
+        groups.append(group)
+        row = {int(index[k]): k for k in local}
+        best = next((m.index for m in group.members if m.kept), group.members[0].index)
+        for member in group.members:
+            similarity[member.index] = float(embeddings[row[member.index]] @ embeddings[row[best]])
+    leakage = sum(items[int(index[a])].entry.split != items[int(index[b])].entry.split
+                  for a, b in zip(left.tolist(), right.tolist(), strict=True))
+    return groups, similarity, leakage
+
+
+def decide_moves(verdicts: Verdicts, evidence: Evidence, rules: AuditRules) -> None:
+    """Fill `reasons` and `relabel` for a run that acts on its findings, by the priority in the docstring."""
+    for group in verdicts.groups:
+        for member in group.members:
+            if member.reason:
+                verdicts.reasons[member.index] = SEMANTIC_CONFLICT if group.label_conflict else SEMANTIC_DUPLICATE
+    for item in verdicts.off_topic_indices(evidence):
+        verdicts.reasons.setdefault(item, OFF_TOPIC)
+    issues = verdicts.issues
+    for local, suggested in zip(issues.indices.tolist(), issues.suggested.tolist(), strict=True):
+        item = evidence.indices[local]
+        if item in verdicts.reasons:
+            continue
+        if rules.action == "relabel" and evidence.probabilities[local, suggested] >= rules.relabel_confidence:
+            verdicts.relabel[item] = evidence.classes[suggested]
+        else:
+            verdicts.reasons[item] = LABEL_ISSUE
