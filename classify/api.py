@@ -22,6 +22,7 @@ from .baselines.train import BaselineResult
 from .checkpoint import ModelFile, load_model
 from .data import load_split
 from .devices import resolve_device
+from .embedding import Embeddings, EmbedOptions, embed_files, load_backbone
 from .errors import ClassifyError, OptionError
 from .evaluation import EvalOptions, Evaluation, evaluate_model
 from .exporting import ExportOptions, ExportResult, default_path, export_model
@@ -126,6 +127,18 @@ def predict(model: ModelLike, images: PathLike | Iterable[PathLike], **options: 
                             device=resolve_device(settings.device), batch_size=settings.batch_size,
                             workers=settings.workers, progress=settings.progress)
     return Predictions([r for r in results if isinstance(r, Prediction)], [r for r in results if isinstance(r, Failure)])
+
+
+@keyword_options(EmbedOptions)
+def embed(paths: PathLike | Iterable[PathLike], backbone: PathLike | ModelFile, **options: object) -> Embeddings:
+    """L2-normalised features of image files (or of the images in folders) from a frozen `backbone`: a `model.pt`
+    written by `classify train`, or a torchvision model name with `weights` (DEFAULT, none or a path). With
+    `cache`, features are kept by content hash, so only new images are run. A missing or unreadable file becomes
+    a failure and the others are still embedded."""
+    settings = EmbedOptions(**options)  # type: ignore[arg-type]
+    given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    return embed_files(load_backbone(backbone, settings.weights), expand_paths(Path(path) for path in given),
+                       settings)
 
 
 @keyword_options(ExportOptions)

@@ -1,6 +1,6 @@
-"""Batched inference from image files: the one path `predict`, `eval`, training's final report and the galleries
-share, so they agree on every probability: the model file's preprocessing, the same batches, the same precision
-(bf16 autocast and channels_last on CUDA, float32 on the CPU).
+"""Batched inference from image files: the one path `predict`, `eval`, training's final report, the galleries and
+`embed` share, so they agree on every probability and feature: the model file's preprocessing, the same batches,
+the same precision (bf16 autocast and channels_last on CUDA, float32 on the CPU).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .checkpoint import ModelFile
 from .errors import ClassifyError
 from .images import ImageReadError
+from .models import head_names
 from .transforms import Pipeline, eval_pipeline
 
 
@@ -40,11 +42,12 @@ class InferenceOptions:
 @dataclass
 class Outputs:
     """Softmax probabilities of the images that decoded, each row's position in the input, and the positions of
-    the images that did not decode with the reason."""
+    the images that did not decode with the reason; `features` (the head's input) when asked for."""
 
     probabilities: np.ndarray
     indices: np.ndarray
     unreadable: list[tuple[int, str]]
+    features: np.ndarray | None = None
 
 
 def autocast(device: torch.device) -> AbstractContextManager:
@@ -79,16 +82,28 @@ def _collate(batch: list) -> tuple[torch.Tensor | None, torch.Tensor, list[tuple
     return images, torch.tensor([index for _, index in good], dtype=torch.int64), failed
 
 
+def final_layer(model: nn.Module, head: set[str]) -> nn.Module:
+    """The module that turns features into class scores: the last one holding head parameters (an auxiliary head,
+    as in inception_v3, comes earlier and is not run in eval mode)."""
+    owners = {name.rsplit(".", 1)[0] for name in head}
+    return [module for name, module in model.named_modules() if name in owners][-1]
+
+
 def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device | str = "cpu",
           batch_size: int = InferenceOptions.batch_size, workers: int = InferenceOptions.workers,
-          progress: bool = InferenceOptions.progress, description: str = "infer") -> Outputs:
-    """Run the model over every image file in order, batch by batch, with the model file's preprocessing.
+          progress: bool = InferenceOptions.progress, description: str = "infer", features: bool = False) -> Outputs:
+    """Run the model over every image file in order, batch by batch, with the model file's preprocessing; with
+    `features`, also keep what enters the final layer (the penultimate features), from the same forward pass.
 
     Loader workers start only when there is more than one batch: one small batch decodes faster than they start;
     the progress bar shows from two batches on.
     """
     device = torch.device(device)
     model = model_file.build().to(device, memory_format=memory_format(device))
+    captured: list[torch.Tensor] = []
+    if features:
+        final_layer(model, head_names(model_file.arch, len(model_file.classes))).register_forward_pre_hook(
+            lambda _module, inputs: captured.append(inputs[0].flatten(1).float().cpu()))
     workers = workers if len(paths) > batch_size else 0
     loader = DataLoader(_Images(paths, eval_pipeline(model_file.preprocess)), batch_size=batch_size,
                         num_workers=workers, collate_fn=_collate, pin_memory=device.type == "cuda")
@@ -103,5 +118,7 @@ def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device 
             probabilities.append(model(images).float().softmax(dim=1).cpu())
             indices.append(batch_indices)
     if not probabilities:
-        return Outputs(np.zeros((0, len(model_file.classes)), np.float32), np.zeros(0, np.int64), unreadable)
-    return Outputs(torch.cat(probabilities).numpy(), torch.cat(indices).numpy(), unreadable)
+        return Outputs(np.zeros((0, len(model_file.classes)), np.float32), np.zeros(0, np.int64), unreadable,
+                       np.zeros((0, 0), np.float32) if features else None)
+    return Outputs(torch.cat(probabilities).numpy(), torch.cat(indices).numpy(), unreadable,
+                   torch.cat(captured).numpy() if features else None)
