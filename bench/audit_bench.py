@@ -23,25 +23,36 @@ dependency). Everything generated is cached under --cache (default data/audit_be
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from curate_bench import cifar_files, crop, encode, upscaled, write
+from classify.probe import fit_probe
+from curate_bench import cifar_files, crop, encode, extract_cifar, pct, table, upscaled, write
 
 import classify
+from collector.curate.audit.confident import find_label_issues
+from collector.curate.audit.judge import AuditRules
+from collector.curate.audit.offtopic import find_off_topic
+from collector.curate.audit.semantic import similar_pairs
+from collector.curate.decide import similar_pairs as hash_similar_pairs
+from collector.curate.inspect import Inspection, InspectOptions, inspect_image
+from collector.curate.options import CurateOptions
 
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 AUDITED = ("automobile", "cat", "dog", "truck")
@@ -193,6 +204,7 @@ class Probabilities:
     labels: np.ndarray
     probabilities: np.ndarray
     embeddings: np.ndarray | None
+    regularisation: float | None
     seconds: float
 
 
@@ -205,15 +217,18 @@ def out_of_sample(audited: AuditedSet, mode: str, backbone: Path, folds: int, se
     options: dict = {"backbone": str(backbone), "cache": str(cache / "features.sqlite")}
     if mode == "finetune":
         options = {"model": "resnet18", "weights": "none", "image_size": IMAGE_SIZE, "epochs": finetune_epochs,
-                   "augment": "light", "runs": str(cache / "runs" / "folds")}
+                   "augment": "light"}
     start = time.perf_counter()
     oos = classify.cross_validate(paths, labels, classes, mode=mode, folds=folds, seed=seed, progress=True,
                                   **options)
     seconds = time.perf_counter() - start
     if oos.failures:
         raise SystemExit(f"error: {len(oos.failures)} generated images failed to decode, e.g. {oos.failures[0]}")
+    if [Path(p) for p in oos.paths] != paths:
+        raise SystemExit("error: cross_validate answered in another order than the set's files")
     return Probabilities(np.asarray(oos.labels), np.asarray(oos.probabilities, dtype=np.float32),
-                         None if oos.embeddings is None else np.asarray(oos.embeddings, dtype=np.float32), seconds)
+                         None if oos.embeddings is None else np.asarray(oos.embeddings, dtype=np.float32),
+                         oos.regularisation, seconds)
 
 
 CLEANLAB_SCRIPT = """
@@ -246,37 +261,11 @@ def run_cleanlab(python: Path, labels: np.ndarray, probabilities: np.ndarray, wo
 CLEANLAB_VERSION = ["?"]
 
 
-def fit_linear(features: np.ndarray, labels: np.ndarray, classes: int, steps: int = 300,
-               weight_decay: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """A multinomial logistic regression fitted by full-batch L-BFGS: the baselines' linear model."""
-    import torch
-
-    x = torch.from_numpy(features)
-    y = torch.from_numpy(labels.astype(np.int64))
-    weight = torch.zeros(features.shape[1], classes, requires_grad=True)
-    bias = torch.zeros(classes, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + weight_decay * weight.square().sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return weight.detach().numpy(), bias.detach().numpy()
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def in_sample_top_losses(embeddings: np.ndarray, labels: np.ndarray, classes: int, count: int) -> np.ndarray:
-    """The fastai way: the `count` highest losses of a model on the very images it was fitted to (here the same
-    linear classifier on the same embeddings as the probe, fitted once on every image)."""
-    weight, bias = fit_linear(embeddings, labels, classes)
-    probabilities = softmax(embeddings @ weight + bias)
+def in_sample_top_losses(embeddings: np.ndarray, labels: np.ndarray, classes: int, regularisation: float,
+                         count: int) -> np.ndarray:
+    """The fastai way: the `count` highest losses of a model on the very images it was fitted to (here the audit's
+    own linear probe, at the strength cross-validation chose, fitted once on every image)."""
+    probabilities = fit_probe(embeddings, labels, classes, regularisation).probabilities(embeddings)
     losses = -np.log(probabilities[np.arange(len(labels)), labels] + 1e-12)
     flagged = np.zeros(len(labels), dtype=bool)
     flagged[np.argsort(-losses, kind="stable")[:count]] = True
@@ -295,11 +284,352 @@ def prf(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
+# ---------------------------------------------------------------------------------------------------------------
+# Copies: what curate's hash pass finds, what embedding similarity adds
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(row[k])) for row in [headers, *rows]) for k in range(len(headers))]
-    line = lambda row: "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+def _inspect(job: tuple[Path, InspectOptions]) -> Inspection:
+    return inspect_image(*job)
+
+
+def hash_pairs(files: list[Path], workers: int) -> set[tuple[int, int]]:
+    """Index pairs curate's hash pass calls duplicates, at its default hashes and thresholds."""
+    options = CurateOptions()
+    with ProcessPoolExecutor(workers) as executor:
+        inspections = list(tqdm(executor.map(_inspect, [(f, options.inspect_options()) for f in files],
+                                             chunksize=32), total=len(files), desc="hash pass", unit="img",
+                                file=sys.stderr, leave=False))
+    rejected = [f for f, ins in zip(files, inspections, strict=True) if not ins.ok]
+    if rejected:
+        raise SystemExit(f"error: curate rejected {len(rejected)} generated images, e.g. {rejected[0]}")
+    decide = options.decide_options()
+    i, j = hash_similar_pairs(inspections, decide.hash_kinds, decide.thresholds(), match_any=decide.match_any)
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class CopyScore:
+    copies: dict[str, int]  # kind -> copies planted
+    by_hash: dict[str, int]  # kind -> copies whose pair the hash pass found
+    by_embedding: dict[str, int]  # kind -> copies whose pair embedding similarity found
+    only_embedding: dict[str, int]  # kind -> found by embeddings, missed by hashes
+    embedding_pairs: int  # pairs embedding similarity reported
+    embedding_true_pairs: int  # of them, (photo, its planted copy)
+
+    @property
+    def precision(self) -> float:
+        return self.embedding_true_pairs / self.embedding_pairs if self.embedding_pairs else 0.0
+
+    def recall(self, kinds: tuple[str, ...]) -> float:
+        planted = sum(self.copies[k] for k in kinds)
+        return sum(self.by_embedding[k] for k in kinds) / planted if planted else 0.0
+
+
+def score_copies(audited: AuditedSet, hashed: set[tuple[int, int]], semantic: set[tuple[int, int]]) -> CopyScore:
+    position = {path: k for k, path in enumerate(audited.paths)}
+    truth = {}
+    for copy, (original, kind) in audited.copies.items():
+        a, b = sorted((position[copy], position[original]))
+        truth[(a, b)] = kind
+    count = lambda found: {kind: sum(truth[p] == kind and p in found for p in truth) for kind in COPY_KINDS}
+    return CopyScore({kind: sum(v == kind for v in truth.values()) for kind in COPY_KINDS}, count(hashed),
+                     count(semantic), count(semantic - hashed), len(semantic), len(semantic & set(truth)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retraining: does the audit give back the accuracy the noise took?
+
+
+def probe_accuracy(features: np.ndarray, labels: np.ndarray, keep: np.ndarray, regularisation: float,
+                   test_features: np.ndarray, test_labels: np.ndarray) -> float:
+    probe = fit_probe(features[keep], labels[keep], len(AUDITED), regularisation)
+    return float((probe.probabilities(test_features).argmax(axis=1) == test_labels).mean())
+
+
+def linked_set(audited: AuditedSet, target: Path, keep: np.ndarray, labels: list[str]) -> Path:
+    """An ImageFolder of hard links to the kept files of a set, each filed under `labels[k]`, splits kept."""
+    shutil.rmtree(target, ignore_errors=True)
+    for k in np.flatnonzero(keep):
+        split, _, name = audited.paths[k].split("/")
+        link = target / split / labels[k] / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.hardlink_to(audited.root / audited.paths[k])
+    return target
+
+
+def finetune_accuracy(data: Path, backbone: Path, test: Path, epochs: int, cache: Path) -> float:
+    """`classify train` from the stand-in's weights on `data`, then `classify eval` on the clean test photos."""
+    run = classify.train(data, model="resnet18", weights=str(backbone), image_size=IMAGE_SIZE, epochs=epochs,
+                         freeze_epochs=1, batch_size=64, augment="light", workers=1, patience=epochs,
+                         runs=str(cache / "runs" / "retrain"), name=data.name, progress=False)
+    evaluation = classify.evaluate(run.run_dir / "model.pt", test, split="test", workers=1, progress=False,
+                                   out=str(run.run_dir / "eval-test"))
+    return float(evaluation.accuracy)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One set, then the whole bench
+
+
+@dataclass
+class SetResult:
+    name: str
+    images: int
+    label_issues: int
+    prf: dict[str, tuple[float, float, float]]  # contender -> label-issue precision, recall, F1
+    flagged: dict[str, int]
+    off_topic: tuple[float, float, float]
+    off_topic_truth: int
+    copies: CopyScore
+    accuracy: dict[str, float]  # probe retrain on noisy / audited / clean labels, tested on clean photos
+    finetune_accuracy: dict[str, float]
+    cross_validate_s: float
+
+
+def audit_one(args: argparse.Namespace, audited: AuditedSet, name: str, backbone: Path,
+              test: tuple[np.ndarray, np.ndarray], test_folder: Path) -> SetResult:
+    oos = out_of_sample(audited, "probe", backbone, args.folds, args.seed, args.cache, 0)
+    labels, probabilities, embeddings = oos.labels, oos.probabilities, oos.embeddings
+    assert embeddings is not None and oos.regularisation is not None
+    off_truth = audited.off_topic_truth()
+    issue_truth = audited.label_issue_truth()
+    pool = ~off_truth  # label issues are scored on the images that show one of the classes
+    ours = np.zeros(len(labels), dtype=bool)
+    ours[find_label_issues(labels, probabilities).indices] = True
+    flagged = {"ours": ours}
+    cleanlab = run_cleanlab(args.cleanlab_python, labels, probabilities, args.cache / "cleanlab" / name)
+    if isinstance(cleanlab, str):
+        print(f"cleanlab column skipped: {cleanlab}", file=sys.stderr)
+    else:
+        flagged[f"cleanlab {CLEANLAB_VERSION[0]}"] = cleanlab
+    flagged["in-sample top losses"] = in_sample_top_losses(embeddings, labels, len(AUDITED), oos.regularisation,
+                                                           int(ours.sum()))
+    prfs = {contender: prf(mask[pool], issue_truth[pool]) for contender, mask in flagged.items()}
+
+    off = np.zeros(len(labels), dtype=bool)
+    off[find_off_topic(embeddings, labels, probabilities).indices] = True
+
+    files = [audited.root / p for p in audited.paths]
+    i, j, _ = similar_pairs(embeddings, AuditRules().similarity)
+    copies = score_copies(audited, hash_pairs(files, args.workers), set(zip(i.tolist(), j.tolist(), strict=True)))
+
+    true_labels = np.array([audited.classes.index(t) if t else -1 for t in audited.true])
+    everything = np.ones(len(labels), dtype=bool)
+    kept = ~ours & ~off
+    accuracy = {
+        "noisy": probe_accuracy(embeddings, labels, everything, oos.regularisation, *test),
+        "audited": probe_accuracy(embeddings, labels, kept, oos.regularisation, *test),
+        "clean": probe_accuracy(embeddings, true_labels, pool, oos.regularisation, *test),
+    }
+    finetuned: dict[str, float] = {}
+    if args.retrain_epochs and name.endswith(f"-{args.seeds[0]}"):
+        work = args.cache / "retrain" / name
+        classes = audited.classes
+        for kind, keep, names in (("noisy", everything, audited.given), ("audited", kept, audited.given),
+                                  ("clean", pool, [t or "" for t in audited.true])):
+            data = linked_set(audited, work / kind, keep, names)
+            finetuned[kind] = finetune_accuracy(data, backbone, test_folder, args.retrain_epochs, args.cache)
+        assert classes == sorted(AUDITED)
+    return SetResult(name, len(labels), int(issue_truth.sum()), prfs, {k: int(v.sum()) for k, v in flagged.items()},
+                     prf(off, off_truth), int(off_truth.sum()), copies, accuracy, finetuned, oos.seconds)
+
+
+def test_embeddings(backbone: Path, test_folder: Path, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    files = sorted((test_folder / "test").glob("*/*.jpg"))
+    embedded = classify.embed(files, backbone=str(backbone), cache=str(cache / "features.sqlite"), progress=True)
+    labels = np.array([sorted(AUDITED).index(path.parent.name) for path in embedded.paths])
+    return np.asarray(embedded.vectors, dtype=np.float32), labels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cifar", type=Path, default=CIFAR, help="cifar10-jpg.tar.gz")
+    parser.add_argument("--cache", type=Path, default=ROOT / "data" / "audit_bench",
+                        help="where the extracted photos, the generated sets, the stand-in and the features go")
+    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2],
+                        help="one audited set per noise kind and seed")
+    parser.add_argument("--per-class", type=int, default=400, help="photos of each of the four audited classes")
+    parser.add_argument("--noise", type=float, default=0.2, help="share of each class's labels flipped")
+    parser.add_argument("--off-topic", type=float, default=0.05, help="share of off-topic photos in each set")
+    parser.add_argument("--copies", type=float, default=0.05, help="share of photos given a copy in the other split")
+    parser.add_argument("--folds", type=int, default=4, help="K of the K-fold cross-validation")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    parser.add_argument("--backbone-per-class", type=int, default=1000,
+                        help="CIFAR-10 training photos of each stand-in class the stand-in learns from")
+    parser.add_argument("--backbone-epochs", type=int, default=4)
+    parser.add_argument("--test-per-class", type=int, default=500, help="clean test photos of each audited class")
+    parser.add_argument("--retrain-epochs", type=int, default=0,
+                        help="also fine-tune with `classify train` from the stand-in on the noisy, audited and clean "
+                             "versions of each noise kind's first-seed set for this many epochs (0: probe only)")
+    parser.add_argument("--speed-size", type=int, default=10_000,
+                        help="photos of the speed check: a probe audit of this many with cached embeddings (0: skip)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for curate's hash pass")
+    parser.add_argument("--cleanlab-python", type=Path, default=Path("/tmp/cleanlabvenv/bin/python"),
+                        help="interpreter with cleanlab installed (its column is skipped when absent)")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args()
+
+    extracted = extract_cifar(args.cifar, args.cache)
+    backbone = stand_in_backbone(extracted, args.cache, args.backbone_per_class, args.backbone_epochs)
+    test_folder = clean_test_set(extracted, args.cache, args.test_per_class)
+    test = test_embeddings(backbone, test_folder, args.cache)
+    results: list[SetResult] = []
+    for noise in NOISE_KINDS:
+        for seed in args.seeds:
+            audited = build_audited_set(extracted, args.cache, noise, seed, args.per_class, args.noise,
+                                        args.off_topic, args.copies)
+            results.append(audit_one(args, audited, f"{noise}-{seed}", backbone, test, test_folder))
+    speed = speed_check(args, extracted, backbone) if args.speed_size else None
+    report(args, backbone, results, speed)
+
+
+@dataclass(frozen=True)
+class Speed:
+    images: int
+    embed_cold_per_s: float  # classify.embed into an empty cache
+    sample: int
+    embed_per_s: float  # classify.embed without a cache, on the sample
+    predict_per_s: float  # classify.predict of the same network, on the same sample
+    audit_s: float  # cross_validate from the cache + label issues + off-topic + semantic pairs
+    parts_s: dict[str, float]
+
+
+def speed_check(args: argparse.Namespace, extracted: Path, backbone: Path) -> Speed:
+    """A probe audit of `--speed-size` CIFAR-10 photos whose embeddings are cached, and embedding throughput
+    beside `classify predict`'s on the same network and files."""
+    files = [(label, path) for label, path in cifar_files(extracted, "train") if label in AUDITED]
+    if args.speed_size > len(files):
+        raise SystemExit(f"error: --speed-size {args.speed_size} is over the {len(files)} photos of the classes")
+    chosen = random.Random("speed").sample(files, args.speed_size)
+    paths = [path for _, path in chosen]
+    labels = [sorted(AUDITED).index(label) for label, _ in chosen]
+    cache = args.cache / "speed-features.sqlite"
+    cache.unlink(missing_ok=True)
+    start = time.perf_counter()
+    classify.embed(paths, backbone=str(backbone), cache=str(cache), progress=True)
+    cold = time.perf_counter() - start
+    sample = paths[: min(len(paths), 2000)]
+    start = time.perf_counter()
+    classify.predict(backbone, sample, top_k=1, progress=True)
+    predict_s = time.perf_counter() - start
+    start = time.perf_counter()
+    classify.embed(sample, backbone=str(backbone), cache=None, progress=True)
+    embed_s = time.perf_counter() - start
+    parts: dict[str, float] = {}
+    start = time.perf_counter()
+    oos = classify.cross_validate(paths, labels, sorted(AUDITED), mode="probe", folds=args.folds, seed=args.seed,
+                                  backbone=str(backbone), cache=str(cache), progress=False)
+    parts["cross_validate (cached embeddings)"] = time.perf_counter() - start
+    mark = time.perf_counter()
+    find_label_issues(oos.labels, oos.probabilities)
+    parts["confident learning"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    find_off_topic(oos.embeddings, oos.labels, oos.probabilities)
+    parts["off-topic"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    similar_pairs(oos.embeddings, AuditRules().similarity)
+    parts["semantic pairs"] = time.perf_counter() - mark
+    return Speed(len(paths), len(paths) / cold, len(sample), len(sample) / embed_s, len(sample) / predict_s,
+                 time.perf_counter() - start, parts)
+
+
+def mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def recovery(accuracy: dict[str, float]) -> float:
+    """Share of the accuracy the noise cost that the audited set gives back."""
+    cost = accuracy["clean"] - accuracy["noisy"]
+    return (accuracy["audited"] - accuracy["noisy"]) / cost if cost > 0 else float("nan")
+
+
+def report(args: argparse.Namespace, backbone: Path, results: list[SetResult], speed: Speed | None) -> None:
+    model = classify.load_model(backbone)
+    print(f"\nSTAND-IN backbone (no pretrained weights can be downloaded here): {backbone}, resnet18 trained from "
+          f"scratch at {IMAGE_SIZE} px on {', '.join(BACKBONE_CLASSES)}; validation accuracy on those classes "
+          f"{model.metrics.get('val_acc', float('nan')):.1%}. Audited classes: {', '.join(AUDITED)}; "
+          f"{args.per_class} photos each, {args.noise:.0%} label noise, {args.off_topic:.0%} off-topic, "
+          f"{args.copies:.0%} copied into the other split; {args.folds}-fold probe; seeds {args.seeds}.")
+    contenders = list(results[0].prf)
+    print("\n== Label issues on the same out-of-sample probabilities: precision / recall / F1 (flagged) ==")
+    print("(scored on the images that show one of the classes; top losses flag as many images as ours does)")
+    rows = [[r.name, str(r.images), str(r.label_issues)] +
+            [f"{pct(r.prf[c][0])} / {pct(r.prf[c][1])} / {pct(r.prf[c][2])} ({r.flagged[c]})" for c in contenders]
+            for r in results]
+    for noise in NOISE_KINDS:
+        mine = [r for r in results if r.name.startswith(noise)]
+        rows.append([f"{noise} mean", "", ""] + [" / ".join(pct(mean([r.prf[c][k] for r in mine])) for k in range(3))
+                                                  for c in contenders])
+    print(table(["set", "images", "wrong labels"] + contenders, rows))
+
+    print("\n== Off-topic images, and the copies across splits (leaks) the hash pass misses ==")
+    rows = []
+    for r in results:
+        found = ", ".join(f"{k} {r.copies.by_hash[k]}/{r.copies.by_embedding[k]}/{r.copies.copies[k]}"
+                          for k in COPY_KINDS)
+        rows.append([r.name, str(r.off_topic_truth), pct(r.off_topic[0]), pct(r.off_topic[1]), found,
+                     str(sum(r.copies.only_embedding.values())),
+                     f"{r.copies.embedding_true_pairs}/{r.copies.embedding_pairs} = {pct(r.copies.precision)}"])
+    print(table(["set", "off-topic", "precision", "recall", "copies found: hashes/embeddings/planted",
+                 "only by embeddings", "embedding pairs true"], rows))
+
+    print("\n== Retraining, tested on clean CIFAR-10 test photos of the four classes ==")
+    rows = []
+    for r in results:
+        rows.append([r.name, "probe"] + [pct(r.accuracy[k]) for k in ("noisy", "audited", "clean")] +
+                    [pct(recovery(r.accuracy))])
+        if r.finetune_accuracy:
+            rows.append([r.name, f"classify train {args.retrain_epochs} ep"] +
+                        [pct(r.finetune_accuracy[k]) for k in ("noisy", "audited", "clean")] +
+                        [pct(recovery(r.finetune_accuracy))])
+    print(table(["set", "model", "noisy labels", "audited", "true labels", "recovered"], rows))
+
+    if speed:
+        print(f"\n== Speed: probe audit of {speed.images:,} photos with cached embeddings; embedding beside "
+              "classify predict (same network and files; shared 2-core CPU) ==")
+        print(table(["step", "seconds"], [[k, f"{v:.2f}"] for k, v in speed.parts_s.items()] +
+                    [["whole audit", f"{speed.audit_s:.2f}"]]))
+        print(table(["", "images/s"], [[f"classify.embed, empty cache ({speed.images:,})",
+                                        f"{speed.embed_cold_per_s:.0f}"],
+                                       [f"classify.embed, no cache ({speed.sample:,})", f"{speed.embed_per_s:.0f}"],
+                                       [f"classify.predict ({speed.sample:,})", f"{speed.predict_per_s:.0f}"],
+                                       ["embed / predict", f"{speed.embed_per_s / speed.predict_per_s:.2f}"]]))
+
+    ours, cleanlab = contenders[0], contenders[1] if len(contenders) > 2 else None
+    by_noise = {n: [r for r in results if r.name.startswith(n)] for n in NOISE_KINDS}
+    goals: list[tuple[str, str, bool | None]] = []
+    if cleanlab:
+        worse = [r.name for r in results if r.prf[ours][2] < r.prf[cleanlab][2]]
+        goals.append(("label-issue F1 >= cleanlab's on the same probabilities, every set",
+                      f"{len(results) - len(worse)}/{len(results)} sets", not worse))
+    for noise, goal in (("symmetric", 0.80), ("asymmetric", 0.70)):
+        value = mean([r.prf[ours][2] for r in by_noise[noise]])
+        goals.append((f"label-issue F1 >= {goal:.2f} at 20% {noise} noise (mean)", pct(value), value >= goal))
+    precision, recall = mean([r.off_topic[0] for r in results]), mean([r.off_topic[1] for r in results])
+    goals.append(("off-topic recall >= 0.90 at precision >= 0.90 (mean)", f"R {pct(recall)} at P {pct(precision)}",
+                  recall >= 0.9 and precision >= 0.9))
+    found = mean([r.copies.recall(("mirror", "crop-10")) for r in results])
+    pair_precision = mean([r.copies.precision for r in results])
+    goals.append(("mirror and 10%-crop copies across splits: >= 0.95 found, precision >= 0.99 (mean)",
+                  f"found {pct(found)}, precision {pct(pair_precision)}", found >= 0.95 and pair_precision >= 0.99))
+    probe_recovery = mean([recovery(r.accuracy) for r in results])
+    goals.append(("retraining on the audited set recovers >= half the accuracy the noise cost (probe, mean)",
+                  pct(probe_recovery), probe_recovery >= 0.5))
+    tuned = [recovery(r.finetune_accuracy) for r in results if r.finetune_accuracy]
+    if tuned:
+        goals.append(("... the same with classify train (mean)", pct(mean(tuned)), mean(tuned) >= 0.5))
+    if speed:
+        goals.append((f"probe audit of {speed.images:,} images with cached embeddings under 10 s",
+                      f"{speed.audit_s:.1f} s", speed.audit_s < 10 and speed.images >= 10_000))
+    print("\n== Goals ==")
+    print(table(["goal", "measured", "status"], [[g, m, "met" if ok else "MISSED"] for g, m, ok in goals]))
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                         "sets": [asdict(r) for r in results],
+                                         "speed": asdict(speed) if speed else None,
+                                         "goals": [{"goal": g, "measured": m, "met": ok} for g, m, ok in goals]},
+                                        indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
