@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -242,8 +242,10 @@ print(json.dumps({"version": cleanlab.__version__, "issues": issues.tolist()}))
 """
 
 
-def run_cleanlab(python: Path, labels: np.ndarray, probabilities: np.ndarray, work: Path) -> np.ndarray | str:
-    """cleanlab's `find_label_issues` at its defaults, in its own interpreter, or why it could not run."""
+def run_cleanlab(python: Path, labels: np.ndarray, probabilities: np.ndarray, work: Path
+                 ) -> tuple[np.ndarray, str] | str:
+    """cleanlab's `find_label_issues` at its defaults (flags, cleanlab's version), in its own interpreter, or why
+    it could not run."""
     if not python.is_file():
         return f"{python} not found (python3 -m venv /tmp/cleanlabvenv && /tmp/cleanlabvenv/bin/pip install cleanlab)"
     work.mkdir(parents=True, exist_ok=True)
@@ -254,11 +256,7 @@ def run_cleanlab(python: Path, labels: np.ndarray, probabilities: np.ndarray, wo
     if done.returncode != 0:
         return f"cleanlab failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
     answer = json.loads(done.stdout)
-    CLEANLAB_VERSION[0] = answer["version"]
-    return np.array(answer["issues"], dtype=bool)
-
-
-CLEANLAB_VERSION = ["?"]
+    return np.array(answer["issues"], dtype=bool), answer["version"]
 
 
 def in_sample_top_losses(embeddings: np.ndarray, labels: np.ndarray, classes: int, regularisation: float,
@@ -374,38 +372,44 @@ def finetune_accuracy(data: Path, backbone: Path, test: Path, epochs: int, cache
 @dataclass
 class SetResult:
     name: str
+    mode: str  # probe or finetune
     images: int
     label_issues: int
     prf: dict[str, tuple[float, float, float]]  # contender -> label-issue precision, recall, F1
     flagged: dict[str, int]
-    off_topic: tuple[float, float, float]
-    off_topic_truth: int
-    copies: CopyScore
-    accuracy: dict[str, float]  # probe retrain on noisy / audited / clean labels, tested on clean photos
-    finetune_accuracy: dict[str, float]
     cross_validate_s: float
+    off_topic: tuple[float, float, float] | None = None  # probe only: finetune gives no embeddings
+    off_topic_truth: int = 0
+    copies: CopyScore | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)  # probe retrain on noisy/audited/true labels
+    finetune_accuracy: dict[str, float] = field(default_factory=dict)  # the same with classify train
 
 
-def audit_one(args: argparse.Namespace, audited: AuditedSet, name: str, backbone: Path,
-              test: tuple[np.ndarray, np.ndarray], test_folder: Path) -> SetResult:
+def label_issue_contenders(args: argparse.Namespace, name: str, oos: Probabilities) -> dict[str, np.ndarray]:
+    """Ours and cleanlab's flags on the same out-of-sample probabilities."""
+    ours = np.zeros(len(oos.labels), dtype=bool)
+    ours[find_label_issues(oos.labels, oos.probabilities).indices] = True
+    flagged = {"ours": ours}
+    cleanlab = run_cleanlab(args.cleanlab_python, oos.labels, oos.probabilities, args.cache / "cleanlab" / name)
+    if isinstance(cleanlab, str):
+        print(f"cleanlab column skipped: {cleanlab}", file=sys.stderr)
+    else:
+        flagged[f"cleanlab {cleanlab[1]}"] = cleanlab[0]
+    return flagged
+
+
+def audit_probe(args: argparse.Namespace, audited: AuditedSet, name: str, backbone: Path,
+                test: tuple[np.ndarray, np.ndarray], test_folder: Path) -> SetResult:
     oos = out_of_sample(audited, "probe", backbone, args.folds, args.seed, args.cache, 0)
     labels, probabilities, embeddings = oos.labels, oos.probabilities, oos.embeddings
     assert embeddings is not None and oos.regularisation is not None
     off_truth = audited.off_topic_truth()
     issue_truth = audited.label_issue_truth()
     pool = ~off_truth  # label issues are scored on the images that show one of the classes
-    ours = np.zeros(len(labels), dtype=bool)
-    ours[find_label_issues(labels, probabilities).indices] = True
-    flagged = {"ours": ours}
-    cleanlab = run_cleanlab(args.cleanlab_python, labels, probabilities, args.cache / "cleanlab" / name)
-    if isinstance(cleanlab, str):
-        print(f"cleanlab column skipped: {cleanlab}", file=sys.stderr)
-    else:
-        flagged[f"cleanlab {CLEANLAB_VERSION[0]}"] = cleanlab
+    flagged = label_issue_contenders(args, name, oos)
+    ours = flagged["ours"]
     flagged["in-sample top losses"] = in_sample_top_losses(embeddings, labels, len(AUDITED), oos.regularisation,
                                                            int(ours.sum()))
-    prfs = {contender: prf(mask[pool], issue_truth[pool]) for contender, mask in flagged.items()}
-
     off = np.zeros(len(labels), dtype=bool)
     off[find_off_topic(embeddings, labels, probabilities).indices] = True
 
@@ -424,14 +428,25 @@ def audit_one(args: argparse.Namespace, audited: AuditedSet, name: str, backbone
     finetuned: dict[str, float] = {}
     if args.retrain_epochs and name.endswith(f"-{args.seeds[0]}"):
         work = args.cache / "retrain" / name
-        classes = audited.classes
         for kind, keep, names in (("noisy", everything, audited.given), ("audited", kept, audited.given),
                                   ("clean", pool, [t or "" for t in audited.true])):
             data = linked_set(audited, work / kind, keep, names)
             finetuned[kind] = finetune_accuracy(data, backbone, test_folder, args.retrain_epochs, args.cache)
-        assert classes == sorted(AUDITED)
-    return SetResult(name, len(labels), int(issue_truth.sum()), prfs, {k: int(v.sum()) for k, v in flagged.items()},
-                     prf(off, off_truth), int(off_truth.sum()), copies, accuracy, finetuned, oos.seconds)
+    return SetResult(name, "probe", len(labels), int(issue_truth.sum()),
+                     {c: prf(mask[pool], issue_truth[pool]) for c, mask in flagged.items()},
+                     {c: int(mask.sum()) for c, mask in flagged.items()}, oos.seconds, prf(off, off_truth),
+                     int(off_truth.sum()), copies, accuracy, finetuned)
+
+
+def audit_finetune(args: argparse.Namespace, audited: AuditedSet, name: str) -> SetResult:
+    """Label issues from `classify train` per fold, from scratch (no backbone, so no embeddings)."""
+    oos = out_of_sample(audited, "finetune", Path(), args.folds, args.seed, args.cache, args.finetune_epochs)
+    pool = ~audited.off_topic_truth()
+    issue_truth = audited.label_issue_truth()
+    flagged = label_issue_contenders(args, f"{name}-finetune", oos)
+    return SetResult(name, "finetune", len(oos.labels), int(issue_truth.sum()),
+                     {c: prf(mask[pool], issue_truth[pool]) for c, mask in flagged.items()},
+                     {c: int(mask.sum()) for c, mask in flagged.items()}, oos.seconds)
 
 
 def test_embeddings(backbone: Path, test_folder: Path, cache: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -461,6 +476,9 @@ def main() -> None:
     parser.add_argument("--retrain-epochs", type=int, default=0,
                         help="also fine-tune with `classify train` from the stand-in on the noisy, audited and clean "
                              "versions of each noise kind's first-seed set for this many epochs (0: probe only)")
+    parser.add_argument("--finetune-epochs", type=int, default=0,
+                        help="also audit each noise kind's first-seed set in finetune mode: `classify train` from "
+                             "scratch per fold for this many epochs (0: probe only; slow on a CPU)")
     parser.add_argument("--speed-size", type=int, default=10_000,
                         help="photos of the speed check: a probe audit of this many with cached embeddings (0: skip)")
     parser.add_argument("--workers", type=int, default=2, help="processes for curate's hash pass")
@@ -478,7 +496,9 @@ def main() -> None:
         for seed in args.seeds:
             audited = build_audited_set(extracted, args.cache, noise, seed, args.per_class, args.noise,
                                         args.off_topic, args.copies)
-            results.append(audit_one(args, audited, f"{noise}-{seed}", backbone, test, test_folder))
+            results.append(audit_probe(args, audited, f"{noise}-{seed}", backbone, test, test_folder))
+            if args.finetune_epochs and seed == args.seeds[0]:
+                results.append(audit_finetune(args, audited, f"{noise}-{seed}"))
     speed = speed_check(args, extracted, backbone) if args.speed_size else None
     report(args, backbone, results, speed)
 
@@ -547,24 +567,28 @@ def report(args: argparse.Namespace, backbone: Path, results: list[SetResult], s
     model = classify.load_model(backbone)
     print(f"\nSTAND-IN backbone (no pretrained weights can be downloaded here): {backbone}, resnet18 trained from "
           f"scratch at {IMAGE_SIZE} px on {', '.join(BACKBONE_CLASSES)}; validation accuracy on those classes "
-          f"{model.metrics.get('val_acc', float('nan')):.1%}. Audited classes: {', '.join(AUDITED)}; "
+          f"{model.metrics.get('evaluation', {}).get('accuracy', float('nan')):.1%}. Audited classes: {', '.join(AUDITED)}; "
           f"{args.per_class} photos each, {args.noise:.0%} label noise, {args.off_topic:.0%} off-topic, "
           f"{args.copies:.0%} copied into the other split; {args.folds}-fold probe; seeds {args.seeds}.")
-    contenders = list(results[0].prf)
-    print("\n== Label issues on the same out-of-sample probabilities: precision / recall / F1 (flagged) ==")
+    probes = [r for r in results if r.mode == "probe"]
+    contenders = list(dict.fromkeys(c for r in results for c in r.prf))
+    print("\n== Label issues on the same out-of-sample probabilities: precision / recall / F1 (images flagged) ==")
     print("(scored on the images that show one of the classes; top losses flag as many images as ours does)")
-    rows = [[r.name, str(r.images), str(r.label_issues)] +
-            [f"{pct(r.prf[c][0])} / {pct(r.prf[c][1])} / {pct(r.prf[c][2])} ({r.flagged[c]})" for c in contenders]
-            for r in results]
+
+    def cell(r: SetResult, c: str) -> str:
+        return f"{pct(r.prf[c][0])} / {pct(r.prf[c][1])} / {pct(r.prf[c][2])} ({r.flagged[c]})" if c in r.prf else "-"
+
+    rows = [[r.name, r.mode, str(r.images), str(r.label_issues)] + [cell(r, c) for c in contenders] for r in results]
     for noise in NOISE_KINDS:
-        mine = [r for r in results if r.name.startswith(noise)]
-        rows.append([f"{noise} mean", "", ""] + [" / ".join(pct(mean([r.prf[c][k] for r in mine])) for k in range(3))
-                                                  for c in contenders])
-    print(table(["set", "images", "wrong labels"] + contenders, rows))
+        mine = [r for r in probes if r.name.startswith(noise)]
+        rows.append([f"{noise} mean", "probe", "", ""] +
+                    [" / ".join(pct(mean([r.prf[c][k] for r in mine])) for k in range(3)) for c in contenders])
+    print(table(["set", "mode", "images", "wrong labels"] + contenders, rows))
 
     print("\n== Off-topic images, and the copies across splits (leaks) the hash pass misses ==")
     rows = []
-    for r in results:
+    for r in probes:
+        assert r.copies is not None and r.off_topic is not None
         found = ", ".join(f"{k} {r.copies.by_hash[k]}/{r.copies.by_embedding[k]}/{r.copies.copies[k]}"
                           for k in COPY_KINDS)
         rows.append([r.name, str(r.off_topic_truth), pct(r.off_topic[0]), pct(r.off_topic[1]), found,
@@ -575,7 +599,7 @@ def report(args: argparse.Namespace, backbone: Path, results: list[SetResult], s
 
     print("\n== Retraining, tested on clean CIFAR-10 test photos of the four classes ==")
     rows = []
-    for r in results:
+    for r in probes:
         rows.append([r.name, "probe"] + [pct(r.accuracy[k]) for k in ("noisy", "audited", "clean")] +
                     [pct(recovery(r.accuracy))])
         if r.finetune_accuracy:
@@ -595,27 +619,29 @@ def report(args: argparse.Namespace, backbone: Path, results: list[SetResult], s
                                        [f"classify.predict ({speed.sample:,})", f"{speed.predict_per_s:.0f}"],
                                        ["embed / predict", f"{speed.embed_per_s / speed.predict_per_s:.2f}"]]))
 
-    ours, cleanlab = contenders[0], contenders[1] if len(contenders) > 2 else None
-    by_noise = {n: [r for r in results if r.name.startswith(n)] for n in NOISE_KINDS}
-    goals: list[tuple[str, str, bool | None]] = []
+    ours = contenders[0]
+    cleanlab = next((c for c in contenders if c.startswith("cleanlab")), None)
+    by_noise = {n: [r for r in probes if r.name.startswith(n)] for n in NOISE_KINDS}
+    goals: list[tuple[str, str, bool]] = []
     if cleanlab:
-        worse = [r.name for r in results if r.prf[ours][2] < r.prf[cleanlab][2]]
-        goals.append(("label-issue F1 >= cleanlab's on the same probabilities, every set",
+        worse = [r for r in results if r.prf[ours][2] < r.prf[cleanlab][2]]
+        goals.append(("label-issue F1 >= cleanlab's on the same probabilities, every set and mode",
                       f"{len(results) - len(worse)}/{len(results)} sets", not worse))
     for noise, goal in (("symmetric", 0.80), ("asymmetric", 0.70)):
         value = mean([r.prf[ours][2] for r in by_noise[noise]])
         goals.append((f"label-issue F1 >= {goal:.2f} at 20% {noise} noise (mean)", pct(value), value >= goal))
-    precision, recall = mean([r.off_topic[0] for r in results]), mean([r.off_topic[1] for r in results])
+    precision = mean([r.off_topic[0] for r in probes if r.off_topic])
+    recall = mean([r.off_topic[1] for r in probes if r.off_topic])
     goals.append(("off-topic recall >= 0.90 at precision >= 0.90 (mean)", f"R {pct(recall)} at P {pct(precision)}",
                   recall >= 0.9 and precision >= 0.9))
-    found = mean([r.copies.recall(("mirror", "crop-10")) for r in results])
-    pair_precision = mean([r.copies.precision for r in results])
+    found = mean([r.copies.recall(("mirror", "crop-10")) for r in probes if r.copies])
+    pair_precision = mean([r.copies.precision for r in probes if r.copies])
     goals.append(("mirror and 10%-crop copies across splits: >= 0.95 found, precision >= 0.99 (mean)",
                   f"found {pct(found)}, precision {pct(pair_precision)}", found >= 0.95 and pair_precision >= 0.99))
-    probe_recovery = mean([recovery(r.accuracy) for r in results])
+    probe_recovery = mean([recovery(r.accuracy) for r in probes])
     goals.append(("retraining on the audited set recovers >= half the accuracy the noise cost (probe, mean)",
                   pct(probe_recovery), probe_recovery >= 0.5))
-    tuned = [recovery(r.finetune_accuracy) for r in results if r.finetune_accuracy]
+    tuned = [recovery(r.finetune_accuracy) for r in probes if r.finetune_accuracy]
     if tuned:
         goals.append(("... the same with classify train (mean)", pct(mean(tuned)), mean(tuned) >= 0.5))
     if speed:
