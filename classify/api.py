@@ -20,6 +20,8 @@ from typing import ParamSpec, TypeVar
 from .baselines.experiment import BaselineOptions, run_experiment
 from .baselines.train import BaselineResult
 from .checkpoint import ModelFile, load_model
+from .crossval import OWN_TRAIN_OPTIONS, CrossValidation, CrossValOptions
+from .crossval import cross_validate as run_cross_validation
 from .data import load_split
 from .devices import resolve_device
 from .embedding import Embeddings, EmbedOptions, embed_files, load_backbone
@@ -37,16 +39,21 @@ PathLike = str | os.PathLike
 ModelLike = PathLike | ModelFile
 
 
-def keyword_options(options: type, *, exclude: Iterable[str] = ()) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Give a function taking `**options` the fields of the dataclass `options` as keyword-only parameters with
-    their defaults, for `help()` and completion, and refuse any other keyword with a suggestion."""
+def keyword_options(*options: type, exclude: Iterable[str] = ()) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Give a function taking `**options` the fields of the dataclasses `options` as keyword-only parameters with
+    their defaults (the first dataclass's where two share a name), for `help()` and completion, and refuse any
+    other keyword with a suggestion."""
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(function)
         own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
         taken = {p.name for p in own} | set(exclude)
-        added = [inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default,
-                                   annotation=field.type)
-                 for field in dataclasses.fields(options) if field.init and field.name not in taken]
+        added: list[inspect.Parameter] = []
+        for fields in map(dataclasses.fields, options):
+            for field in fields:
+                if field.init and field.name not in taken:
+                    taken.add(field.name)
+                    added.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default,
+                                                   annotation=field.type))
         allowed = {p.name for p in own + added}
 
         @functools.wraps(function)
@@ -139,6 +146,21 @@ def embed(paths: PathLike | Iterable[PathLike], backbone: PathLike | ModelFile, 
     given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     return embed_files(load_backbone(backbone, settings.weights), expand_paths(Path(path) for path in given),
                        settings)
+
+
+@keyword_options(CrossValOptions, TrainConfig, exclude=OWN_TRAIN_OPTIONS)
+def cross_validate(paths: Iterable[PathLike], labels: Iterable[int | str], classes: Iterable[str] | None = None,
+                   **options: object) -> CrossValidation:
+    """Out-of-sample class probabilities of every image by K-fold cross-validation, so no image is judged by a
+    model that trained on it. `labels` are class names or indices into `classes` (default: the sorted names).
+
+    mode="probe" fits a linear probe per fold on `backbone`'s features (as in `embed`, cached with `cache`);
+    mode="finetune" runs `classify train` per fold, with train options (model, epochs, ...) as keywords.
+    """
+    own = {field.name for field in dataclasses.fields(CrossValOptions)}
+    settings = CrossValOptions(**{k: v for k, v in options.items() if k in own})  # type: ignore[arg-type]
+    return run_cross_validation(list(paths), list(labels), None if classes is None else list(classes), settings,
+                                {k: v for k, v in options.items() if k not in own})
 
 
 @keyword_options(ExportOptions)
