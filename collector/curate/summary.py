@@ -7,6 +7,9 @@ from collections import Counter, defaultdict
 from ..console import format_table
 from .audit.records import AuditReport
 from .journal import UndoResult
+
+# Findings of each audit kind listed by name in the terminal; the report has them all.
+LISTED = 10
 from .report import CurateReport
 
 
@@ -82,6 +85,15 @@ def audit_lines(audit: AuditReport) -> list[str]:
         f"{len(audit.label_issues)} label issues, {len(audit.off_topic)} off-topic"
         + (f" ({moved})" if moved else ""),
     ]
+    for issue in audit.label_issues[:LISTED]:
+        lines.append(f"  label issue: {issue.path} {issue.class_name} -> {issue.suggested} (score {issue.score:.2f}, "
+                     f"{issue.action})")
+    for stray in audit.off_topic[:LISTED]:
+        lines.append(f"  off-topic: {stray.path} (z {stray.nearness:.1f}, top {stray.top_class} "
+                     f"{stray.top_probability:.2f}, {stray.action})")
+    hidden = max(0, len(audit.label_issues) - LISTED) + max(0, len(audit.off_topic) - LISTED)
+    if hidden:
+        lines.append(f"  ... {hidden} more in the report")
     if "semantic-duplicates" in audit.checks:
         lines.append(f"semantic copies the hashes missed: {len(audit.semantic_groups)} groups, "
                      f"{audit.leakage_pairs} pairs across splits, {conflicts} across classes")

@@ -17,7 +17,7 @@ from ..decide import DecideOptions, Group, Item, decide_group
 from ..neighbours import union_groups
 from .confident import LabelIssues, find_label_issues
 from .offtopic import OffTopic, OffTopicRule, find_off_topic
-from .semantic import similar_pairs
+from .semantic import instance_vectors, similar_pairs
 
 ACTIONS = ("report", "quarantine", "relabel")
 # Quarantine reasons of the audit's findings (folders under _quarantine/).
@@ -30,7 +30,7 @@ AUDIT_REASONS = (LABEL_ISSUE, OFF_TOPIC, SEMANTIC_DUPLICATE, SEMANTIC_CONFLICT)
 class AuditRules:
     action: str = "report"
     off_topic: OffTopicRule = field(default_factory=OffTopicRule)
-    similarity: float = 0.95
+    similarity: float = 0.6
     relabel_confidence: float = 0.9
 
 
@@ -72,19 +72,19 @@ def judge(items: Sequence[Item], evidence: Evidence, rules: AuditRules, options:
     leakage = 0
     if evidence.embeddings is not None:
         off_topic = find_off_topic(evidence.embeddings, evidence.labels, evidence.probabilities, rules.off_topic)
-        groups, similarity, leakage = semantic_groups(items, evidence.indices, evidence.embeddings, rules.similarity,
-                                                      options)
+        vectors = instance_vectors(evidence.embeddings, evidence.labels)
+        groups, similarity, leakage = semantic_groups(items, evidence.indices, vectors, rules.similarity, options)
     verdicts = Verdicts(issues, off_topic, groups, similarity, leakage_pairs=leakage)
     if rules.action != "report":
         decide_moves(verdicts, evidence, rules)
     return verdicts
 
 
-def semantic_groups(items: Sequence[Item], indices: Sequence[int], embeddings: np.ndarray, threshold: float,
+def semantic_groups(items: Sequence[Item], indices: Sequence[int], vectors: np.ndarray, threshold: float,
                     options: DecideOptions) -> tuple[list[Group], dict[int, float], int]:
-    """Groups of embedding near-copies among `items[indices]` (row k of `embeddings` is `items[indices[k]]`),
+    """Groups of near-copies among `items[indices]` (row k of the instance `vectors` is `items[indices[k]]`),
     with the kept member as the hash pass picks it, each member's similarity to it, and the pairs across splits."""
-    left, right, _ = similar_pairs(embeddings, threshold)
+    left, right, _ = similar_pairs(vectors, threshold)
     index = np.asarray(indices, dtype=np.int64)
     groups, similarity = [], {}
     for number, local in enumerate(union_groups(len(index), left, right), start=1):
@@ -93,7 +93,7 @@ def semantic_groups(items: Sequence[Item], indices: Sequence[int], embeddings: n
         row = {int(index[k]): k for k in local}
         best = next((m.index for m in group.members if m.kept), group.members[0].index)
         for member in group.members:
-            similarity[member.index] = float(embeddings[row[member.index]] @ embeddings[row[best]])
+            similarity[member.index] = float(vectors[row[member.index]] @ vectors[row[best]])
     leakage = sum(items[int(index[a])].entry.split != items[int(index[b])].entry.split
                   for a, b in zip(left.tolist(), right.tolist(), strict=True))
     return groups, similarity, leakage

@@ -29,10 +29,17 @@ def out_of_sample(root: Path, items: Sequence[Item], indices: Sequence[int], *, 
         raise CurateError(f"the audit compares classes, but {root} has {len(classes)}: it needs at least two")
     paths = [root / items[i].entry.path for i in indices]
     labels = [classes.index(items[i].entry.class_name) for i in indices]
+    model_file = backbone.endswith(".pt")
+    if mode == "finetune" and model_file:
+        raise CurateError("the finetune audit trains a torchvision model per fold: give --backbone a model name "
+                          "(resnet18, ...), or use --audit-mode probe with a model.pt")
+    # The probe embeds with the backbone (a model.pt carries its own weights); finetune trains it as `classify train`.
+    how = ({"backbone": backbone, "weights": None if model_file else weights} if mode == "probe"
+           else {"model": backbone, "weights": weights})
     try:
         result = classify.cross_validate(
-            paths, labels, classes, mode=mode, folds=folds, seed=seed, backbone=backbone, weights=weights,
-            device=device, batch_size=batch_size, cache=root / FEATURE_CACHE if cache else None, progress=progress)
+            paths, labels, classes, mode=mode, folds=folds, seed=seed, device=device, batch_size=batch_size,
+            cache=root / FEATURE_CACHE if cache else None, progress=progress, **how)
     except classify.ClassifyError as error:
         raise CurateError(f"audit: {error}") from error
     by_path = {path: i for path, i in zip(paths, indices, strict=True)}
