@@ -17,6 +17,7 @@ audited set (label issues and off-topic images removed), tested on clean CIFAR-1
 
     python bench/audit_bench.py [--seeds 0,1] [--per-class 400] [--cleanlab-python /tmp/cleanlabvenv/bin/python]
 
+With real weights, `--backbone resnet50 --weights DEFAULT` (or a model.pt) replaces the stand-in.
 cleanlab: python3 -m venv /tmp/cleanlabvenv && /tmp/cleanlabvenv/bin/pip install cleanlab (never a project
 dependency). Everything generated is cached under --cache (default data/audit_bench).
 """
@@ -45,6 +46,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from curate_bench import cifar_files, crop, encode, extract_cifar, pct, table, upscaled, write
 
 import classify
+from classify import ModelFile
+from classify.embedding import load_backbone
 from classify.probe import fit_probe
 from collector.curate.audit.confident import find_label_issues
 from collector.curate.audit.judge import AuditRules
@@ -210,13 +213,13 @@ class Probabilities:
     seconds: float
 
 
-def out_of_sample(audited: AuditedSet, mode: str, backbone: Path, folds: int, seed: int, cache: Path,
+def out_of_sample(audited: AuditedSet, mode: str, backbone: ModelFile, folds: int, seed: int, cache: Path,
                   finetune_epochs: int) -> Probabilities:
     """Out-of-sample probabilities of every image by K-fold cross-validation, as the audit computes them."""
     classes = audited.classes
     paths = [audited.root / p for p in audited.paths]
     labels = [classes.index(g) for g in audited.given]
-    options: dict = {"backbone": str(backbone), "cache": str(cache / "features.sqlite")}
+    options: dict = {"backbone": backbone, "cache": str(cache / "features.sqlite")}
     if mode == "finetune":
         options = {"model": "resnet18", "weights": "none", "image_size": IMAGE_SIZE, "epochs": finetune_epochs,
                    "augment": "light"}
@@ -357,9 +360,9 @@ def linked_set(audited: AuditedSet, target: Path, keep: np.ndarray, labels: list
     return target
 
 
-def finetune_accuracy(data: Path, backbone: Path, test: Path, epochs: int, cache: Path) -> float:
-    """`classify train` from the stand-in's weights on `data`, then `classify eval` on the clean test photos."""
-    run = classify.train(data, model="resnet18", weights=str(backbone), image_size=IMAGE_SIZE, epochs=epochs,
+def finetune_accuracy(data: Path, backbone: ModelFile, weights: str, test: Path, epochs: int, cache: Path) -> float:
+    """`classify train` from the backbone's weights on `data`, then `classify eval` on the clean test photos."""
+    run = classify.train(data, model=backbone.arch, weights=weights, image_size=backbone.preprocess.crop, epochs=epochs,
                          freeze_epochs=1, batch_size=64, augment="light", workers=1, patience=epochs,
                          runs=str(cache / "runs" / "retrain"), name=data.name, progress=False)
     evaluation = classify.evaluate(run.run_dir / "model.pt", test, split="test", workers=1, progress=False,
@@ -401,7 +404,7 @@ def label_issue_contenders(args: argparse.Namespace, name: str, oos: Probabiliti
     return flagged
 
 
-def audit_probe(args: argparse.Namespace, audited: AuditedSet, name: str, backbone: Path,
+def audit_probe(args: argparse.Namespace, audited: AuditedSet, name: str, backbone: ModelFile,
                 test: tuple[np.ndarray, np.ndarray], test_folder: Path) -> SetResult:
     oos = out_of_sample(audited, "probe", backbone, args.folds, args.seed, args.cache, 0)
     labels, probabilities, embeddings = oos.labels, oos.probabilities, oos.embeddings
@@ -438,16 +441,17 @@ def audit_probe(args: argparse.Namespace, audited: AuditedSet, name: str, backbo
         for kind, keep, names in (("noisy", everything, audited.given), ("audited", kept, audited.given),
                                   ("clean", pool, [t or "" for t in audited.true])):
             data = linked_set(audited, work / kind, keep, names)
-            finetuned[kind] = finetune_accuracy(data, backbone, test_folder, args.retrain_epochs, args.cache)
+            weights = str(backbone.path) if backbone.path else args.weights or "DEFAULT"
+            finetuned[kind] = finetune_accuracy(data, backbone, weights, test_folder, args.retrain_epochs, args.cache)
     return SetResult(name, "probe", len(labels), int(issue_truth.sum()),
                      {c: prf(mask[pool], issue_truth[pool]) for c, mask in flagged.items()},
                      {c: int(mask.sum()) for c, mask in flagged.items()}, oos.seconds, prf(off, off_truth),
                      int(off_truth.sum()), sweep[AuditRules().similarity], accuracy, finetuned, sweep)
 
 
-def audit_finetune(args: argparse.Namespace, audited: AuditedSet, name: str) -> SetResult:
+def audit_finetune(args: argparse.Namespace, audited: AuditedSet, name: str, backbone: ModelFile) -> SetResult:
     """Label issues from `classify train` per fold, from scratch (no backbone, so no embeddings)."""
-    oos = out_of_sample(audited, "finetune", Path(), args.folds, args.seed, args.cache, args.finetune_epochs)
+    oos = out_of_sample(audited, "finetune", backbone, args.folds, args.seed, args.cache, args.finetune_epochs)
     pool = ~audited.off_topic_truth()
     issue_truth = audited.label_issue_truth()
     flagged = label_issue_contenders(args, f"{name}-finetune", oos)
@@ -456,9 +460,9 @@ def audit_finetune(args: argparse.Namespace, audited: AuditedSet, name: str) -> 
                      {c: int(mask.sum()) for c, mask in flagged.items()}, oos.seconds)
 
 
-def test_embeddings(backbone: Path, test_folder: Path, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+def test_embeddings(backbone: ModelFile, test_folder: Path, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     files = sorted((test_folder / "test").glob("*/*.jpg"))
-    embedded = classify.embed(files, backbone=str(backbone), cache=str(cache / "features.sqlite"), progress=True)
+    embedded = classify.embed(files, backbone=backbone, cache=str(cache / "features.sqlite"), progress=True)
     labels = np.array([sorted(AUDITED).index(path.parent.name) for path in embedded.paths])
     return np.asarray(embedded.vectors, dtype=np.float32), labels
 
@@ -476,6 +480,9 @@ def main() -> None:
     parser.add_argument("--copies", type=float, default=0.05, help="share of photos given a copy in the other split")
     parser.add_argument("--folds", type=int, default=4, help="K of the K-fold cross-validation")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    parser.add_argument("--backbone", help="a real backbone instead of the stand-in: a model.pt, or a torchvision "
+                                               "model name (with --weights) as in classify train")
+    parser.add_argument("--weights", help="with a torchvision --backbone: DEFAULT (downloads), a state dict, or none")
     parser.add_argument("--backbone-per-class", type=int, default=1000,
                         help="CIFAR-10 training photos of each stand-in class the stand-in learns from")
     parser.add_argument("--backbone-epochs", type=int, default=4)
@@ -495,7 +502,11 @@ def main() -> None:
     args = parser.parse_args()
 
     extracted = extract_cifar(args.cifar, args.cache)
-    backbone = stand_in_backbone(extracted, args.cache, args.backbone_per_class, args.backbone_epochs)
+    if args.backbone:
+        backbone = load_backbone(args.backbone, args.weights).model_file
+    else:
+        backbone = classify.load_model(stand_in_backbone(extracted, args.cache, args.backbone_per_class,
+                                                         args.backbone_epochs))
     test_folder = clean_test_set(extracted, args.cache, args.test_per_class)
     test = test_embeddings(backbone, test_folder, args.cache)
     results: list[SetResult] = []
@@ -505,7 +516,7 @@ def main() -> None:
                                         args.off_topic, args.copies)
             results.append(audit_probe(args, audited, f"{noise}-{seed}", backbone, test, test_folder))
             if args.finetune_epochs and seed == args.seeds[0]:
-                results.append(audit_finetune(args, audited, f"{noise}-{seed}"))
+                results.append(audit_finetune(args, audited, f"{noise}-{seed}", backbone))
     speed = speed_check(args, extracted, backbone) if args.speed_size else None
     report(args, backbone, results, speed)
 
@@ -521,7 +532,7 @@ class Speed:
     parts_s: dict[str, float]
 
 
-def speed_check(args: argparse.Namespace, extracted: Path, backbone: Path) -> Speed:
+def speed_check(args: argparse.Namespace, extracted: Path, backbone: ModelFile) -> Speed:
     """A probe audit of `--speed-size` CIFAR-10 photos whose embeddings are cached, and embedding throughput
     beside `classify predict`'s on the same network and files."""
     files = [(label, path) for label, path in cifar_files(extracted, "train") if label in AUDITED]
@@ -533,7 +544,7 @@ def speed_check(args: argparse.Namespace, extracted: Path, backbone: Path) -> Sp
     cache = args.cache / "speed-features.sqlite"
     cache.unlink(missing_ok=True)
     start = time.perf_counter()
-    classify.embed(paths, backbone=str(backbone), cache=str(cache), progress=True)
+    classify.embed(paths, backbone=backbone, cache=str(cache), progress=True)
     cold = time.perf_counter() - start
     sample = paths[: min(len(paths), 2000)]
     predict_s = embed_s = 0.0
@@ -543,12 +554,12 @@ def speed_check(args: argparse.Namespace, extracted: Path, backbone: Path) -> Sp
         classify.predict(backbone, part, top_k=1, progress=False)
         predict_s += time.perf_counter() - start
         start = time.perf_counter()
-        classify.embed(part, backbone=str(backbone), cache=None, progress=False)
+        classify.embed(part, backbone=backbone, cache=None, progress=False)
         embed_s += time.perf_counter() - start
     parts: dict[str, float] = {}
     start = time.perf_counter()
     oos = classify.cross_validate(paths, labels, sorted(AUDITED), mode="probe", folds=args.folds, seed=args.seed,
-                                  backbone=str(backbone), cache=str(cache), progress=False)
+                                  backbone=backbone, cache=str(cache), progress=False)
     parts["cross_validate (cached embeddings)"] = time.perf_counter() - start
     mark = time.perf_counter()
     find_label_issues(oos.labels, oos.probabilities)
@@ -573,11 +584,15 @@ def recovery(accuracy: dict[str, float]) -> float:
     return (accuracy["audited"] - accuracy["noisy"]) / cost if cost > 0 else float("nan")
 
 
-def report(args: argparse.Namespace, backbone: Path, results: list[SetResult], speed: Speed | None) -> None:
-    model = classify.load_model(backbone)
-    print(f"\nSTAND-IN backbone (no pretrained weights can be downloaded here): {backbone}, resnet18 trained from "
-          f"scratch at {IMAGE_SIZE} px on {', '.join(BACKBONE_CLASSES)}; validation accuracy on those classes "
-          f"{model.metrics.get('evaluation', {}).get('accuracy', float('nan')):.1%}. Audited classes: {', '.join(AUDITED)}; "
+def report(args: argparse.Namespace, backbone: ModelFile, results: list[SetResult], speed: Speed | None) -> None:
+    if args.backbone:
+        print(f"\nbackbone: {args.backbone} (weights {args.weights or 'DEFAULT'}).", end=" ")
+    else:
+        accuracy = backbone.metrics.get("evaluation", {}).get("accuracy", float("nan"))
+        print(f"\nSTAND-IN backbone (no pretrained weights can be downloaded here): {backbone.path}, resnet18 trained "
+              f"from scratch at {IMAGE_SIZE} px on {', '.join(BACKBONE_CLASSES)}; validation accuracy on those "
+              f"classes {accuracy:.1%}.", end=" ")
+    print(f"Audited classes: {', '.join(AUDITED)}; "
           f"{args.per_class} photos each, {args.noise:.0%} label noise, {args.off_topic:.0%} off-topic, "
           f"{args.copies:.0%} copied into the other split; {args.folds}-fold probe; seeds {args.seeds}.")
     probes = [r for r in results if r.mode == "probe"]
