@@ -575,7 +575,9 @@ def speed_check(args: argparse.Namespace, extracted: Path, backbone: ModelFile) 
 
 
 def mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
+    """The mean of the values that are numbers (a recovery is none when the noise cost nothing)."""
+    numbers = [v for v in values if not np.isnan(v)]
+    return float(np.mean(numbers)) if numbers else float("nan")
 
 
 def recovery(accuracy: dict[str, float]) -> float:
