@@ -19,7 +19,7 @@ from .checkpoint import ModelFile, Preprocess, load_model
 from .devices import resolve_device
 from .errors import ClassifyError
 from .feature_cache import FeatureCache
-from .inference import infer
+from .inference import infer_batches
 from .models import create_model
 from .prediction import Failure
 
@@ -94,6 +94,7 @@ def torchvision_backbone(arch: str, weights: str) -> ModelFile:
 
 
 def model_identity(model_file: ModelFile) -> str:
+    """sha256 over the architecture, the preprocessing and every tensor's bytes, in name order."""
     digest = hashlib.sha256(f"{model_file.arch}|{model_file.preprocess}".encode())
     for name in sorted(model_file.state_dict):
         digest.update(name.encode())
@@ -145,20 +146,24 @@ def _input_order(items: Iterable[Path | Failure]) -> list[Path]:
 
 def _run(backbone: Backbone, todo: list[Path], digests: dict[Path, str], cache: FeatureCache | None,
          settings: EmbedOptions, failures: dict[Path, str]) -> dict[str, np.ndarray]:
-    """Features of the `todo` files, chunk by chunk, each chunk written to the cache as soon as it is done."""
+    """Features of the `todo` files in one pass over them, written to the cache every CACHE_CHUNK images."""
     found: dict[str, np.ndarray] = {}
-    device = resolve_device(settings.device)
+    pending: list[tuple[str, np.ndarray]] = []
+    batches = infer_batches(backbone.model_file, todo, device=resolve_device(settings.device),
+                            batch_size=settings.batch_size, workers=settings.workers, features=True)
     with tqdm(total=len(todo), desc="embed", unit="img", disable=not settings.progress or not todo) as bar:
-        for start in range(0, len(todo), CACHE_CHUNK):
-            chunk = todo[start:start + CACHE_CHUNK]
-            outputs = infer(backbone.model_file, chunk, device=device, batch_size=settings.batch_size,
-                            workers=settings.workers, progress=False, description="embed", features=True)
-            vectors = normalise(np.asarray(outputs.features))
-            done = [(digests[chunk[index]], vector) for index, vector in zip(outputs.indices, vectors, strict=True)]
-            failures.update((chunk[index], reason) for index, reason in outputs.unreadable)
-            if cache:
-                cache.put(backbone.identity, done)
-            found.update(done)
-            bar.update(len(chunk))
+        for batch in batches:
+            vectors = normalise(np.asarray(batch.features))
+            pending += [(digests[todo[index]], vector) for index, vector in zip(batch.indices.tolist(), vectors,
+                                                                                 strict=True)]
+            failures.update((todo[index], reason) for index, reason in batch.unreadable)
+            if cache and len(pending) >= CACHE_CHUNK:
+                cache.put(backbone.identity, pending)
+                found.update(pending)
+                pending = []
+            bar.update(len(batch.indices) + len(batch.unreadable))
+    if cache and pending:
+        cache.put(backbone.identity, pending)
+    found.update(pending)
     return found
 

@@ -5,7 +5,8 @@ the same precision (bf16 autocast and channels_last on CUDA, float32 on the CPU)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +90,23 @@ def final_layer(model: nn.Module, head: set[str]) -> nn.Module:
     return [module for name, module in model.named_modules() if name in owners][-1]
 
 
-def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device | str = "cpu",
-          batch_size: int = InferenceOptions.batch_size, workers: int = InferenceOptions.workers,
-          progress: bool = InferenceOptions.progress, description: str = "infer", features: bool = False) -> Outputs:
+@dataclass
+class Batch:
+    """One batch's outputs: as Outputs, for the images of this batch only."""
+
+    probabilities: torch.Tensor
+    indices: torch.Tensor
+    unreadable: list[tuple[int, str]]
+    features: torch.Tensor | None = None
+
+
+def infer_batches(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device | str = "cpu",
+                  batch_size: int = InferenceOptions.batch_size, workers: int = InferenceOptions.workers,
+                  features: bool = False) -> Iterator[Batch]:
     """Run the model over every image file in order, batch by batch, with the model file's preprocessing; with
     `features`, also keep what enters the final layer (the penultimate features), from the same forward pass.
 
-    Loader workers start only when there is more than one batch: one small batch decodes faster than they start;
-    the progress bar shows from two batches on.
+    Loader workers start only when there is more than one batch: one small batch decodes faster than they start.
     """
     device = torch.device(device)
     model = model_file.build().to(device, memory_format=memory_format(device))
@@ -107,16 +117,32 @@ def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device 
     workers = workers if len(paths) > batch_size else 0
     loader = DataLoader(_Images(paths, eval_pipeline(model_file.preprocess)), batch_size=batch_size,
                         num_workers=workers, collate_fn=_collate, pin_memory=device.type == "cuda")
-    probabilities, indices, unreadable = [], [], []
-    with torch.inference_mode(), autocast(device):
-        for images, batch_indices, failed in tqdm(loader, desc=description, unit="batch", leave=False,
-                                                  disable=not progress or len(loader) < 2):
-            unreadable.extend(failed)
-            if images is None:
-                continue
+    for images, indices, failed in loader:
+        if images is None:
+            yield Batch(torch.zeros(0, len(model_file.classes)), indices, failed,
+                        torch.zeros(0, 0) if features else None)
+            continue
+        # Entered per batch, not around the loop: the caller's code between batches keeps its own grad mode.
+        with torch.inference_mode(), autocast(device):
             images = images.to(device, non_blocking=True, memory_format=memory_format(device))
-            probabilities.append(model(images).float().softmax(dim=1).cpu())
-            indices.append(batch_indices)
+            probabilities = model(images).float().softmax(dim=1).cpu()
+        yield Batch(probabilities, indices, failed, captured.pop() if features else None)
+
+
+def infer(model_file: ModelFile, paths: Sequence[Path], *, device: torch.device | str = "cpu",
+          batch_size: int = InferenceOptions.batch_size, workers: int = InferenceOptions.workers,
+          progress: bool = InferenceOptions.progress, description: str = "infer", features: bool = False) -> Outputs:
+    """Every batch of `infer_batches` gathered; the progress bar shows from two batches on."""
+    batches = infer_batches(model_file, paths, device=device, batch_size=batch_size, workers=workers,
+                            features=features)
+    probabilities, indices, unreadable, captured = [], [], [], []
+    for batch in tqdm(batches, desc=description, unit="batch", leave=False, total=math.ceil(len(paths) / batch_size),
+                      disable=not progress or len(paths) <= batch_size):
+        unreadable.extend(batch.unreadable)
+        if len(batch.indices):
+            probabilities.append(batch.probabilities)
+            indices.append(batch.indices)
+            captured.append(batch.features)
     if not probabilities:
         return Outputs(np.zeros((0, len(model_file.classes)), np.float32), np.zeros(0, np.int64), unreadable,
                        np.zeros((0, 0), np.float32) if features else None)

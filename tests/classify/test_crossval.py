@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 import classify
@@ -122,3 +124,16 @@ def test_finetune_mode_trains_a_model_per_fold_and_judges_each_image_once(colour
     np.testing.assert_allclose(oos.probabilities.sum(axis=1), 1, atol=1e-5)
     accuracy = np.mean(oos.probabilities.argmax(axis=1) == oos.labels)
     assert accuracy > 0.6  # chance is 1/3; a model per fold learned the colours from the other fold
+
+
+def test_the_probe_reaches_the_minimum_of_its_objective_and_leaves_torch_threads_as_they_were(colours, backbone):
+    paths, _, given = colours
+    threads = torch.get_num_threads()
+    oos = classify.cross_validate(paths, given, backbone=backbone, device="cpu", workers=0, progress=False)
+    assert torch.get_num_threads() == threads
+    probe = fit_probe(oos.embeddings, oos.labels, 3, 0.1)
+    weight, bias = probe.weight.clone().requires_grad_(), probe.bias.clone().requires_grad_()
+    features = (torch.as_tensor(oos.embeddings) - probe.mean) / probe.scale
+    loss = F.cross_entropy(features @ weight + bias, torch.as_tensor(oos.labels)) + 0.05 * weight.pow(2).sum()
+    loss.backward()
+    assert max(weight.grad.abs().max(), bias.grad.abs().max()) < 1e-4  # autograd agrees: a stationary point
