@@ -21,6 +21,7 @@ import json
 import shutil
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,19 +38,19 @@ GPU_ROWS = ["mnist:mlp", "mnist:cnn", "mnist:fast", "cifar10-jpg:mlp", "cifar10-
 CPU_ROWS = ["mnist:mlp", "mnist:cnn-small"]
 
 
-def mnist(data_root: Path) -> ImageData:
+def mnist(data_root: Path, datasets: Path) -> ImageData:
     raw = data_root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    for source in (SHARED / "MNIST" / "raw").glob("*.gz"):
+    for source in (datasets / "MNIST" / "raw").glob("*.gz"):
         if not (raw / source.name).exists():
             shutil.copy(source, raw / source.name)
     return load_builtin("mnist", data_root, download=False)
 
 
-def cifar10_jpg(data_root: Path) -> ImageData:
+def cifar10_jpg(data_root: Path, datasets: Path) -> ImageData:
     folder = data_root / "cifar10-jpg"
     if not (folder / "test").is_dir():
-        with tarfile.open(SHARED / "cifar10-jpg.tar.gz") as archive:
+        with tarfile.open(datasets / "cifar10-jpg.tar.gz") as archive:
             archive.extractall(data_root, filter="data")
     return load_folder(folder)
 
@@ -66,8 +67,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="override every row's epochs (default: each model's own)")
     parser.add_argument("--limit", type=int, help="first N training and N test images only (quick checks)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-root", type=Path, default=ROOT / "data" / "datasets")
-    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--data-root", type=Path, default=ROOT / "data" / "datasets",
+                        help="where the datasets are decompressed and extracted (once)")
+    parser.add_argument("--datasets", type=Path, default=SHARED,
+                        help="the offline copies to read: MNIST/raw/*.gz and cifar10-jpg.tar.gz (default: "
+                             "../shared/datasets; bench/gpu_prepare.sh copies them to .gpu/datasets for a GPU machine)")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here (rewritten after each row)")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -75,12 +80,15 @@ def main() -> None:
     rows = args.rows or (GPU_ROWS if cuda else CPU_ROWS)
     runs = args.runs or (5 if cuda else 1)
     cache: dict[str, ImageData] = {}
+    load_seconds: dict[str, float] = {}
     results = []
     print(f"{'dataset':<12} {'model':<10} {'device':<8} {'accuracy':>16} {'train s':>9} {'compile s':>9} {'runs':>4}")
     for row in rows:
         dataset, _, model = row.partition(":")
         if dataset not in cache:
-            data = LOADERS[dataset](args.data_root)
+            started = time.perf_counter()
+            data = LOADERS[dataset](args.data_root, args.datasets)
+            load_seconds[dataset] = time.perf_counter() - started
             cache[dataset] = ImageData(dataset, data.classes, data.train.head(args.limit), data.test.head(args.limit))
         data = cache[dataset]
         recipe = make_recipe(model, data.shape[0] == 1, epochs=args.epochs)
@@ -89,9 +97,13 @@ def main() -> None:
         seconds = sum(result.train_seconds) / runs
         results.append({"dataset": dataset, "model": model, "device": str(device), "accuracy_mean": mean,
                         "accuracy_std": std, "train_seconds": seconds, "compile_seconds": result.compile_seconds,
-                        "epochs": recipe.epochs, "runs": runs})
+                        "epochs": recipe.epochs, "runs": runs, "accuracies": result.accuracies,
+                        "train_seconds_each": result.train_seconds, "data_seconds": result.data_seconds,
+                        "load_seconds": load_seconds[dataset]})
         print(f"{dataset:<12} {model:<10} {device!s:<8} {100 * mean:>8.2f}% ± {100 * std:4.2f} {seconds:>9.2f} "
               f"{result.compile_seconds:>9.1f} {runs:>4}", flush=True)
+        if args.json:  # after every row, so a run stopped part-way keeps the rows it finished
+            args.json.write_text(json.dumps(results, indent=2))
     print()
     for dataset in dict.fromkeys(r["dataset"] for r in results):
         by_model = {r["model"]: r for r in results if r["dataset"] == dataset}
@@ -105,8 +117,6 @@ def main() -> None:
             print(f"{dataset}: fast takes {fast['train_seconds'] / seconds:.2f}x the training time of the {name} "
                   f"({seconds} s), {100 * (fast['accuracy_mean'] - accuracy):+.2f} points against its "
                   f"{100 * accuracy:.1f}% (compare only on an H100)")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ augmentation with the same workers, no model) is timed too: a training rate near
 
     python bench/finetune_throughput.py                       # on a CUDA machine: resnet50, 224 px, batch 256
     python bench/finetune_throughput.py --device cpu --images 64 --batch-size 8 --model resnet18 --size 64
+    python bench/finetune_throughput.py --json rates.json     # also every figure as JSON (bench/gpu_suite.py)
 
 timm's train.py is not part of the pip package: pass --timm-train PATH, set TIMM_TRAIN, or have a
 pytorch-image-models checkout where this script looks (see find_timm_train). Without it the timm column is skipped.
@@ -219,6 +220,11 @@ def describe(rate: Rate) -> str:
             f"{rate.long.seconds:.1f} s{busy})")
 
 
+def as_json(rate: Rate) -> dict:
+    return {"images_per_second": rate.images_per_second, "short_seconds": rate.short.seconds,
+            "long_seconds": rate.long.seconds, "gpu_busy_percent": rate.gpu_busy}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=5000, help="training images in the generated folder")
@@ -235,6 +241,9 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=CIFAR,
                         help="the CIFAR-10 JPEG tarball (../shared does not travel to a device machine: copy it into "
                              "an ignored folder of the checkout, carry that, and point here)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="build the JPEG folder and stop (bench/gpu_suite.py does this while the GPU is busy)")
+    parser.add_argument("--json", type=Path, help="also write every figure here as JSON, rewritten after each step")
     args = parser.parse_args()
 
     data = args.work / f"cifar10-{args.images}-{args.size}"
@@ -242,16 +251,29 @@ def main() -> None:
     train_images, val_images = build_folder(data, args.images, round(args.size * 256 / 224), args.source)
     print(f"folder: {data} ({train_images} train, {val_images} val JPEGs of {round(args.size * 256 / 224)} px, "
           f"ready in {time.perf_counter() - started:.1f} s)")
+    if args.prepare_only:
+        return
     print(f"settings: {args.model}, {args.size} px, batch {args.batch_size}, {args.workers} workers, "
           f"device {args.device}, epochs {args.epochs[0]} vs {args.epochs[1]}")
+    results: dict = {"settings": {"model": args.model, "size": args.size, "batch_size": args.batch_size,
+                                  "workers": args.workers, "device": args.device, "epochs": list(args.epochs),
+                                  "train_images": train_images}}
 
-    print(f"data pipeline alone: {loader_rate(data, args):8.1f} images/s  (decode + light augmentation, "
+    def save(**figures: object) -> None:
+        results.update(figures)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+
+    pipeline = loader_rate(data, args)
+    save(data_pipeline_images_per_second=pipeline)
+    print(f"data pipeline alone: {pipeline:8.1f} images/s  (decode + light augmentation, "
           f"{args.workers} workers, no model)")
 
     def ours_images(out: Path) -> int:
         return json.loads((out / "metrics.json").read_text())["epochs"][-1]["train_images"]
 
     ours = measure(lambda out, epochs: ours_command(data, out, epochs, args), "classify", ours_images, args.work, args)
+    save(classify=as_json(ours))
     print(f"classify train: {describe(ours)}")
     print(f"  its own report: {own_report_ours(args.work / f'classify-{args.epochs[1]}')}")
 
@@ -262,6 +284,8 @@ def main() -> None:
     # timm's training loader drops the last partial batch.
     theirs = measure(lambda out, epochs: timm_command(train_py, data, out, epochs, args), "timm",
                      lambda out: train_images // args.batch_size * args.batch_size, args.work, args)
+    save(timm=as_json(theirs), timm_train=str(train_py),
+         ratio=ours.images_per_second / theirs.images_per_second)
     print(f"timm train.py:  {describe(theirs)}  [{train_py}]")
     print(f"  its own report: {own_report_timm(args.work / f'timm-{args.epochs[1]}.log')}")
     print(f"ratio classify/timm: {ours.images_per_second / theirs.images_per_second:.2f}")

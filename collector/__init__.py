@@ -1,6 +1,8 @@
 """Crawl image search engines into an ImageFolder dataset with full provenance."""
 
-from .crawl import CollectError, CollectOptions, collect
+from .api import collect
+from .crawl import CollectError, CollectOptions
+from .errors import CollectorError
 from .summary import Summary
 
-__all__ = ["CollectError", "CollectOptions", "Summary", "collect"]
+__all__ = ["CollectError", "CollectOptions", "CollectorError", "Summary", "collect"]

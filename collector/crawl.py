@@ -10,7 +10,7 @@ import logging
 import os
 import random
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,16 +18,18 @@ from tqdm import tqdm
 
 from .addresses import AddressPolicy
 from .candidate import Candidate
-from .classes import ClassSpec, build_specs
+from .classes import ClassSpec
 from .credits import write_credits
 from .engines import ENGINES, Engine, EngineFormatError
+from .engines.base import user_agent
 from .errors import CollectorError
 from .fetch import ClientPool, Fetcher, FetchError, FetchLimits
 from .licenses import ANY, LicenseError, LicenseFilter
-from .manifest import FILENAME, Manifest, Row
+from .manifest import FILENAME, LIVE_STATUSES, Manifest, Row
 from .search import search_pages
 from .split import choose_split
 from .summary import ClassSummary, Summary
+from .target import ClassTarget
 from .validate import DEFAULT_MAX_PIXELS, ImageInfo, InvalidImage, validate_image
 
 log = logging.getLogger("collector")
@@ -46,15 +48,18 @@ class CollectOptions:
     engines: tuple[str, ...] = ("bing",)
     pages: int = 2
     per_class: int | None = None
+    max_pages: int = 10
     val_fraction: float = 0.2
     seed: int = 0
     concurrency: int = 64
-    per_host: int = 32
+    per_host: int = 4
     limits: FetchLimits = field(default_factory=FetchLimits)
     min_side: int = 32
     max_pixels: int = DEFAULT_MAX_PIXELS
     endpoints: Mapping[str, str] = field(default_factory=dict)
     policy: AddressPolicy = field(default_factory=AddressPolicy)
+    respect_noai: bool = True
+    contact: str | None = None
     dry_run: bool = False
     progress: bool = True
     license: str = ANY
@@ -69,36 +74,19 @@ class CollectOptions:
             raise CollectError(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
         if not 0 <= self.val_fraction < 1:
             raise CollectError(f"val fraction must be in [0, 1), got {self.val_fraction}")
-        if self.pages < 1 or self.concurrency < 1 or self.per_host < 1:
-            raise CollectError("pages, concurrency and per-host limit must be at least 1")
+        if min(self.pages, self.max_pages, self.concurrency, self.per_host) < 1:
+            raise CollectError("pages, max pages, concurrency and per-host limit must be at least 1")
         if self.per_class is not None and self.per_class < 1:
-            raise CollectError("per-class cap must be at least 1")
+            raise CollectError("per-class target must be at least 1")
 
     @property
     def license_filter(self) -> LicenseFilter:
         return LicenseFilter.parse(self.license)
 
-
-def collect(
-    classes: Iterable[str],
-    *,
-    queries: Mapping[str, Iterable[str]] | None = None,
-    classes_file: Path | None = None,
-    allow_private_addresses: bool = False,
-    **options: object,
-) -> Summary:
-    """Collect images for `classes` into `out`, as the `collect` command does; returns the summary.
-
-    `queries` maps a class to its search terms (default: the class name); other keyword
-    arguments are the fields of CollectOptions (out, engines, pages, per_class, ...).
-    """
-    query_options = [f"{name}={q}" for name, qs in (queries or {}).items() for q in qs]
-    specs = build_specs(list(classes), classes_file, query_options)
-    if allow_private_addresses:
-        options["policy"] = AddressPolicy.allow_all()
-    if "out" in options:
-        options["out"] = Path(options["out"])  # type: ignore[arg-type]
-    return run_sync(specs, CollectOptions(**options))  # type: ignore[arg-type]
+    @property
+    def page_limit(self) -> int:
+        """Result pages a query may read per engine: a target pages on demand up to max_pages."""
+        return self.pages if self.per_class is None else self.max_pages
 
 
 def run_sync(specs: list[ClassSpec], options: CollectOptions) -> Summary:
@@ -140,6 +128,8 @@ def refresh_credits(out: Path, summary: Summary) -> None:
 
 def open_output(out: Path) -> Manifest:
     """Create the output folder, settle what an interrupted run left behind, and open the manifest."""
+    if out.exists() and not out.is_dir():
+        raise CollectError(f"cannot use output folder {out}: it is a file")
     try:
         (out / TMP_DIR).mkdir(parents=True, exist_ok=True)
         for leftover in (out / TMP_DIR).glob("*.part"):
@@ -194,6 +184,7 @@ class Collection:
         self.licenses = options.license_filter
         self.queue: asyncio.Queue[Row] = asyncio.Queue()
         self.seen: dict[str, set[str]] = {s.name: set() for s in specs}
+        self.targets = {s.name: ClassTarget(options.per_class, self._held_counter(s.name)) for s in specs}
         self.folders: set[Path] = set()
         self.bars = {
             s.name: tqdm(desc=s.name, total=0, unit="img", position=i, leave=True, disable=not options.progress,
@@ -210,10 +201,11 @@ class Collection:
             self._enqueue([row for row in self.manifest.to_fetch(s.name for s in self.specs)
                            if self.licenses.admits(row.license)])
         try:
-            async with ClientPool(options.concurrency, options.limits) as clients:
+            async with ClientPool(options.concurrency, options.limits, user_agent(options.contact)) as clients:
                 searcher = Fetcher(clients, AddressPolicy.allow_all(), options.limits, per_host=SEARCH_PER_HOST,
                                    rng=rng)
-                downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng)
+                downloader = Fetcher(clients, options.policy, options.limits, per_host=options.per_host, rng=rng,
+                                     honour_noai=options.respect_noai)
                 engines = self._engines()
                 async with asyncio.TaskGroup() as group:
                     workers = [group.create_task(self._work(downloader)) for _ in range(options.concurrency)]
@@ -232,6 +224,16 @@ class Collection:
         if self.manifest is not None:
             for spec in self.specs:
                 self.summary.classes[spec.name].candidates = self.manifest.candidates(spec.name)
+        for name, target in self.targets.items():
+            if self.manifest is not None and target.wanted is not None and not target.met:
+                self._warn(f"{name}: {target.held()} of the {target.wanted} images wanted; "
+                           "more --max-pages or more queries may help")
+
+    def _held_counter(self, class_name: str) -> Callable[[], int]:
+        """What counts towards a class's target: images in the dataset, or in a dry run the candidates found."""
+        if self.manifest is None:
+            return lambda: self.summary.classes[class_name].candidates
+        return lambda: self.manifest.count(class_name, *LIVE_STATUSES)
 
     def _engines(self) -> list[tuple[Engine, str]]:
         """The engines to search, with their base URLs; those that cannot search within the licences are warned of."""
@@ -256,6 +258,7 @@ class Collection:
     def _enqueue(self, rows: list[Row]) -> None:
         for row in rows:
             self.bars[row.class_name].total += 1
+            self.targets[row.class_name].queued(1)
             self.queue.put_nowait(row)
         for name in {row.class_name for row in rows}:
             self.bars[name].refresh()
@@ -263,9 +266,10 @@ class Collection:
     async def _search(self, target: tuple[Engine, str], spec: ClassSpec, query: str, searcher: Fetcher) -> None:
         engine, base_url = target
         rank = 0
+        pages = search_pages(engine, base_url, query, self.options.page_limit, searcher,
+                             licenses=self.licenses.codes, more_wanted=self.targets[spec.name].more_wanted)
         try:
-            async for hits in search_pages(engine, base_url, query, self.options.pages, searcher,
-                                           licenses=self.licenses.codes):
+            async for hits in pages:
                 self.summary.engines_answered.add(engine.name)
                 stats = self.summary.classes[spec.name]
                 stats.by_engine[engine.name] += len(hits)
@@ -298,11 +302,11 @@ class Collection:
                 await self._download(row, fetcher)
             finally:
                 self.bars[row.class_name].update(1)
+                await self.targets[row.class_name].settled()
                 self.queue.task_done()
 
     def _full(self, class_name: str) -> bool:
-        cap = self.options.per_class
-        return cap is not None and self.manifest.count(class_name, "saved", "saving") >= cap
+        return self.targets[class_name].met
 
     async def _download(self, row: Row, fetcher: Fetcher) -> None:
         """Fetch, judge and file one candidate; every outcome lands in the manifest."""

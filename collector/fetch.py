@@ -7,7 +7,7 @@ import email.utils
 import random
 import ssl
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +18,8 @@ import httpx
 
 from .addresses import AddressPolicy, AddressRefused, Pinner
 from .engines.base import USER_AGENT
+from .hosts import SLOW_DOWN_STATUSES, HostManners, HostPaused
+from .robots import opts_out_of_ai
 
 CONNECTIONS_PER_CLIENT = 2
 
@@ -42,11 +44,13 @@ class Fetched:
 class FetchError(Exception):
     """A download that did not produce a body; `reason` is the manifest slug, `transient` says a retry may help."""
 
-    def __init__(self, reason: str, detail: str = "", *, transient: bool = False, retry_after: float | None = None):
+    def __init__(self, reason: str, detail: str = "", *, transient: bool = False, retry_after: float | None = None,
+                 status: int | None = None):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+        self.status = status
 
 
 class ClientPool:
@@ -55,16 +59,20 @@ class ClientPool:
     httpcore scans every pooled connection on each request and response, so one
     client with dozens of connections spends more CPU on bookkeeping than on
     transfers; small clients keep that scan short. Taking a client also bounds
-    the number of requests in flight.
+    the number of requests in flight. A request gets, when one is idle, a client
+    that last talked to the same host, whose kept-alive connection it reuses;
+    otherwise the client idle the longest.
     """
 
-    def __init__(self, size: int, limits: FetchLimits) -> None:
+    def __init__(self, size: int, limits: FetchLimits, user_agent: str = USER_AGENT) -> None:
         tls = ssl.create_default_context()
-        self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._available = asyncio.Semaphore(size)
+        self._idle: OrderedDict[httpx.AsyncClient, str] = OrderedDict()
+        self._idle_by_host: defaultdict[str, list[httpx.AsyncClient]] = defaultdict(list)
         self._all = [
             httpx.AsyncClient(
                 verify=tls,
-                headers={"User-Agent": USER_AGENT},
+                headers={"User-Agent": user_agent},
                 timeout=httpx.Timeout(limits.timeout, connect=min(limits.timeout, 10.0)),
                 limits=httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT),
                 follow_redirects=False,
@@ -72,15 +80,27 @@ class ClientPool:
             for _ in range(size)
         ]
         for client in self._all:
-            self._idle.put_nowait(client)
+            self._idle[client] = ""
+            self._idle_by_host[""].append(client)
 
     @asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = await self._idle.get()
-        try:
-            yield client
-        finally:
-            self._idle.put_nowait(client)
+    async def client(self, host: str = "") -> AsyncIterator[httpx.AsyncClient]:
+        async with self._available:
+            client = self._take(host)
+            try:
+                yield client
+            finally:
+                self._idle[client] = host
+                self._idle_by_host[host].append(client)
+
+    def _take(self, host: str) -> httpx.AsyncClient:
+        if self._idle_by_host[host]:
+            client = self._idle_by_host[host].pop()
+            del self._idle[client]
+        else:
+            client, last_host = self._idle.popitem(last=False)
+            self._idle_by_host[last_host].remove(client)
+        return client
 
     async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self._all))
@@ -106,7 +126,10 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 class Fetcher:
-    """Fetches URLs with a per-host concurrency limit; the client pool bounds global concurrency."""
+    """Fetches URLs with manners towards each host (see hosts.py); the client pool bounds global concurrency.
+
+    With `honour_noai`, a response whose X-Robots-Tag says `noai` or `noimageai` is refused unread.
+    """
 
     def __init__(
         self,
@@ -116,12 +139,14 @@ class Fetcher:
         *,
         per_host: int = 4,
         rng: random.Random | None = None,
+        honour_noai: bool = False,
     ) -> None:
         self.clients = clients
         self.pinner = Pinner(policy)
         self.limits = limits
         self.rng = rng or random.Random()
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+        self.honour_noai = honour_noai
+        self.hosts = HostManners(per_host, backoff=limits.backoff, max_wait=limits.max_retry_after)
 
     async def fetch(self, url: str, headers: dict[str, str] | None = None) -> Fetched:
         """Fetch `url`, retrying transient failures with exponential backoff and jitter."""
@@ -153,13 +178,14 @@ class Fetcher:
                 parts = urlsplit(url)
                 if parts.scheme not in ("http", "https"):
                     raise FetchError("bad-url", url[:80])
-                async with self._hosts[parts.netloc]:
-                    location = await self._get(url, headers)
+                location = await self._get_politely(parts.netloc, url, headers)
                 if isinstance(location, bytes):
                     return Fetched(url, location)
                 url = location
         except AddressRefused as error:
             raise FetchError("private-address", str(error)) from error
+        except HostPaused as error:
+            raise FetchError("host-paused", str(error), transient=True, retry_after=error.seconds) from error
         except (TimeoutError, httpx.TimeoutException) as error:
             raise FetchError("timeout", transient=True) from error
         except httpx.InvalidURL as error:
@@ -168,9 +194,21 @@ class Fetcher:
             raise FetchError("connection", f"{type(error).__name__}: {error}", transient=True) from error
         raise FetchError("too-many-redirects", f"more than {self.limits.max_redirects}")
 
-    async def _get(self, url: str, headers: dict[str, str]) -> bytes | str:
+    async def _get_politely(self, host: str, url: str, headers: dict[str, str]) -> bytes | str:
+        """One GET in the host's turn; a 429 or 503 pauses every request to the host, not just this one."""
+        async with self.hosts.turn(host):
+            try:
+                answer = await self._get(host, url, headers)
+            except FetchError as error:
+                if error.status in SLOW_DOWN_STATUSES:
+                    self.hosts.slow_down(host, error.retry_after)
+                raise
+            self.hosts.answered(host)
+            return answer
+
+    async def _get(self, host: str, url: str, headers: dict[str, str]) -> bytes | str:
         """One guarded GET within the time limit: the body, or the absolute URL a redirect points to."""
-        async with self.clients.client() as client, asyncio.timeout(self.limits.timeout):
+        async with self.clients.client(host) as client, asyncio.timeout(self.limits.timeout):
             target = await self.pinner.pin(url)
             async with client.stream(
                 "GET", target.url, headers={**headers, "Host": target.host_header},
@@ -189,7 +227,10 @@ class Fetcher:
                 f"http-{status}",
                 transient=status >= 500 or status == 429,
                 retry_after=parse_retry_after(response.headers.get("retry-after"), time.time()),
+                status=status,
             )
+        if self.honour_noai and (directive := opts_out_of_ai(response.headers.get_list("x-robots-tag"))):
+            raise FetchError("noai", f"X-Robots-Tag: {directive}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.limits.max_bytes:
             raise FetchError("too-large", f"{declared} bytes declared")

@@ -91,6 +91,9 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         try:
             self.db = sqlite3.connect(path)
+        except sqlite3.Error as error:
+            raise ManifestError(f"cannot open the manifest {path}: {error}") from error
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
@@ -98,13 +101,22 @@ class Manifest:
             for name, kind in ADDED_COLUMNS.items():
                 if name not in present:
                     self.db.execute(f"ALTER TABLE images ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as error:
+            self.db.close()
+            raise ManifestError(f"cannot write the manifest {path}: {error}") from error
         except sqlite3.DatabaseError as error:
+            self.db.close()
             raise ManifestError(f"{path} is not a usable manifest: {error}") from error
         self._commit: asyncio.Future[None] | None = None
 
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        """Commit and close; the file is closed even when the last commit fails (a full disk)."""
+        try:
+            self.db.commit()
+        except sqlite3.Error as error:
+            raise ManifestError(f"cannot write the manifest: {error}") from error
+        finally:
+            self.db.close()
 
     async def durable(self) -> None:
         """Return once every write so far is committed; callers waiting together share one commit."""

@@ -1,7 +1,7 @@
 """The whole product offline, through its real command lines: keywords in, a model that labels a new picture out.
 
-The fake search engine serves two classes; `collect` builds the dataset, `curate` cleans it, `classify train`
-fits a small model for one epoch on the CPU, `classify eval` re-measures it, and `classify predict` labels an image
+The fake search engine serves two classes; `collect` builds the dataset, `curate` cleans it, `curate --audit` judges
+every kept image out of sample (a random resnet18 as the backbone: nothing is downloaded), `classify train` fits a small model for one epoch on the CPU, `classify eval` re-measures it, and `classify predict` labels an image
 nobody collected.
 """
 
@@ -46,6 +46,14 @@ def test_keywords_to_a_model_that_labels_a_picture_it_never_saw(fake, tmp_path):
     assert (data / "README.md").is_file() and (data / "train" / "metadata.jsonl").is_file()
     kept = {split: files_under(data / split) for split in ("train", "val")}
     assert kept["train"] and kept["val"]
+
+    audited = json.loads(run(curate, data, "--audit", "--audit-mode", "probe", "--backbone", "resnet18", "--weights",
+                             "none", "--folds", "2", "--device", "cpu", "--workers", "1", "--quiet", "--json"))
+    audit = audited["audit"]
+    assert audit["images"] == len(kept["train"]) + len(kept["val"]) and audit["classes"] == CLASSES
+    assert {row["kind"] for row in audit["sources"]} == {"engine", "query", "domain"}
+    assert sum(row["images"] for row in audit["sources"] if row["kind"] == "engine") == audit["images"]
+    assert (data / ".imgharvest" / "features.sqlite").is_file()
 
     run(classify, "train", data, "--model", "resnet18", "--weights", "none", "--epochs", "1", "--image-size", "32",
         "--batch-size", "8", "--device", "cpu", "--workers", "0", "--runs", runs, "--name", "pets", "--quiet")

@@ -62,7 +62,17 @@ def curate_options(**fields: object) -> CurateOptions:
                    "(phash,dhash: near on any one) or with + (phash+dhash: near on every one).")
 @click.option("--threshold", type=Thresholds(), default=Thresholds.show(CurateOptions.threshold), show_default=True,
               help="Largest Hamming distance (bits of 64) at which two images count as near duplicates; with "
-                   "several hash kinds, one value for all or one per kind (e.g. --hash phash,dhash --threshold 8,7).")
+                   "several hash kinds, one value for all or one per kind (e.g. --hash phash,dhash --threshold 8,7). "
+                   "Each picture is hashed as is, mirrored and its centre 90% (so mirrored, slightly rotated and "
+                   "cropped copies match; a pair through the mirrored or centre view must be 2 bits closer). A "
+                   "picture whose 32x32 grey copy varies by under 2 grey levels "
+                   "(standard deviation: flat, blank, near-black; every one of 5,000 photos measured over 6.8) has "
+                   "no hash worth comparing: only identical pixels make it a duplicate.")
+@click.option("--min-similarity", type=click.FloatRange(-1, 1), default=CurateOptions.min_similarity,
+              show_default=True,
+              help="Correlation (-1 to 1) that the 16x16 grey copies of two hash-matched pictures must also reach "
+                   "to count as duplicates; it drops different pictures whose hashes happen to be close. "
+                   "-1 turns the check off.")
 @click.option("--keep-conflicts", is_flag=True,
               help="Keep near-duplicate groups that span classes (best copy per class, in one split) instead of "
                    "quarantining the whole group as label-conflict.")
@@ -115,14 +125,21 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--off-topic-confidence", type=click.FloatRange(0, 1), default=CurateOptions.off_topic_confidence,
               show_default=True,
               help="Unsure: top probability below chance plus this share of the way from chance to 1.")
-@click.option("--similarity", type=click.FloatRange(0, 1, min_open=True), default=CurateOptions.similarity,
-              show_default=True, help="Cosine similarity of embeddings at which two images are copies.")
+@click.option("--semantic-similarity", type=click.FloatRange(0, 1, min_open=True),
+              default=CurateOptions.semantic_similarity, show_default=True,
+              help="Cosine similarity of instance embeddings (centred, class directions removed) at which the "
+                   "audit calls two images copies. Chosen on one generated set, reported on two others: "
+                   "bench/audit_thresholds.py.")
 @click.option("--relabel-confidence", type=click.FloatRange(0, 1), default=CurateOptions.relabel_confidence,
               show_default=True, help="With --audit-action relabel: the suggested class's least probability.")
 @click.option("--device", default=CurateOptions.device, show_default=True,
               help="Where the audit's model runs: auto, cpu, cuda, cuda:1, mps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=CurateOptions.batch_size, show_default=True,
               help="Images per batch when embedding.")
+@click.option("--audit-epochs", type=click.IntRange(min=1), default=CurateOptions.audit_epochs, show_default=True,
+              help="With --audit-mode finetune: epochs of each fold's training.")
+@click.option("--audit-image-size", type=click.IntRange(min=16), default=CurateOptions.audit_image_size,
+              show_default=True, help="With --audit-mode finetune: the training image size, in pixels.")
 @click.option("--dry-run", is_flag=True, help="Report what would happen; move, write and record nothing.")
 @click.option("--undo", "undo_last", is_flag=True,
               help="Put back everything the last curate run on ROOT moved, and its manifest records.")
@@ -130,10 +147,11 @@ def curate_options(**fields: object) -> CurateOptions:
               help="Processes that decode and hash images. Default: one per CPU core this process may use.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, reject_quality, dark, bright, blur,
-           entropy, grayscale, odd_side, odd_aspect, normalize, audit, audit_mode, backbone, weights, folds, seed,
-           audit_action, off_topic_distance, off_topic_confidence, similarity, relabel_confidence, device,
-           batch_size, dry_run, undo_last, workers, as_json, quiet) -> None:  # type: ignore[no-untyped-def]
+def curate(root, min_side, max_aspect, hash_kind, threshold, min_similarity, keep_conflicts, reject_quality, dark,
+           bright, blur, entropy, grayscale, odd_side, odd_aspect, normalize, audit, audit_mode, backbone, weights,
+           folds, seed, audit_action, off_topic_distance, off_topic_confidence, semantic_similarity,
+           relabel_confidence, device, batch_size, audit_epochs, audit_image_size, dry_run, undo_last, workers,
+           as_json, quiet) -> None:  # type: ignore[no-untyped-def]
     """Validate, deduplicate and report on the image dataset at ROOT (default: data).
 
     \b
@@ -152,12 +170,13 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, keep_conflicts, rej
     """
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     options = curate_options(
-        min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold,
+        min_side=min_side, max_aspect=max_aspect, hash=hash_kind, threshold=threshold, min_similarity=min_similarity,
         keep_conflicts=keep_conflicts, reject_quality=reject_quality, normalize=normalize, dry_run=dry_run,
         workers=workers, progress=not quiet, audit=audit, audit_mode=audit_mode, backbone=backbone, weights=weights,
         folds=folds, seed=seed, audit_action=audit_action, off_topic_distance=off_topic_distance,
-        off_topic_confidence=off_topic_confidence, similarity=similarity, relabel_confidence=relabel_confidence,
-        device=device, batch_size=batch_size,
+        off_topic_confidence=off_topic_confidence, semantic_similarity=semantic_similarity,
+        relabel_confidence=relabel_confidence,
+        device=device, batch_size=batch_size, audit_epochs=audit_epochs, audit_image_size=audit_image_size,
         quality=QualityThresholds(dark=dark, bright=bright, blur=blur, entropy=entropy, grayscale=grayscale,
                                   odd_min_side=odd_side, odd_aspect=odd_aspect),
     )

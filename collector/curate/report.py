@@ -92,6 +92,9 @@ class Normalized:
 class Settings:
     hash: str
     threshold: tuple[int, ...]  # one per hash kind
+    views: tuple[str, ...]
+    view_margin: int
+    min_similarity: float | None
     min_side: int
     max_aspect: float
     keep_conflicts: bool
@@ -189,7 +192,9 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         dry_run=options.dry_run,
         finished_at=now().replace("+00:00", "Z"),
         seconds=round(seconds, 3),
-        settings=Settings(hash=options.hash, threshold=options.thresholds, min_side=options.min_side,
+        settings=Settings(hash=options.hash, threshold=options.thresholds, views=options.views,
+                          view_margin=options.view_margin, min_similarity=options.min_similarity,
+                          min_side=options.min_side,
                           max_aspect=options.max_aspect, keep_conflicts=options.keep_conflicts,
                           reject_quality=options.reject_quality, normalize=options.normalize,
                           quality=options.quality),

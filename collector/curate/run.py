@@ -125,7 +125,7 @@ class Audit:
         settings = AuditSettings(
             mode=options.mode, backbone=options.backbone, weights=options.weights, folds=options.folds,
             seed=options.seed, action=options.audit_action, off_topic_distance=options.off_topic_distance,
-            off_topic_confidence=options.off_topic_confidence, similarity=options.similarity,
+            off_topic_confidence=options.off_topic_confidence, similarity=options.semantic_similarity,
             relabel_confidence=options.relabel_confidence)
         checks = ("label-issues",) if self.evidence.embeddings is None else (
             "label-issues", "off-topic", "semantic-duplicates")
@@ -140,7 +140,9 @@ def audit_kept(root: Path, items: Sequence[Item], decisions: Decisions, options:
     kept = [i for i in range(len(items)) if i not in decisions.reasons]
     evidence = out_of_sample(root, items, kept, mode=options.mode, backbone=options.backbone,
                              weights=options.weights, folds=options.folds, seed=options.seed, device=options.device,
-                             batch_size=options.batch_size, cache=not options.dry_run, progress=options.progress)
+                             batch_size=options.batch_size, epochs=options.audit_epochs,
+                             image_size=options.audit_image_size, cache=not options.dry_run,
+                             progress=options.progress)
     verdicts = judge(items, evidence, options.audit_rules(), options.decide_options())
     origins: dict[int, Origin] = {}
     if manifest is not None:

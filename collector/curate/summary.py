@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from ..console import format_table
 from .audit.records import AuditReport
 from .journal import UndoResult
+from .layout import QUARANTINE
 
 # Findings of each audit kind listed by name in the terminal; the report has them all.
 LISTED = 10
@@ -14,14 +15,20 @@ from .report import CurateReport
 
 
 def removals(report: CurateReport) -> dict[tuple[str, str], Counter[str]]:
-    """{(split, class): Counter(reason)} of every file that leaves the dataset (read off its quarantine folder)."""
+    """{(split, class): Counter(reason)} of every file that leaves the dataset (read off its quarantine folder) or
+    its class folder (`relabelled`)."""
     found: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     members = [m for group in report.groups for m in group.members]
+    audited = report.audit
+    if audited is not None:
+        members += [m for group in audited.semantic_groups for m in group.members]
+        members += [*audited.label_issues, *audited.off_topic]
     seen = set()
     for item in [*report.rejected, *members]:
         if item.moved_to and item.path not in seen:
             seen.add(item.path)
-            found[(item.split, item.class_name)][item.moved_to.split("/")[1]] += 1
+            quarantined = item.moved_to.startswith(f"{QUARANTINE}/")
+            found[(item.split, item.class_name)][item.moved_to.split("/")[1] if quarantined else "relabelled"] += 1
     return found
 
 

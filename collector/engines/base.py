@@ -11,6 +11,12 @@ from ..candidate import ImageHit
 USER_AGENT = "imgharvest/0.1 (image dataset collector)"
 """How the crawler names itself where a service asks for an honest client name (and for every image download)."""
 
+
+def user_agent(contact: str | None = None) -> str:
+    """The crawler's User-Agent, with the operator's own URL or e-mail when given, so a site owner can reach them."""
+    return USER_AGENT if not contact else f"{USER_AGENT[:-1]}; +{contact})"
+
+
 BROWSER_HEADERS = {
     "User-Agent": (
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "

@@ -37,7 +37,8 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--out", "--classes", "--classes-file", "--query", "--engine", "--pages", "--per-class",
                    "--val-fraction", "--seed", "--concurrency", "--timeout", "--max-bytes", "--min-side",
-                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json", "--license"):
+                   "--endpoint", "--allow-private-addresses", "--dry-run", "--json", "--max-pages", "--per-host",
+                   "--ignore-noai", "--contact", "--check", "--retries", "--license"):
         assert option in result.output
 
 
@@ -165,3 +166,81 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(tmp_path, sig):
     assert saved == {str(f.relative_to(out)) for f in image_files(out)}
     assert len(saved) == 61 and not any(r["status"] == "saving" for r in rows)
     assert not list(out.rglob("*.part"))
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 256 KiB tmpfs: room for a manifest and a few images, then `No space left on device`."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
+                                           check=False, capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root and permission to mount")
+    yield mountpoint
+    subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody can write into, root included (a read-only mount), or for others a mode-0555 folder."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                      check=False, capture_output=True).returncode != 0:
+        pytest.skip("root can write anywhere unless a read-only mount is permitted")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def assert_one_line_error(result, exit_code: int = 1) -> str:
+    assert result.exit_code == exit_code, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_classic_mistakes_are_one_line_errors_with_a_documented_exit_code(fake, tmp_path, read_only_folder):
+    assert "Exit status" in invoke("--help").output
+    base = ["--classes", "cat", *endpoint_args(fake, "bing"), "--allow-private-addresses"]
+
+    line = assert_one_line_error(invoke("--classes-file", str(tmp_path / "missing.txt"), "--out", str(tmp_path)), 2)
+    assert "cannot read classes file" in line and "missing.txt" in line
+
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    assert "cannot use output folder" in assert_one_line_error(invoke(*base, "--out", str(blocker)))
+    assert blocker.read_text() == "not a folder"
+
+    line = assert_one_line_error(invoke(*base, "--out", str(read_only_folder / "data")))
+    assert "cannot use output folder" in line and ("Read-only" in line or "Permission denied" in line)
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "manifest.sqlite").write_bytes(b"garbage" * 200)
+    assert "not a usable manifest" in assert_one_line_error(invoke(*base, "--out", str(corrupt)))
+    assert (corrupt / "manifest.sqlite").read_bytes() == b"garbage" * 200
+
+
+def test_a_full_disk_is_a_one_line_error(tmp_path, tiny_filesystem):
+    server = FakeServer(FakeEngine(images_per_query=30, image_size=(320, 240), noise=True)).start()
+    try:
+        result = invoke("--classes", "cat", *endpoint_args(server, "bing"), "--allow-private-addresses",
+                        "--out", str(tiny_filesystem / "data"))
+    finally:
+        server.stop()
+    line = assert_one_line_error(result)
+    assert "No space left on device" in line or "disk is full" in line
+
+
+def test_ignore_noai_saves_what_x_robots_tag_opts_out_of_ai(fake, tmp_path):
+    args = ["--query", "tagged=noai", "--allow-private-addresses", "--json", *endpoint_args(fake, "bing")]
+    polite = json.loads(invoke(*args, "--out", str(tmp_path / "polite")).stdout)["classes"][0]
+    assert polite["saved"] == 1 and polite["failures"] == {"noai": 2}
+    ignoring = json.loads(invoke(*args, "--ignore-noai", "--out", str(tmp_path / "all")).stdout)["classes"][0]
+    assert ignoring["saved"] == 3 and ignoring["failures"] == {}

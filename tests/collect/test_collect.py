@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from PIL import Image
 
 import collector
@@ -210,3 +214,29 @@ def test_a_manifest_from_before_licence_urls_gains_the_column_and_keeps_its_rows
 
     rows = [dict(r) for r in manifest_rows(tmp_path)]
     assert again.saved == 0 and [{**r, "license_url": None} for r in before] == rows
+
+
+def test_python_api_signature_lists_every_option_with_its_one_default():
+    parameters = inspect.signature(collector.collect).parameters
+    for field in dataclasses.fields(collector.CollectOptions):
+        assert parameters[field.name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["pages"].default == collector.CollectOptions().pages
+    assert parameters["per_class"].default is None
+    assert "options" not in parameters
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"pgaes": 3}, "collect() has no option 'pgaes'; did you mean 'pages'?"),
+    ({"pages": "3"}, "collect() option pages must be int"),
+    ({"engines": ("bingo",)}, "unknown engine 'bingo'"),
+    ({"per_class": 0}, "per-class target must be at least 1"),
+])
+def test_python_api_mistakes_raise_the_collector_error(options, message, tmp_path):
+    with pytest.raises(collector.CollectorError, match=re.escape(message)):
+        collector.collect(["cat"], out=tmp_path, progress=False, **options)
+    assert not (tmp_path / "manifest.sqlite").exists()
+
+
+def test_python_api_missing_classes_file_raises_the_collector_error(tmp_path):
+    with pytest.raises(collector.CollectorError, match="cannot read classes file"):
+        collector.collect([], classes_file=str(tmp_path / "missing.txt"), out=tmp_path)

@@ -22,7 +22,7 @@ from collector.engines import (
     openverse,
     wikimedia,
 )
-from collector.engines.base import BROWSER_HEADERS
+from collector.engines.base import BROWSER_HEADERS, USER_AGENT
 from collector.licenses import license_url
 from tests.fake_engine.formats import RESPONDERS, obfuscate_url
 
@@ -444,7 +444,7 @@ def test_wikimedia_continue_parameters_are_merged_into_the_next_request() -> Non
 
     assert page.next == PageRequest(
         "/w/api.php", {**request.params, "gsroffset": "50", "continue": "gsroffset||"}, 2,
-        {"User-Agent": "imgharvest/0.1 (image dataset collector)"},
+        {"User-Agent": USER_AGENT},
     )
 
 

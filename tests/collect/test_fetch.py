@@ -10,6 +10,7 @@ import pytest
 from collector.addresses import AddressPolicy
 from collector.fetch import ClientPool, Fetcher, FetchError, FetchLimits, parse_retry_after
 from collector.validate import validate_image
+from tests.fake_engine.server import FakeEngine, FakeServer
 
 
 def test_retry_after_accepts_seconds_and_http_dates():
@@ -38,3 +39,19 @@ def test_fetch_by_host_name_reaches_the_pinned_address_with_the_original_host_he
     assert validate_image(fetched.data).format == "JPEG"
     assert fetched.final_url.startswith("http://localhost:")
     assert fake.fake.hosts["/img/pinned/1.jpg"] == f"localhost:{fake.server_address[1]}"
+
+
+def test_a_request_reuses_the_kept_alive_connection_of_the_client_that_last_talked_to_its_host():
+    server = FakeServer(FakeEngine(), image_hosts=2).start()
+
+    async def fetch_alternating_hosts():
+        async with ClientPool(8, FetchLimits()) as clients:
+            fetcher = Fetcher(clients, AddressPolicy.allow_all(), FetchLimits())
+            for i in range(20):
+                await fetcher.fetch(f"{server.fake.image_base(i)}/img/reuse/{i}.jpg")
+
+    try:
+        asyncio.run(fetch_alternating_hosts())
+    finally:
+        server.stop()
+    assert server.fake.connections == 2, "one connection per host, not one per client"

@@ -64,7 +64,7 @@ def test_the_report_is_typed_and_its_json_is_the_file_on_disk(root: Path) -> Non
     assert report.counts.after == {"train": {"cat": 2, "dog": 3}, "val": {"dog": 1}}
     moved = {m.path: m.moved_to for g in report.groups for m in g.members if not m.kept}
     assert {path for path in EXPECTED_MOVES} == set(moved)
-    assert report.settings.quality.dark == 30.0 and report.settings.threshold == (8, 7)
+    assert report.settings.quality.dark == 30.0 and report.settings.threshold == (8,)
     assert report.written == (root.resolve() / "curate_report.json", root.resolve() / "curate_report.html")
     on_disk = json.loads((root / "curate_report.json").read_text())
     assert report.to_json() == on_disk

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from collector.curate.decide import DecideOptions, Item, decide
 from collector.curate.inspect import Inspection
 from collector.curate.layout import Entry
 
 BASE = 0x0F0F_3C3C_A5A5_5A5A
+ALL_BITS = 2**64 - 1
+# A left-to-right ramp: its mirror is its negative, so a mirrored pair correlates at -1 unless the mirror is compared.
+RAMP = bytes(16 * column for _ in range(16) for column in range(16))
 
 
 def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: int = 1000, width: int = 200,
-         height: int = 150, reason: str | None = None, flags: tuple[str, ...] = ()) -> Item:
+         height: int = 150, reason: str | None = None, flags: tuple[str, ...] = (), structure: float = 50.0,
+         mirror: int | None = None, thumbnail: bytes = RAMP, detail: float = 0.2) -> Item:
+    """A hand-made item; its mirror view hashes far from everything unless `mirror` says otherwise."""
     split, class_name = (path.split("/")[:2] if path.count("/") == 2 else ("", path.split("/")[0]))
+    hashes = {} if reason else {"phash": hash_value}
+    views = {} if reason else {"mirror": {"phash": hash_value ^ ALL_BITS if mirror is None else mirror},
+                               "centre": {"phash": hash_value}}
     inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
-                            size, None if reason else (digest or path), {} if reason else {"phash": hash_value},
-                            flags, {"brightness": 100.0})
+                            size, None if reason else (digest or path), hashes, flags,
+                            {"brightness": 100.0, "structure": structure, "detail": detail}, views, thumbnail,
+                            thumbnail)
     return Item(Entry(path, split, class_name), inspection)
 
 
@@ -33,11 +45,11 @@ def test_rejected_files_leave_for_their_reason_and_join_no_group() -> None:
     assert decisions.groups == []
 
 
-def test_near_duplicates_keep_the_highest_resolution_then_the_largest_file() -> None:
+def test_near_duplicates_keep_the_member_closest_to_the_others_then_the_most_detail() -> None:
     items = [
         item("train/cat/small.jpg", hash_value=flip(BASE, 3), width=100, height=75, size=9000),
         item("train/cat/big.jpg", hash_value=BASE, width=400, height=300, size=2000),
-        item("train/cat/big_heavier.jpg", hash_value=flip(BASE, 2), width=400, height=300, size=3000),
+        item("train/cat/big_central.jpg", hash_value=flip(BASE, 2), width=400, height=300, size=3000),
     ]
     decisions = decide(items, DecideOptions(threshold=4))
     [group] = decisions.groups
@@ -56,8 +68,8 @@ def test_pairs_beyond_the_threshold_are_not_grouped() -> None:
 
 
 def test_identical_pixels_are_exact_duplicates_even_with_different_hashes() -> None:
-    items = [item("train/cat/a.png", digest="same", hash_value=BASE, size=5000),
-             item("train/cat/a.jpg", digest="same", hash_value=flip(BASE, 30), size=800)]
+    items = [item("train/cat/a.png", digest="same", hash_value=BASE, size=800),
+             item("train/cat/a.jpg", digest="same", hash_value=flip(BASE, 30), size=5000)]
     [group] = decide(items, DecideOptions()).groups
     assert group.kind == "exact"
     assert [(m.index, m.kept, m.distance) for m in group.members] == [(0, True, 0), (1, False, 0)]
@@ -72,13 +84,13 @@ def test_train_copy_is_kept_over_val_when_size_ties_and_leakage_is_counted() -> 
     assert decisions.leakage_pairs_fixed == 1
 
 
-def test_chains_are_grouped_transitively_with_union_find() -> None:
+def test_chains_are_grouped_transitively_and_the_member_closest_to_all_others_is_kept() -> None:
     items = [item("train/cat/a.jpg", hash_value=BASE, size=3000), item("train/cat/b.jpg",
              hash_value=flip(BASE, 6), size=2000), item("val/cat/c.jpg", hash_value=flip(BASE, 12), size=1000)]
     decisions = decide(items, DecideOptions(threshold=6))  # a-b and b-c are near; a-c is not
     [group] = decisions.groups
     assert sorted(m.index for m in group.members) == [0, 1, 2]
-    assert decisions.reasons == {1: "duplicate", 2: "duplicate"}
+    assert decisions.reasons == {0: "duplicate", 2: "duplicate"}  # b, 6 bits from each, despite the smaller file
     assert decisions.leakage_pairs_fixed == 1  # only b-c was a near pair across splits
 
 
@@ -94,10 +106,10 @@ def test_a_group_spanning_classes_is_a_label_conflict_and_leaves_whole() -> None
 
 def test_keep_conflicts_keeps_the_best_of_each_class_but_never_across_splits() -> None:
     items = [
-        item("train/cat/a.jpg", digest="d", size=3000),
-        item("train/cat/a_copy.jpg", digest="d", size=1000),
+        item("train/cat/a.jpg", digest="d", size=1000),
+        item("train/cat/a_copy.jpg", digest="d", size=3000),
         item("train/dog/a.jpg", digest="d", size=2000),
-        item("val/dog/a.jpg", digest="d", size=2500),
+        item("val/dog/a.jpg", digest="d", size=1500),
     ]
     decisions = decide(items, DecideOptions(keep_conflicts=True))
     [group] = decisions.groups
@@ -127,9 +139,9 @@ def test_grayscale_is_flagged_only_in_a_colour_dataset() -> None:
 def test_combined_hashes_must_be_near_on_every_kind_or_with_match_any_on_one() -> None:
     def with_hashes(path: str, phash: int, dhash: int) -> Item:
         plain = item(path)
-        ins = plain.inspection
-        return Item(plain.entry, Inspection(ins.path, None, "", "JPEG", 200, 150, 1000, path,
-                                            {"phash": phash, "dhash": dhash}, (), {}))
+        hashes = {"phash": phash, "dhash": dhash}
+        views = {"mirror": {kind: value ^ ALL_BITS for kind, value in hashes.items()}, "centre": hashes}
+        return Item(plain.entry, replace(plain.inspection, hashes=hashes, views=views))
 
     items = [with_hashes("train/cat/a.jpg", BASE, BASE), with_hashes("train/cat/b.jpg", flip(BASE, 2),
              flip(BASE, 20))]
@@ -142,3 +154,55 @@ def test_combined_hashes_must_be_near_on_every_kind_or_with_match_any_on_one() -
     assert decide(items, DecideOptions(hash_kinds=("phash", "dhash"), threshold=(1, 19), match_any=True)).groups == []
     [group] = decide(items, DecideOptions(hash_kinds=("dhash", "phash"), threshold=(20, 2))).groups
     assert [m.distance for m in group.members] == [0, 20]  # searched on phash (smaller), reported on dhash (first)
+
+
+def test_pictures_without_structure_match_only_by_identical_pixels() -> None:
+    blank = [item("train/bird/flat.jpg", structure=0.4), item("train/dog/black.png", hash_value=flip(BASE, 1),
+                                                               structure=0.0)]
+    assert decide(blank, DecideOptions()).groups == []
+    identical = [item("train/bird/flat.jpg", digest="d", structure=0.4),
+                 item("train/dog/flat.png", digest="d", structure=0.4)]
+    [group] = decide(identical, DecideOptions()).groups
+    assert group.label_conflict
+
+
+def test_a_mirrored_copy_is_found_through_its_mirror_view_and_verified_mirrored() -> None:
+    original = item("train/cat/a.jpg", hash_value=BASE, mirror=flip(BASE, 31), size=1000)
+    mirrored = item("val/cat/a_flipped.jpg", hash_value=flip(BASE, 30), mirror=flip(BASE, 1), size=1000,
+                    thumbnail=bytes(reversed(RAMP)))
+    decisions = decide([original, mirrored], DecideOptions(min_similarity=0.9))
+    [group] = decisions.groups
+    assert group.leakage and decisions.reasons == {1: "duplicate"} and decisions.leakage_pairs_fixed == 1
+    assert [m.distance for m in group.members] == [0, 1]
+    assert decide([original, mirrored], DecideOptions(views=(), min_similarity=0.9)).groups == []
+
+
+def test_a_hash_match_that_does_not_look_alike_on_small_copies_is_dropped() -> None:
+    noise = np.random.default_rng(0).integers(0, 256, size=256, dtype=np.uint8).tobytes()
+    items = [item("val/bird/a.jpg"), item("val/bird/b.jpg", hash_value=flip(BASE, 8), thumbnail=noise)]
+    assert len(decide(items, DecideOptions(min_similarity=None)).groups) == 1
+    assert decide(items, DecideOptions(min_similarity=0.6)).groups == []
+
+
+def test_an_upscale_has_more_pixels_but_less_detail_and_loses_to_its_source() -> None:
+    items = [item("train/cat/big.jpg", width=448, height=336, size=9000, detail=0.004),
+             item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=224, height=168, size=3000, detail=0.2)]
+    decisions = decide(items, DecideOptions())
+    assert decisions.reasons == {0: "duplicate"}
+
+
+def test_view_margin_asks_pairs_of_other_views_to_be_closer_than_whole_pictures() -> None:
+    whole_pair = [item("train/cat/a.jpg"), item("train/cat/b.jpg", hash_value=flip(BASE, 8))]
+    mirrored_pair = [item("train/cat/a.jpg", mirror=flip(BASE, 40)),
+                     item("train/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, mirror=flip(BASE, 7))]
+    assert len(decide(whole_pair, DecideOptions(threshold=8, view_margin=2)).groups) == 1
+    assert len(decide(mirrored_pair, DecideOptions(threshold=8)).groups) == 1
+    assert decide(mirrored_pair, DecideOptions(threshold=8, view_margin=2)).groups == []
+    assert len(decide(mirrored_pair, DecideOptions(threshold=9, view_margin=2)).groups) == 1
+
+
+def test_a_large_group_of_identical_pictures_keeps_one_without_ranking_by_centrality() -> None:
+    items = [item(f"train/cat/{k:03d}.jpg", digest="placeholder") for k in range(100)]
+    [group] = decide(items, DecideOptions()).groups
+    assert [m.index for m in group.members if m.kept] == [0]  # every rank key ties but the path
+    assert len(decide(items, DecideOptions()).reasons) == 99

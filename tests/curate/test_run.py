@@ -66,7 +66,9 @@ def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     truncated = next(r for r in report["rejected"] if r["path"] == "train/dog/truncated.jpg")
     assert truncated == {"path": "train/dog/truncated.jpg", "split": "train", "class": "dog", "reason": "truncated",
                          "detail": truncated["detail"], "moved_to": "_quarantine/truncated/train/dog/truncated.jpg"}
-    assert report["settings"]["hash"] == "phash,dhash" and report["settings"]["threshold"] == [8, 7]
+    settings = report["settings"]
+    assert settings["hash"] == "phash" and settings["threshold"] == [8] and settings["views"] == ["mirror", "centre"]
+    assert settings["view_margin"] == 2 and settings["min_similarity"] == 0.5
 
 
 def test_undo_restores_every_byte(dataset) -> None:

@@ -3,8 +3,13 @@
 It serves every engine's real response format (see formats.py) over real HTTP on
 127.0.0.1, generated images for every query, and each fault a crawler meets in
 the wild. Special queries: `nothing...` has no results, `changed format` answers
-in a format no parser knows, `faults` lists one URL per fault below, and
+in a format no parser knows, `faults` lists one URL per fault below, `noai` only
+those that carry an X-Robots-Tag header, `busy` lists
+images on a host that answers its first request with 429 and Retry-After: 1, and
 `lawless...` is answered as if no licence filter had been asked for.
+Images can be spread over several image hosts (listeners on their own ports),
+and an engine can be blocked (403 and a captcha page) or garbled (200 and a page
+no parser knows) whatever the query.
 """
 
 from __future__ import annotations
@@ -77,24 +82,39 @@ FAULTS = {
     "/fault/tiny.jpg": "failed:too-small",
     "/fault/bomb.png": "failed:too-many-pixels",
     "/fault/png-named.jpg": "saved",
+    "/fault/noai.jpg": "failed:noai",
+    "/fault/noimageai.jpg": "failed:noai",
+    "/fault/otherbot-noai.jpg": "saved",
 }
 """Each fault URL the `faults` query returns, and the manifest status the crawler must give it."""
+ROBOTS_TAGS = {"noai.jpg": "noai", "noimageai.jpg": "noindex, noimageai", "otherbot-noai.jpg": "otherbot: noai"}
+BLOCK_PAGE = b"<!DOCTYPE html><html><body><h1>Verify you are human</h1><div class='captcha'></div></body></html>"
+BUSY_RETRY_AFTER = "1"
 
 
 class FakeEngine:
     """The catalogue behind every engine, and the image host its results point to."""
 
     def __init__(self, images_per_query: int = 24, image_size: tuple[int, int] = (160, 120),
-                 latency: float = 0.0, noise: bool = False, max_bytes_served: int = 64 * 2**20) -> None:
+                 latency: float = 0.0, noise: bool = False, max_bytes_served: int = 64 * 2**20,
+                 blocked: tuple[str, ...] = (), garbled: tuple[str, ...] = ()) -> None:
         self.images_per_query = images_per_query
         self.image_size = image_size
         self.latency = latency
         self.noise = noise
         self.max_bytes_served = max_bytes_served
+        self.blocked = blocked
+        self.garbled = garbled
         self.base_url = ""
+        self.image_bases: list[str] = []
+        """Where image i of a query lives: image_bases[i % len], or base_url when there are none."""
         self.request_times: defaultdict[str, list[float]] = defaultdict(list)
         self.request_params: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
         self.hosts: dict[str, str] = {}
+        self.user_agents: dict[str, str] = {}
+        self.connections = 0
+        self.busy_refused: str | None = None
+        """The busy image whose first request got the 429."""
         self._images: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -103,10 +123,14 @@ class FakeEngine:
             return []
         if query == "faults":
             return [ImageHit(url=self.base_url + path, title=f"fault {path}") for path in FAULTS]
+        if query == "noai":
+            return [ImageHit(url=f"{self.base_url}/fault/{name}") for name in ROBOTS_TAGS]
+        if query == "busy":
+            return [ImageHit(url=f"{self.image_base(i)}/busy/{i}.jpg") for i in range(self.images_per_query)]
         slug = quote(query, safe="")
         images = [
             ImageHit(
-                url=f"{self.base_url}/img/{slug}/{i}.jpg",
+                url=f"{self.image_base(i)}/img/{slug}/{i}.jpg",
                 thumbnail_url=f"{self.base_url}/img/{slug}/{i}.jpg?thumb=1",
                 source_page=f"{self.base_url}/page/{slug}/{i}",
                 title=f"{query} picture {i}",
@@ -120,6 +144,9 @@ class FakeEngine:
         aliases = [ImageHit(url=f"{self.base_url}/alias/{slug}/0/{k}") for k in (1, 2)]
         shared = [ImageHit(url=f"{self.base_url}/img/{SHARED_IMAGE}/0.jpg")]
         return images + aliases + shared
+
+    def image_base(self, i: int) -> str:
+        return self.image_bases[i % len(self.image_bases)] if self.image_bases else self.base_url
 
     def changed_format(self, query: str) -> bool:
         return query == "changed format"
@@ -150,6 +177,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
+
     def do_GET(self) -> None:
         fake = self.server.fake
         url = urlsplit(self.path)
@@ -158,10 +190,15 @@ class Handler(BaseHTTPRequestHandler):
             fake.request_times[path].append(time.monotonic())
             fake.request_params[path].append(params)
             fake.hosts[path] = self.headers.get("Host", "")
+            fake.user_agents[path] = self.headers.get("User-Agent", "")
             count = len(fake.request_times[path])
         engine, _, rest = path.lstrip("/").partition("/")
         try:
-            if engine in RESPONDERS:
+            if engine in fake.blocked:
+                self.send(Response(403, "text/html", BLOCK_PAGE))
+            elif engine in fake.garbled:
+                self.send(Response(200, "text/html", BLOCK_PAGE))
+            elif engine in RESPONDERS:
                 self.send(RESPONDERS[engine]("/" + rest, params, fake))
             elif engine == "img":
                 time.sleep(fake.latency)
@@ -171,6 +208,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_image(fake.image(rest.rsplit("/", 1)[0]))
             elif engine == "fault":
                 self.fault(rest, count)
+            elif engine == "busy":
+                self.busy(rest)
             else:
                 self.send(Response(404, "text/plain", b"not found"))
         except (BrokenPipeError, ConnectionResetError):
@@ -231,12 +270,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_image(draw_image("tiny", (8, 8)))
         elif name == "bomb.png":
             self.send_image(png_header_only(40_000, 40_000), "image/png")
+        elif name in ROBOTS_TAGS:
+            self.send(Response(200, "image/jpeg", image), {"X-Robots-Tag": ROBOTS_TAGS[name]})
         elif name == "png-named.jpg":
             out = io.BytesIO()
             Image.open(io.BytesIO(image)).save(out, "PNG")
             self.send_image(out.getvalue())
         else:
             self.send(Response(404, "text/plain", b"no such fault"))
+
+    def busy(self, name: str) -> None:
+        """The first request to any busy image is told to come back later; the rest are served."""
+        fake = self.server.fake
+        with fake._lock:
+            first = fake.busy_refused is None
+            if first:
+                fake.busy_refused = f"/busy/{name}"
+        if first:
+            self.send(Response(429, "text/plain", b"slow down"), {"Retry-After": BUSY_RETRY_AFTER})
+        else:
+            self.send_image(fake.image(f"busy/{name}"))
 
     def drip(self, image: bytes) -> None:
         """A valid image sent one byte at a time, slower than any sane timeout."""
@@ -268,18 +321,36 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class FakeServer(ThreadingHTTPServer):
+class Listener(ThreadingHTTPServer):
+    """One socket serving the catalogue: the engines' server, or one of the image hosts beside it."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Clients hang up on the faults on purpose; that is not worth a traceback."""
-
     def __init__(self, fake: FakeEngine, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), Handler)
         self.fake = fake
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hang up on the faults on purpose; that is not worth a traceback."""
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class FakeServer(Listener):
+    """The engines on `port`, and `image_hosts` more listeners (each its own host:port) serving the images."""
+
+    def __init__(self, fake: FakeEngine, port: int = 0, host: str = "127.0.0.1", image_hosts: int = 0) -> None:
+        super().__init__(fake, port, host)
         fake.base_url = f"http://{host}:{self.server_address[1]}"
+        self.image_hosts = [Listener(fake, 0, host) for _ in range(image_hosts)]
+        fake.image_bases = [f"http://{host}:{listener.server_address[1]}" for listener in self.image_hosts]
 
     @property
     def url(self) -> str:
@@ -290,9 +361,10 @@ class FakeServer(ThreadingHTTPServer):
         return {engine: f"{self.url}/{engine}" for engine in RESPONDERS}
 
     def start(self) -> FakeServer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        for listener in [self, *self.image_hosts]:
+            Listener.start(listener)
         return self
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        for listener in [self, *self.image_hosts]:
+            Listener.stop(listener)

@@ -46,10 +46,11 @@ def audit_report(items: Sequence[Item], evidence: Evidence, verdicts: Verdicts, 
     for index in off_topic_items:
         k = row[index]
         top = int(np.argmax(probabilities[k]))
+        action, target = fate(index)
         off_topic.append(OffTopicImage(
             *where(index), nearness=round(float(nearness[k]), 3), top_class=classes[top],
             top_probability=round(float(probabilities[k, top]), 4), origin=origins.get(index, NO_ORIGIN),
-            action=fate(index)[0], moved_to=fate(index)[1]))
+            action=action, moved_to=target))
     stray = set(off_topic_items)
     issues_found = verdicts.issues
     label_issues = []
@@ -58,11 +59,12 @@ def audit_report(items: Sequence[Item], evidence: Evidence, verdicts: Verdicts, 
         index = evidence.indices[k]
         if index in stray:
             continue
+        action, target = fate(index)
         label_issues.append(LabelIssue(
             *where(index), suggested=classes[suggested], score=round(score, 4),
             given_probability=round(float(probabilities[k, evidence.labels[k]]), 4),
             suggested_probability=round(float(probabilities[k, suggested]), 4),
-            origin=origins.get(index, NO_ORIGIN), action=fate(index)[0], moved_to=fate(index)[1]))
+            origin=origins.get(index, NO_ORIGIN), action=action, moved_to=target))
     groups = tuple(
         SemanticGroup(group.id, group.label_conflict, group.leakage, tuple(
             SemanticMember(*where(m.index), similarity=round(verdicts.similarity[m.index], 4), kept=m.kept,

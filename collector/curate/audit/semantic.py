@@ -2,9 +2,9 @@
 copies do even when their perceptual hashes differ.
 
 Similarity is the cosine of instance vectors: embeddings centred on the dataset's mean, less their components along
-the class means. Raw CNN features are all positive, so any two pictures have a high raw cosine (0.93 on average
-for unrelated photos through a random resnet18, a 10% crop 0.988); and two unrelated pictures of one distinct
-class share its direction. Without both, what is left is what tells one picture from another of its class.
+the class means. Raw CNN features are all positive, so any two pictures have a high raw cosine (through a random
+resnet18, 0.93 on average for 30 unrelated generated photos, 0.988 for a 10% crop of one); and two unrelated
+pictures of one distinct class share its direction. Without both, what is left tells one picture from another.
 """
 
 from __future__ import annotations

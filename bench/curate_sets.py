@@ -1,0 +1,315 @@
+"""Labelled duplicate sets for bench/curate_bench.py, built from CIFAR-10 photos (../shared/datasets).
+
+Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 128-400 px with a light camera grain
+(so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
+edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
+16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
+another class (a label conflict). Two recipes make the copies in two different ways, so that a rule chosen on one
+set can be confirmed on sets it has never seen.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import sys
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+from tqdm import tqdm
+
+SPLITS = ("train", "val")
+GRAIN = 3.0  # standard deviation of the grey-level noise added to every original
+CROSS_CLASS_EVERY = 12
+
+
+@dataclass(frozen=True)
+class Pair:
+    original: str
+    copy: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class QualitySet:
+    name: str
+    root: Path
+    photos: list[str]  # relative paths of every good photo (originals and copies)
+    pairs: list[Pair]
+    odd: list[str]  # valid odd files: never to be removed
+    bad: dict[str, str]  # bad file path -> expected reason
+
+
+def extract_cifar(archive: Path, cache: Path) -> Path:
+    """The archive extracted once into the cache; later runs reuse it."""
+    target = cache / "cifar10-jpg"
+    done = cache / ".cifar-extracted"
+    if not done.exists():
+        if not archive.is_file():
+            raise SystemExit(f"error: {archive} not found; pass --cifar PATH to cifar10-jpg.tar.gz")
+        print(f"extracting {archive} into {cache} (once)", file=sys.stderr)
+        with tarfile.open(archive) as tar:
+            tar.extractall(cache, filter="data")
+        done.touch()
+    return target
+
+
+def cifar_files(extracted: Path, subset: str) -> list[tuple[str, Path]]:
+    """(class, path) of every photo of a subset, in a fixed order."""
+    return [(folder.name, path) for folder in sorted((extracted / subset).iterdir()) if folder.is_dir()
+            for path in sorted(folder.iterdir())]
+
+
+def upscaled(source: Path, rng: random.Random) -> Image.Image:
+    """A CIFAR photo as a crawled picture: 128-400 px on its long side, aspect between 3:4 and 4:3."""
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+    long_side = rng.randint(128, 400)
+    short = max(128, round(long_side * rng.uniform(0.75, 1.0)))
+    size = (long_side, short) if rng.random() < 0.5 else (short, long_side)
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def grained(image: Image.Image, seed: int) -> Image.Image:
+    noise = np.random.default_rng(seed).normal(0, GRAIN, size=(image.height, image.width, 1))
+    return Image.fromarray((np.asarray(image) + noise).clip(0, 255).astype(np.uint8), "RGB")
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def watermark(image: Image.Image, style: str, rng: random.Random) -> Image.Image:
+    """Stock-photo marks: a small corner credit (mild), a translucent band with big text (strong), or big
+    translucent text across the middle at an angle (diagonal)."""
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    width, height = base.size
+    if style == "strong":
+        top = rng.randint(height // 4, height // 2)
+        draw.rectangle((0, top, width, top + height // 5), fill=(255, 255, 255, 110))
+        font = ImageFont.load_default(size=max(12, height // 7))
+        draw.text((width // 10, top + height // 40), "STOCKPHOTO", font=font, fill=(20, 20, 20, 200))
+    elif style == "diagonal":
+        font = ImageFont.load_default(size=max(12, height // 6))
+        draw.text((width // 8, height // 3), "© example", font=font, fill=(255, 255, 255, 140))
+        layer = layer.rotate(rng.choice((-30, 30)), Image.Resampling.BICUBIC)
+    else:
+        font = ImageFont.load_default(size=max(9, height // 16))
+        text = "© photo.example"
+        box = draw.textbbox((0, 0), text, font=font)
+        x, y = width - (box[2] - box[0]) - 6, height - (box[3] - box[1]) - 8
+        draw.text((x, y), text, font=font, fill=(255, 255, 255, 190))
+    return Image.alpha_composite(base, layer).convert("RGB")
+
+
+def crop(image: Image.Image, fraction: float, rng: random.Random, corner: bool = False) -> Image.Image:
+    """Remove `fraction` of the width and of the height, split at random between the two sides (or all from one
+    side each, `corner`)."""
+    width, height = image.size
+    cut_w, cut_h = round(width * fraction), round(height * fraction)
+    if corner:
+        left, top = rng.choice((0, cut_w)), rng.choice((0, cut_h))
+    else:
+        left, top = rng.randint(0, cut_w), rng.randint(0, cut_h)
+    return image.crop((left, top, left + width - cut_w, top + height - cut_h))
+
+
+def scaled(image: Image.Image, factor: float, method=Image.Resampling.LANCZOS) -> Image.Image:
+    return image.resize((round(image.width * factor), round(image.height * factor)), method)
+
+
+def rotated(image: Image.Image, degrees: float, rng: random.Random, fill=(0, 0, 0)) -> Image.Image:
+    return image.rotate(rng.choice((-1, 1)) * degrees, Image.Resampling.BICUBIC, fillcolor=fill)
+
+
+Edit = Callable[[Image.Image, random.Random], Image.Image]
+JPEG90 = {"quality": 90}
+
+# Recipe "graded": the edits the rules were first tuned on, mild and strong. Recipe "other": other makers' copies.
+RECIPES: dict[str, dict[str, Edit | None]] = {
+    "graded": {
+        "exact-bytes": None,
+        "resize-mild": lambda im, rng: scaled(im, 0.7),
+        "resize-strong": lambda im, rng: scaled(im, 0.35),
+        "upscale-2x": lambda im, rng: scaled(im, 2.0, Image.Resampling.BICUBIC),
+        "jpeg-50": lambda im, rng: im,
+        "jpeg-15": lambda im, rng: im,
+        "grayscale": lambda im, rng: im.convert("L"),
+        "crop-6": lambda im, rng: crop(im, 0.06, rng),
+        "crop-10": lambda im, rng: crop(im, 0.10, rng),
+        "brightness-20": lambda im, rng: ImageEnhance.Brightness(im).enhance(1 + rng.choice((-1, 1)) * 0.2),
+        "brightness-45": lambda im, rng: ImageEnhance.Brightness(im).enhance(1 + rng.choice((-1, 1)) * 0.45),
+        "watermark-mild": lambda im, rng: watermark(im, "mild", rng),
+        "watermark-strong": lambda im, rng: watermark(im, "strong", rng),
+        "rotate-3": lambda im, rng: rotated(im, 3, rng),
+        "rotate-5": lambda im, rng: rotated(im, 5, rng),
+        "mirror": lambda im, rng: ImageOps.mirror(im),
+    },
+    "other": {
+        "exact-png": None,
+        "resize-0.5": lambda im, rng: scaled(im, 0.5, Image.Resampling.BILINEAR),
+        "upscale-1.5x": lambda im, rng: scaled(im, 1.5, Image.Resampling.LANCZOS),
+        "jpeg-30": lambda im, rng: im,
+        "contrast": lambda im, rng: ImageEnhance.Contrast(im).enhance(rng.choice((0.7, 1.3))),
+        "crop-10-corner": lambda im, rng: crop(im, 0.10, rng, corner=True),
+        "crop-8-resize": lambda im, rng: scaled(crop(im, 0.08, rng), 0.8),
+        "watermark-diagonal": lambda im, rng: watermark(im, "diagonal", rng),
+        "rotate-5-white": lambda im, rng: rotated(im, 5, rng, fill=(255, 255, 255)),
+        "mirror-resize": lambda im, rng: scaled(ImageOps.mirror(im), 0.6),
+        "mirror-jpeg": lambda im, rng: ImageOps.mirror(im),
+        "mirror-crop-5": lambda im, rng: crop(ImageOps.mirror(im), 0.05, rng),
+    },
+}
+QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40}
+EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
+
+
+def make_copy(kind: str, edit: Edit | None, image: Image.Image, original: bytes, rng: random.Random
+              ) -> tuple[bytes, str]:
+    """(bytes, extension) of one copy of `image` (whose file holds `original`)."""
+    if kind == "exact-bytes":
+        return original, "jpg"
+    if kind == "exact-png":
+        with Image.open(io.BytesIO(original)) as decoded:
+            return encode(decoded.convert("RGB"), "PNG"), "png"
+    assert edit is not None
+    return encode(edit(image, rng), quality=QUALITY_OF.get(kind, 90)), "jpg"
+
+
+def odd_files(photos: list[Image.Image], rng: random.Random) -> list[tuple[str, bytes]]:
+    """(name, bytes) of valid files that look nothing like a typical photo; each is distinct (no two share pixels),
+    (sizes differ between calls), and the flat ones are near each other on any perceptual hash."""
+    grey = rng.randint(100, 150)
+    near_black = np.asarray(photos[0].convert("L"), np.uint16) * 239 // 255 + 16  # 16-bit values 16-254
+    cmyk, palette, animated = photos[1].convert("CMYK"), photos[2].quantize(64), io.BytesIO()
+    frames = [photos[3], ImageEnhance.Brightness(photos[3]).enhance(0.8)]
+    frames[0].save(animated, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    white = np.full((rng.randint(150, 250), rng.randint(150, 250), 3), 250, np.uint8)
+    white[::7, ::5] = 249  # a blank scan: paper with faint dust
+    return [
+        ("flat-grey.jpg", encode(Image.new("RGB", (rng.randint(150, 300), 200), (grey,) * 3), quality=90)),
+        ("flat-grey2.png", encode(Image.new("RGB", (180, rng.randint(150, 300)), (grey + 3,) * 3), "PNG")),
+        ("white.jpg", encode(Image.new("RGB", (rng.randint(200, 400), 300), (252, 252, 252)), quality=90)),
+        ("blank-scan.png", encode(Image.fromarray(white), "PNG")),
+        ("black.png", encode(Image.new("L", (rng.randint(100, 300), 120), 0), "PNG")),
+        ("near-black-16bit.png", encode(Image.fromarray(near_black.astype(np.uint16)), "PNG")),
+        ("dark-frame.jpg", encode(ImageEnhance.Brightness(photos[4]).enhance(0.12), quality=90)),
+        ("cmyk.jpg", encode(cmyk, quality=90)),
+        ("palette.png", encode(palette, "PNG")),
+        ("animated.gif", animated.getvalue()),
+    ]
+
+
+def bad_files(photo: Image.Image, rng: random.Random) -> list[tuple[str, str, bytes]]:
+    """(name, expected reason, bytes) of one file of every kind curate must reject, built from a real photo."""
+    jpeg = encode(photo, quality=90)
+    png = encode(photo, "PNG")
+    huffman = jpeg.find(b"\xff\xc4")
+    noise = rng.randbytes(rng.randint(500, 20_000))
+    words = " ".join(rng.choice(("cat", "dog", "photo", "image", "lorem", "ipsum")) for _ in range(200))
+    return [
+        ("empty.jpg", "empty", b""),
+        ("page.jpg", "not-image", b"<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>" +
+         words.encode() + b"</body></html>"),
+        ("drawing.svg", "not-image", (b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
+                                      b'<rect width="200" height="200" fill="teal"/></svg>')),
+        ("notes.jpg", "not-image", words.encode()),
+        ("noise.jpg", "not-image", b"\x00" + noise),
+        ("half.jpg", "truncated", jpeg[: len(jpeg) // 2]),
+        ("most.jpg", "truncated", jpeg[: int(len(jpeg) * 0.9)]),
+        ("half.png", "truncated", png[: len(png) // 2]),
+        ("corrupt.jpg", "undecodable", jpeg[: huffman + 5] + b"\xff" * 16 + jpeg[huffman + 21:]),
+        ("bomb.png", "too-many-pixels", encode(Image.new("1", (9000, 9000)), "PNG")),
+        ("tiny.jpg", "too-small", encode(photo.resize((24, 24)), quality=90)),
+        ("banner.jpg", "extreme-aspect", encode(photo.resize((600, 60)), quality=90)),
+    ]
+
+
+def build_quality_set(extracted: Path, cache: Path, recipe: str, originals: int, odd_sets: int, seed: int
+                      ) -> QualitySet:
+    """Generate (once per recipe, size and seed) the labelled tree; labels in labels.json beside it."""
+    name = f"{recipe}-{originals}-seed{seed}"
+    folder = cache / f"set-{name}"
+    labels = folder / "labels.json"
+    if labels.is_file():
+        data = json.loads(labels.read_text())
+        return QualitySet(name, folder / "data", data["photos"], [Pair(*p) for p in data["pairs"]], data["odd"],
+                          data["bad"])
+    rng = random.Random(f"{recipe}/{seed}")
+    pool = cifar_files(extracted, "train") + cifar_files(extracted, "test")
+    chosen = rng.sample(pool, originals + 5 * odd_sets)
+    classes = sorted({label for label, _ in pool})
+    root = folder / "data"
+    shutil.rmtree(folder, ignore_errors=True)
+    photos: list[str] = []
+    pairs: list[Pair] = []
+    edits = RECIPES[recipe]
+    kinds = list(edits)
+    for number, (label, source) in enumerate(tqdm(chosen[:originals], desc=f"set {name}", unit="img",
+                                                  file=sys.stderr)):
+        image = grained(upscaled(source, rng), rng.randrange(2**32))
+        split = "train" if rng.random() < 0.8 else "val"
+        original_path = f"{split}/{label}/q{number:05d}.jpg"
+        original = encode(image, **JPEG90)
+        write(root / original_path, original)
+        photos.append(original_path)
+        if number % 3 == 2:
+            continue
+        copies_made = number - number // 3
+        kind = kinds[copies_made % len(kinds)]
+        data, extension = make_copy(kind, edits[kind], image, original, rng)
+        copy_split = split if rng.random() < 0.5 else SPLITS[1 - SPLITS.index(split)]
+        other_class = rng.random() < 1 / CROSS_CLASS_EVERY
+        copy_label = rng.choice([c for c in classes if c != label]) if other_class else label
+        copy_path = f"{copy_split}/{copy_label}/q{number:05d}c.{extension}"
+        write(root / copy_path, data)
+        photos.append(copy_path)
+        pairs.append(Pair(original_path, copy_path, kind))
+    odd: list[str] = []
+    rest = chosen[originals:]
+    for number in range(odd_sets):
+        sources = [grained(upscaled(source, rng), rng.randrange(2**32)) for _, source in rest[5 * number:5 * number + 5]]
+        for file_name, data in odd_files(sources, rng):
+            path = f"{rng.choice(SPLITS)}/{rng.choice(classes)}/odd{number:03d}_{file_name}"
+            write(root / path, data)
+            odd.append(path)
+    bad: dict[str, str] = {}
+    for number in range(odd_sets):
+        label, source = rng.choice(pool)
+        for file_name, reason, data in bad_files(upscaled(source, rng), rng):
+            path = f"{rng.choice(SPLITS)}/{label}/bad{number:03d}_{file_name}"
+            write(root / path, data)
+            bad[path] = reason
+    labels.write_text(json.dumps({"photos": photos, "pairs": [[p.original, p.copy, p.kind] for p in pairs],
+                                  "odd": odd, "bad": bad}))
+    return QualitySet(name, root, photos, pairs, odd, bad)
+
+
+def write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def speed_photo(job: tuple[Path, Path, int]) -> None:
+    source, target, seed = job
+    write(target, encode(grained(upscaled(source, random.Random(seed)), seed), **JPEG90))
+
+
+def speed_jobs(extracted: Path, cache: Path, size: int) -> list[tuple[Path, Path, int]]:
+    """`size` distinct photos (the whole archive holds 60,000) as (source, target, seed) jobs for `speed_photo`."""
+    folder = cache / "speed"
+    pool = cifar_files(extracted, "train") + cifar_files(extracted, "test")
+    if size > len(pool):
+        raise SystemExit(f"error: --speed-size {size} is over the {len(pool)} photos in the archive")
+    return [(source, folder / label / f"s{number:05d}.jpg", number) for number, (label, source) in
+            enumerate(pool[:size])]

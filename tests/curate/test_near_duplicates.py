@@ -1,0 +1,149 @@
+"""Near duplicates on real files through the whole pipeline: pictures with nothing to hash stay apart, mirrored
+and slightly rotated copies are found, and the copy that stays is the original, not the edit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from collector.curate.inspect import InspectOptions, inspect_image
+from collector.curate.run import curate
+from tests.curate.conftest import make_photo
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def write(root: Path, files: dict[str, bytes]) -> None:
+    for relative, data in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(data)
+
+
+def photo(seed: int, size: tuple[int, int] = (240, 180)) -> Image.Image:
+    """A photo-like picture with grain: detail down to single pixels, like a camera's."""
+    grain = np.random.default_rng(seed).normal(0, 4, size=(size[1], size[0], 1))
+    return Image.fromarray((np.asarray(make_photo(*size, seed=seed)) + grain).clip(0, 255).astype(np.uint8))
+
+
+def moved(root: Path) -> dict[str, str]:
+    """{original path: quarantine reason} of every file curate moved."""
+    quarantine = root / "_quarantine"
+    return {path.relative_to(quarantine).as_posix().split("/", 1)[1]: path.relative_to(quarantine).parts[0]
+            for path in quarantine.rglob("*") if path.is_file() and path.suffix != ".sqlite"}
+
+
+def phash_distance(a: Path, b: Path) -> int:
+    first, second = (inspect_image(path, InspectOptions()) for path in (a, b))
+    return (first.hashes["phash"] ^ second.hashes["phash"]).bit_count()
+
+
+def test_blank_pictures_in_two_classes_stay_although_their_hashes_match(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    near_black = np.asarray(photo(1).convert("L"), np.uint16) * 238 // 255 + 16  # 16-bit values 16-254: near black
+    write(root, {
+        "train/bird/flat.jpg": jpeg(Image.new("RGB", (200, 150), (128, 128, 128))),
+        "train/dog/deep.png": png(Image.fromarray(near_black)),
+        "train/cat/white.jpg": jpeg(Image.new("RGB", (180, 180), (252, 252, 252))),
+        "train/bird/photo.jpg": jpeg(photo(2)),
+    })
+    assert phash_distance(root / "train/bird/flat.jpg", root / "train/dog/deep.png") <= 8
+    report = curate(root, workers=1, progress=False).to_json()
+    assert report["groups"] == [] and report["label_conflicts"] == 0
+    assert not (root / "_quarantine").exists() or moved(root) == {}
+
+
+def test_identical_blank_pictures_across_classes_are_still_a_label_conflict(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    flat = png(Image.new("RGB", (200, 150), (128, 128, 128)))
+    write(root, {"train/bird/flat.png": flat, "train/dog/flat.png": flat, "train/dog/photo.jpg": jpeg(photo(3))})
+    curate(root, workers=1, progress=False)
+    assert moved(root) == {"train/bird/flat.png": "label-conflict", "train/dog/flat.png": "label-conflict"}
+
+
+def test_a_mirrored_copy_across_splits_is_found_and_leaves_val(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(4)
+    write(root, {"train/cat/p.jpg": jpeg(original), "val/cat/p_mirrored.jpg": jpeg(ImageOps.mirror(original)),
+                 "train/cat/other.jpg": jpeg(photo(5)), "train/dog/q.jpg": jpeg(photo(6)),
+                 "val/cat/q_mirrored.jpg": jpeg(ImageOps.mirror(photo(6)))})
+    assert phash_distance(root / "train/cat/p.jpg", root / "val/cat/p_mirrored.jpg") > 16
+    report = curate(root, workers=1, progress=False).to_json()
+    assert moved(root) == {"val/cat/p_mirrored.jpg": "duplicate", "train/dog/q.jpg": "label-conflict",
+                           "val/cat/q_mirrored.jpg": "label-conflict"}
+    assert report["leakage_pairs_fixed"] == 2 and report["label_conflicts"] == 1
+
+
+def test_a_slightly_rotated_copy_is_found_and_the_upright_original_stays(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(7, (300, 225))
+    rotated = original.rotate(5, Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+    write(root, {"train/cat/p.jpg": jpeg(original), "val/cat/p_rotated.jpg": jpeg(rotated),
+                 "train/cat/other.jpg": jpeg(photo(8))})
+    curate(root, workers=1, progress=False)
+    assert moved(root) == {"val/cat/p_rotated.jpg": "duplicate"}
+
+
+def test_a_watermarked_copy_loses_to_its_original_though_its_file_is_larger(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(9, (320, 240))
+    marked = original.copy()
+    ImageDraw.Draw(marked).text((150, 200), "© stock.example", font=ImageFont.load_default(size=18),
+                                fill=(255, 255, 255))
+    write(root, {"val/cat/p_marked.jpg": jpeg(marked), "train/cat/p.jpg": jpeg(original),
+                 "train/cat/other.jpg": jpeg(photo(10))})
+    assert (root / "val/cat/p_marked.jpg").stat().st_size > (root / "train/cat/p.jpg").stat().st_size
+    curate(root, workers=1, progress=False)
+    assert moved(root) == {"val/cat/p_marked.jpg": "duplicate"}
+
+
+def test_an_upscale_and_a_recompressed_copy_lose_to_their_original(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(11, (224, 168))
+    write(root, {"train/cat/p.jpg": jpeg(original), "train/cat/p_2x.jpg": jpeg(original.resize((448, 336),
+                                                                                               Image.Resampling.BICUBIC)),
+                 "train/dog/q.jpg": jpeg(photo(12), 95), "train/dog/q_again.jpg": jpeg(photo(12), 40),
+                 "train/dog/other.jpg": jpeg(photo(13))})
+    curate(root, workers=1, progress=False)
+    assert moved(root) == {"train/cat/p_2x.jpg": "duplicate", "train/dog/q_again.jpg": "duplicate"}
+
+
+def patterned(seed: int) -> Image.Image:
+    """One shared layout of light and shade (all a 64-bit pHash sees) under a pattern of its own (what the eye
+    sees): two different pictures whose pHashes are 8 bits apart."""
+    size = 256
+    frequency = np.abs(np.fft.fftfreq(size) * size)
+    ring = np.maximum(frequency[:, None], frequency[None, :])
+
+    def band(band_seed: int, low: int, high: int) -> np.ndarray:
+        rng = np.random.default_rng(band_seed)
+        spectrum = (rng.normal(size=(size, size)) + 1j * rng.normal(size=(size, size))) * ((ring >= low) & (
+            ring <= high))
+        values = np.real(np.fft.ifft2(spectrum))
+        return values / values.std()
+
+    grey = 128 + 30 * band(0, 1, 3) + 45 * band(seed, 5, 8) + np.random.default_rng(seed + 10).normal(0, 4,
+                                                                                                        (size, size))
+    return Image.fromarray(grey.clip(0, 255).astype(np.uint8)).convert("RGB")
+
+
+def test_two_different_pictures_at_the_edge_of_the_hash_threshold_are_not_duplicates(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write(root, {"val/bird/a.jpg": jpeg(patterned(1)), "val/bird/b.jpg": jpeg(patterned(2)),
+                 "train/bird/c.jpg": jpeg(photo(14))})
+    assert phash_distance(root / "val/bird/a.jpg", root / "val/bird/b.jpg") <= 8
+    assert curate(root, workers=1, progress=False, dry_run=True, min_similarity=None).groups != []
+    report = curate(root, workers=1, progress=False, dry_run=True).to_json()
+    assert report["groups"] == []
