@@ -41,11 +41,10 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from curate_bench import cifar_files, crop, encode, extract_cifar, pct, table, upscaled, write
 
 import classify
+from bench.curate_bench import pct, table
+from bench.curate_sets import cifar_files, crop, encode, extract_cifar, upscaled, write
 from classify import ModelFile
 from classify.embedding import load_backbone
 from classify.probe import fit_probe
@@ -305,8 +304,7 @@ def hash_pairs(files: list[Path], workers: int) -> set[tuple[int, int]]:
     rejected = [f for f, ins in zip(files, inspections, strict=True) if not ins.ok]
     if rejected:
         raise SystemExit(f"error: curate rejected {len(rejected)} generated images, e.g. {rejected[0]}")
-    decide = options.decide_options()
-    i, j = hash_similar_pairs(inspections, decide.hash_kinds, decide.thresholds(), match_any=decide.match_any)
+    i, j = hash_similar_pairs(inspections, options.decide_options())
     return set(zip(i.tolist(), j.tolist(), strict=True))
 
 
