@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from classify.baselines.data import ImageData, load_builtin, load_folder
+from classify.baselines.experiment import NO_MIRRORING
 from classify.baselines.recipe import make_recipe
 from classify.baselines.train import run_baseline, summarise
 from classify.devices import resolve_device
@@ -92,7 +93,7 @@ def main() -> None:
             cache[dataset] = ImageData(dataset, data.classes, data.train.head(args.limit), data.test.head(args.limit))
         data = cache[dataset]
         recipe = make_recipe(model, data.shape[0] == 1, epochs=args.epochs)
-        result = run_baseline(data, model, recipe, device, runs=runs, compile=cuda, flip=dataset != "mnist")
+        result = run_baseline(data, model, recipe, device, runs=runs, compile=cuda, flip=dataset not in NO_MIRRORING)
         mean, std = summarise(result.accuracies)
         seconds = sum(result.train_seconds) / runs
         results.append({"dataset": dataset, "model": model, "device": str(device), "accuracy_mean": mean,
