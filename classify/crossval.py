@@ -37,24 +37,19 @@ OWN_TRAIN_OPTIONS = ("data", "name", "runs")
 
 
 @dataclass(frozen=True)
-class CrossValOptions:
-    """How the out-of-sample probabilities are made. `backbone` and `weights` are as in `embed` for the probe;
-    in finetune mode `weights` is `classify train --weights` and train options (model, epochs, ...) are passed
+class CrossValOptions(EmbedOptions):
+    """How the out-of-sample probabilities are made: `embed`'s settings for the probe's features, and the folds.
+    In finetune mode `weights` is `classify train --weights` and train options (model, epochs, ...) are passed
     as further keywords. `regularisation` None picks the probe's L2 strength by held-out log loss."""
 
     mode: str = "probe"
     folds: int = 4
     seed: int = 0
     backbone: str | os.PathLike | None = None
-    weights: str | None = None
     regularisation: float | None = None
-    device: str = "auto"
-    batch_size: int = 64
-    workers: int = 2
-    cache: str | os.PathLike | None = None
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mode not in MODES:
             raise ClassifyError(f"unknown mode {self.mode!r}; choose {' or '.join(MODES)}")
         if self.folds < 2:
@@ -169,9 +164,7 @@ def _probe_folds(features: np.ndarray, labels: np.ndarray, classes: int, fold: n
 
 def cross_validate_probe(paths: list[Path], labels: np.ndarray, classes: list[str], settings: CrossValOptions
                          ) -> CrossValidation:
-    embedded = embed_files(load_backbone(settings.backbone, settings.weights), paths,  # type: ignore[arg-type]
-                           EmbedOptions(device=settings.device, batch_size=settings.batch_size,
-                                        workers=settings.workers, cache=settings.cache, progress=settings.progress))
+    embedded = embed_files(load_backbone(settings.backbone, settings.weights), paths, settings)  # type: ignore[arg-type]
     given = labels[kept_positions(paths, embedded.paths)]
     fold = assign_folds(given, settings.folds, settings.seed)
     probabilities, strength = probe_folds(embedded.vectors, given, len(classes), fold, settings.regularisation,
