@@ -14,15 +14,13 @@ from PIL import Image
 from .addresses import AddressPolicy
 from .check import CHECK_QUERY, format_checks, run_checks
 from .classes import ClassSpecError, build_specs
-from .console import route_warnings
+from .console import one_line_errors, route_warnings
 from .crawl import CollectOptions, run_sync
 from .engines import DEFAULT_ENGINE, ENGINES
-from .errors import CollectorError, describe_os_error
 from .fetch import FetchLimits
 from .licenses import LicenseError, LicenseFilter
 from .summary import format_table
 
-USAGE = 2
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -39,14 +37,6 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 20MB or 500k", param, ctx)
         number, unit = match.groups()
         return int(float(number) * 1024 ** " kmg".index(unit.lower() or " "))
-
-
-class CommandError(click.ClickException):
-    """A one-line `Error: ...` with its exit status (1, or 2 for a mistake in the options)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class LicenseSpec(click.ParamType):
@@ -69,7 +59,7 @@ def report_checks(names: list[str], endpoints: dict[str, str], query: str, timeo
     else:
         click.echo(format_checks(checks))
     if not any(c.works for c in checks):
-        raise CommandError(f"none of the {len(checks)} engines works from here")
+        raise click.ClickException(f"none of the {len(checks)} engines works from here")
 
 
 def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
@@ -181,22 +171,17 @@ def main(names, class_names, classes_file, queries, engines, out, pages, per_cla
         return
     engine_names = tuple(ENGINES) if "all" in engines else tuple(dict.fromkeys(engines)) or (DEFAULT_ENGINE,)
     try:
-        specs = build_specs([*class_names, *names], classes_file, list(queries))
-        options = CollectOptions(
-            out=out, engines=engine_names, pages=pages, per_class=per_class, max_pages=max_pages,
-            val_fraction=val_fraction, seed=seed,
-            concurrency=concurrency, per_host=per_host, min_side=min_side, endpoints=parse_endpoints(endpoints),
-            limits=FetchLimits(timeout=timeout, max_bytes=max_bytes, retries=retries),
-            policy=AddressPolicy.allow_all() if allow_private_addresses else AddressPolicy(),
-            respect_noai=not ignore_noai, contact=contact, dry_run=dry_run, progress=not quiet, license=license_,
-        )
-        summary = run_sync(specs, options)
-    except ClassSpecError as error:
-        raise CommandError(str(error), USAGE) from None
-    except CollectorError as error:
-        raise CommandError(str(error)) from None
-    except OSError as error:
-        raise CommandError(describe_os_error(error)) from None
+        with one_line_errors(usage=(ClassSpecError,)):
+            specs = build_specs([*class_names, *names], classes_file, list(queries))
+            options = CollectOptions(
+                out=out, engines=engine_names, pages=pages, per_class=per_class, max_pages=max_pages,
+                val_fraction=val_fraction, seed=seed,
+                concurrency=concurrency, per_host=per_host, min_side=min_side, endpoints=parse_endpoints(endpoints),
+                limits=FetchLimits(timeout=timeout, max_bytes=max_bytes, retries=retries),
+                policy=AddressPolicy.allow_all() if allow_private_addresses else AddressPolicy(),
+                respect_noai=not ignore_noai, contact=contact, dry_run=dry_run, progress=not quiet, license=license_,
+            )
+            summary = run_sync(specs, options)
     except KeyboardInterrupt:
         click.echo("interrupted: run the same command again to resume", err=True)
         sys.exit(130)

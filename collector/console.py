@@ -42,12 +42,22 @@ def format_table(rows: Sequence[Sequence[object]], *, right: Collection[int] = (
     return "\n".join(lines)
 
 
+class OneLineError(click.ClickException):
+    """One `Error: ...` line with its exit code: 1, or 2 for a mistake in the options."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(_first_line(message))
+        self.exit_code = exit_code
+
+
 @contextmanager
-def one_line_errors() -> Iterator[None]:
+def one_line_errors(*, usage: tuple[type[CollectorError], ...] = ()) -> Iterator[None]:
     """Turn every mistake a user can make (CollectorError) and every failure of the disk (OSError) into one
-    `Error: ...` line and exit code 1."""
+    `Error: ...` line and exit code 1; the errors in `usage` are mistakes in the options, exit code 2."""
     try:
         yield
+    except usage as error:
+        raise OneLineError(str(error), exit_code=2) from None
     except CollectorError as error:
         raise click.ClickException(_first_line(str(error))) from None
     except OSError as error:
