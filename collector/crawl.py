@@ -112,12 +112,13 @@ async def run(specs: list[ClassSpec], options: CollectOptions) -> Summary:
         manifest.close()
         with contextlib.suppress(OSError):
             (options.out / TMP_DIR).rmdir()
-    refresh_credits(options.out, summary)
+    update_credits(options.out, summary)
     return summary
 
 
-def refresh_credits(out: Path, summary: Summary) -> None:
-    """Rewrite metadata.jsonl and the dataset card so they describe the images now on disk."""
+def update_credits(out: Path, summary: Summary) -> None:
+    """Rewrite metadata.jsonl and the dataset card so they describe the images now on disk; their warnings join
+    the summary (curate, with no summary, uses credits.refresh_credits)."""
     try:
         for message in write_credits(out):
             summary.warnings.append(message)
