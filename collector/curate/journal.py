@@ -275,6 +275,7 @@ class Journal:
             conflicts.append(f"{op.source}: a file is there again, so {op.target} stays in quarantine")
             return 0
         self._move(op.target, op.source)
+        self._remove_if_emptied(target.parent)
         return 1
 
     def _remove_reports(self, run_id: int) -> None:
@@ -306,6 +307,16 @@ class Journal:
             os.replace(self.root / source, destination)
         except OSError as error:
             raise JournalError(f"cannot move {source} to {target}: {error.strerror or error}") from error
+
+    def _remove_if_emptied(self, folder: Path) -> None:
+        """A folder in the dataset that a move (a relabel into a split that lacked the class) filled and the undo
+        emptied goes too: an empty class folder would make a class with no images."""
+        if QUARANTINE in folder.relative_to(self.root).parts[:1]:
+            return
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
     def _prune_quarantine(self) -> None:
         """Remove the folders the moves created and that are empty again."""

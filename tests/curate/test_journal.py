@@ -138,3 +138,22 @@ def test_undo_removes_a_written_copy_only_while_its_bytes_are_unchanged(root: Pa
     assert result.restored == 0 and len(result.conflicts) == 1
     assert (root / "train/cat/a.jpg").read_bytes() == b"edited by hand"
     assert (root / "_quarantine/normalized/train/cat/a.jpg").read_bytes() == b"a.jpg" * 100
+
+
+def test_undo_of_a_move_into_a_new_class_folder_removes_that_folder_again(root: Path) -> None:
+    relabel = [Operation("relabel", "train/cat/a.jpg", "train/dog/a.jpg")]
+    journal = Journal(root)
+    journal.apply(journal.record(relabel), relabel, None)
+    assert (root / "train/dog/a.jpg").is_file()
+    journal.undo_last(None)
+    assert (root / "train/cat/a.jpg").is_file() and not (root / "train/dog").exists()
+
+
+def test_undo_keeps_a_class_folder_that_still_holds_files(root: Path) -> None:
+    (root / "train/dog").mkdir()
+    (root / "train/dog/own.jpg").write_bytes(b"dog")
+    relabel = [Operation("relabel", "train/cat/a.jpg", "train/dog/a.jpg")]
+    journal = Journal(root)
+    journal.apply(journal.record(relabel), relabel, None)
+    journal.undo_last(None)
+    assert (root / "train/dog/own.jpg").read_bytes() == b"dog"
