@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from ..errors import CollectorError
 from .audit.judge import ACTIONS, AuditRules
 from .audit.offtopic import OffTopicRule
-from .decide import VIEWS, DecideOptions
-from .inspect import HASHERS, InspectOptions, QualityThresholds
+from .decide import DecideOptions
+from .inspect import HASHERS, VIEWS, InspectOptions, QualityThresholds
 
 # Chosen by bench/curate_bench.py on one set of 1,500 CIFAR-10 photos with 1,000 edited copies, confirmed on two
 # held-out sets: pHash within 8 bits (6 through the mirrored or centre view), small grey copies correlated at 0.5 or
