@@ -2,12 +2,12 @@
 
 Rules, in order: broken files leave for their reason; with `reject_quality`, poor images leave as `quality-<flag>`;
 the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find).
-Hashes are compared across views (as is, mirrored, centre), so a mirrored, slightly rotated or cropped copy is
-found; a pair must then look alike on small grey copies (`min_similarity`), and a picture with no structure to
-hash (`min_structure`) matches only by its pixels. In each group the least-edited member stays; the others leave
-as `duplicate`. A group spanning classes is a label conflict and leaves whole (`label-conflict`) unless
-`keep_conflicts`, which keeps the best of each class but only in the split of the group's best member, so no near
-pair is ever left across splits (leakage).
+Hashes are compared across views (as is, mirrored, the centre and the corners, the mirrored centre), so a
+mirrored, slightly rotated or cropped copy is found; a pair must then look alike on small grey copies of the
+matched views (`min_similarity`), and a picture with no structure to hash (`min_structure`) matches only by its
+pixels. In each group the least-edited member stays; the others leave as `duplicate`. A group spanning classes is
+a label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class
+but only in the split of the group's best member, so no near pair is ever left across splits (leakage).
 """
 
 from __future__ import annotations
@@ -19,16 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inspect import THUMBNAIL_SIDE, Inspection
+from .inspect import MIRROR_OF, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
 from .layout import Entry
 from .neighbours import near_pairs, union_groups
 
 QUALITY_FLAGS = ("dark", "bright", "blurry", "low-information", "grayscale", "odd-size")
 # Among otherwise equal copies, train keeps its copy over val.
 SPLIT_PREFERENCE = {"train": 3, "": 3, "val": 2, "test": 1}
-# The whole picture and the views `inspect` hashes besides it; a mirrored thumbnail is the whole one flipped.
-WHOLE = "whole"
-VIEWS = ("mirror", "centre")
 # Grey-level spread under which a picture's hash is noise. Measured: the least spread of 5,000 CIFAR-10 photos is
 # 6.8 (so 2.0 keeps them even at 30% exposure); the bench's flat, white, blank-scan and near-black 16-bit files
 # measure 0.0, its dark frames (12% exposure) 5.2-6.5.
@@ -222,14 +219,15 @@ def view_hash(inspection: Inspection, view: str, kind: str) -> int:
 
 def view_thumbnails(inspections: Sequence[Inspection], views: tuple[str, ...]) -> np.ndarray:
     """One row per (view, picture), in `_view_pairs`' order: the grey copy less its mean, scaled to length 1, so
-    that a dot product is the correlation of two views."""
-    side = THUMBNAIL_SIDE
-    whole = np.array([np.frombuffer(ins.thumbnail, np.uint8) for ins in inspections], np.float32).reshape(-1, side,
-                                                                                                           side)
-    by_view = {WHOLE: whole, "mirror": whole[:, :, ::-1],
-               "centre": np.array([np.frombuffer(ins.centre_thumbnail, np.uint8) for ins in inspections],
-                                  np.float32).reshape(-1, side, side)}
-    rows = np.concatenate([by_view[view].reshape(len(inspections), -1) for view in views])
+    that a dot product is the correlation of two views. A mirrored view's copy is its source's flipped."""
+
+    def grey(view: str) -> np.ndarray:
+        source = MIRROR_OF.get(view, view)
+        copies = np.array([np.frombuffer(ins.thumbnails[source], np.uint8) for ins in inspections], np.float32)
+        copies = copies.reshape(-1, THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+        return copies[:, :, ::-1] if view in MIRROR_OF else copies
+
+    rows = np.concatenate([grey(view).reshape(len(inspections), -1) for view in views])
     rows -= rows.mean(axis=1, keepdims=True)
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from collector.curate.decide import DecideOptions, Item, decide
-from collector.curate.inspect import Inspection
+from collector.curate.inspect import MIRROR_OF, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
 BASE = 0x0F0F_3C3C_A5A5_5A5A
@@ -20,16 +20,21 @@ RAMP = bytes(16 * column for _ in range(16) for column in range(16))
 def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: int = 1000, width: int = 200,
          height: int = 150, reason: str | None = None, flags: tuple[str, ...] = (), structure: float = 50.0,
          mirror: int | None = None, thumbnail: bytes = RAMP, detail: float = 0.2) -> Item:
-    """A hand-made item; its mirror view hashes far from everything unless `mirror` says otherwise."""
+    """A hand-made item; its mirrored views hash far from everything unless `mirror` says otherwise, its crops as
+    the whole picture."""
     split, class_name = (path.split("/")[:2] if path.count("/") == 2 else ("", path.split("/")[0]))
     hashes = {} if reason else {"phash": hash_value}
-    views = {} if reason else {"mirror": {"phash": hash_value ^ ALL_BITS if mirror is None else mirror},
-                               "centre": {"phash": hash_value}}
+    views = {} if reason else every_view(hashes, {"phash": hash_value ^ ALL_BITS if mirror is None else mirror})
+    thumbnails = {name: thumbnail for name in (WHOLE, *VIEWS) if name not in MIRROR_OF}
     inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
                             size, None if reason else (digest or path), hashes, flags,
-                            {"brightness": 100.0, "structure": structure, "detail": detail}, views, thumbnail,
-                            thumbnail)
+                            {"brightness": 100.0, "structure": structure, "detail": detail}, views, thumbnails)
     return Item(Entry(path, split, class_name), inspection)
+
+
+def every_view(hashes: dict[str, int], mirrored: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`mirrored` for the mirrored views, `hashes` for the crops."""
+    return {view: mirrored if view in MIRROR_OF else hashes for view in VIEWS}
 
 
 def flip(value: int, bits: int) -> int:
@@ -140,7 +145,7 @@ def test_combined_hashes_must_be_near_on_every_kind_or_with_match_any_on_one() -
     def with_hashes(path: str, phash: int, dhash: int) -> Item:
         plain = item(path)
         hashes = {"phash": phash, "dhash": dhash}
-        views = {"mirror": {kind: value ^ ALL_BITS for kind, value in hashes.items()}, "centre": hashes}
+        views = every_view(hashes, {kind: value ^ ALL_BITS for kind, value in hashes.items()})
         return Item(plain.entry, replace(plain.inspection, hashes=hashes, views=views))
 
     items = [with_hashes("train/cat/a.jpg", BASE, BASE), with_hashes("train/cat/b.jpg", flip(BASE, 2),

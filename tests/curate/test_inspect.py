@@ -12,9 +12,10 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from collector.curate.inspect import (
+    VIEWS,
     InspectOptions,
     QualityThresholds,
     describe_non_image,
@@ -239,6 +240,30 @@ def test_hashes_are_imagehash_values_as_64_bit_ints(tmp_path: Path) -> None:
         assert str(imagehash.dhash(image)) == hash_to_hex(result.hashes["dhash"])
     assert imagehash.hex_to_hash(hash_to_hex(result.hashes["ahash"])) == imagehash.average_hash(Image.open(path))
     assert all(0 <= value < 2**64 for value in result.hashes.values())
+
+
+def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    make_photo(128, 96, seed=34).save(path)  # within the analysis size: hashed as it is
+    result = inspect_image(path, InspectOptions())
+    grey = Image.open(path).convert("L")
+    # 90% of each side leaves 12 x 10 px (even, so the centre is cut 6 and 5 px from each side)
+    crops = {"centre": (6, 5, 122, 91), "top-left": (0, 0, 116, 86), "top-right": (12, 0, 128, 86),
+             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96)}
+    expected = {name: grey.crop(box) for name, box in crops.items()}
+    expected |= {"mirror": ImageOps.mirror(grey), "mirror-centre": ImageOps.mirror(expected["centre"])}
+    assert set(result.views) == set(VIEWS) == set(expected)
+    for name, picture in expected.items():
+        assert hash_to_hex(result.views[name]["phash"]) == str(imagehash.phash(picture)), name
+
+
+def test_a_copy_cut_from_one_corner_hashes_as_that_corner_view_of_its_original(tmp_path: Path) -> None:
+    photo = make_photo(128, 96, seed=35)
+    photo.save(tmp_path / "original.png")
+    photo.crop((12, 10, 128, 96)).save(tmp_path / "cut.png")
+    original, cut = (inspect_image(tmp_path / name, InspectOptions()) for name in ("original.png", "cut.png"))
+    assert (original.hashes["phash"] ^ cut.hashes["phash"]).bit_count() > 8
+    assert original.views["bottom-right"]["phash"] == cut.hashes["phash"]
 
 
 def test_near_copies_hash_close_and_other_pictures_far(tmp_path: Path) -> None:

@@ -74,6 +74,38 @@ def test_a_mirrored_copy_across_splits_is_found_and_leaves_val(tmp_path: Path) -
     assert report["leakage_pairs_fixed"] == 2 and report["label_conflicts"] == 1
 
 
+def test_a_corner_cropped_copy_across_splits_is_found_through_a_corner_view_and_leaves_val(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(15, (300, 225))
+    write(root, {"train/cat/p.jpg": jpeg(original), "val/cat/p_corner.jpg": jpeg(original.crop((30, 22, 300, 225))),
+                 "train/cat/other.jpg": jpeg(photo(16)), "val/cat/third.jpg": jpeg(photo(17))})
+    assert phash_distance(root / "train/cat/p.jpg", root / "val/cat/p_corner.jpg") > 8
+    before = curate(root, workers=1, progress=False, dry_run=True, views=("mirror", "centre")).to_json()
+    assert before["groups"] == []
+    report = curate(root, workers=1, progress=False).to_json()
+    assert moved(root) == {"val/cat/p_corner.jpg": "duplicate"}
+    assert report["leakage_pairs_fixed"] == 1
+
+
+def test_a_mirrored_and_cropped_copy_in_another_class_is_a_label_conflict(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(18, (300, 225))
+    copy = ImageOps.mirror(original).crop((8, 10, 292, 217))
+    write(root, {"train/cat/p.jpg": jpeg(original), "train/dog/p_mirrored.jpg": jpeg(copy),
+                 "train/cat/other.jpg": jpeg(photo(19)), "train/dog/third.jpg": jpeg(photo(20))})
+    assert phash_distance(root / "train/cat/p.jpg", root / "train/dog/p_mirrored.jpg") > 16
+    report = curate(root, workers=1, progress=False).to_json()
+    assert moved(root) == {"train/cat/p.jpg": "label-conflict", "train/dog/p_mirrored.jpg": "label-conflict"}
+    assert report["label_conflicts"] == 1
+
+
+def test_different_photos_stay_apart_through_every_view(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write(root, {f"{('train', 'val')[k % 2]}/cat/{k}.jpg": jpeg(photo(30 + k, (240 + 8 * k, 180))) for k in range(16)})
+    report = curate(root, workers=1, progress=False, dry_run=True, min_similarity=None).to_json()
+    assert report["groups"] == []
+
+
 def test_a_slightly_rotated_copy_is_found_and_the_upright_original_stays(tmp_path: Path) -> None:
     root = tmp_path / "data"
     original = photo(7, (300, 225))

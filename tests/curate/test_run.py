@@ -67,7 +67,9 @@ def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     assert truncated == {"path": "train/dog/truncated.jpg", "split": "train", "class": "dog", "reason": "truncated",
                          "detail": truncated["detail"], "moved_to": "_quarantine/truncated/train/dog/truncated.jpg"}
     settings = report["settings"]
-    assert settings["hash"] == "phash" and settings["threshold"] == [8] and settings["views"] == ["mirror", "centre"]
+    assert settings["hash"] == "phash" and settings["threshold"] == [8]
+    assert settings["views"] == ["mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left",
+                                 "bottom-right"]
     assert settings["view_margin"] == 2 and settings["min_similarity"] == 0.5
 
 
