@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
-from .recompression import TRACES, recompression_traces
+from .recompression import TRACES, measured_box, recompression_traces
 from .rgb import to_rgb, upright
 
 HASHERS = {
@@ -279,7 +279,8 @@ def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np
     first channel is no luminance, so it has none."""
     if table is None or stored.mode not in ("RGB", "L"):
         return dict.fromkeys(TRACES, 0.0)
-    return recompression_traces(np.asarray(rgb if stored is image else _to_rgb(stored)), table)
+    pixels = rgb if stored is image else _to_rgb(stored)
+    return recompression_traces(np.asarray(pixels.crop(measured_box(*pixels.size))), table, pixels.width)
 
 
 def centre_view(grey: Image.Image) -> Image.Image:

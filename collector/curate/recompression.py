@@ -4,8 +4,9 @@ A JPEG's decoded luminance, cut into 8x8 blocks on its own grid and transformed,
 quantisation table. A copy made by editing a decoded JPEG and saving it again keeps part of the earlier lattice as
 well. Mirrored, the earlier grid lies at another phase (unless the width is a multiple of 8, where a mirror is
 lossless and leaves nothing). Brightened or with a contrast change, every coefficient was scaled between two
-quantisations by the same steps, which leaves periodic empty or doubled bins in the histogram of its quantised
-values; a single compression leaves a smooth, geometric one. Pure functions on arrays; `inspect` feeds them.
+quantisations by the same steps: stretched, some quantised values can no longer occur, which leaves periodic empty
+bins in their histogram (shrunk, each bin takes about two earlier values, nearly evenly, which leaves little); a
+single compression leaves a smooth, geometric histogram. Pure functions on arrays; `inspect` feeds them.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def tested_values(luma: np.ndarray, table: np.ndarray, dx: int = 0, dy: int = 0)
 
 
 def lattice_distance(luma: np.ndarray, table: np.ndarray, dx: int = 0, dy: int = 0) -> float:
-    """Mean distance of the non-zero coefficients on the grid at (dx, dy) to the nearest step of `table`: near 0
-    on a grid the picture was quantised on, about 0.25 or more elsewhere."""
+    """Mean distance of the coefficients (of half a step or more) on the grid at (dx, dy) to the nearest step of
+    `table`: near 0 on a grid the picture was quantised on, about 0.25 elsewhere."""
     values = tested_values(luma, table, dx, dy)
     offsets = np.abs(values - np.rint(values))[np.abs(values) >= 0.5]
     return float(offsets.mean()) if offsets.size else 0.0
@@ -107,11 +108,16 @@ def scaling_trace(luma: np.ndarray, table: np.ndarray) -> float:
     return float(deviation[measured].mean())
 
 
-def recompression_traces(rgb: np.ndarray, table: np.ndarray) -> dict[str, float]:
-    """Both traces of an RGB array decoded from a JPEG whose luminance table is `table`, measured on its central
-    window (cut at a multiple of 8 pixels, so every phase keeps its meaning)."""
-    height, width = rgb.shape[:2]
+def measured_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the part of a picture the traces read: its central window and a block's margin
+    for the shifted grids, cut at multiples of 8 pixels so that every phase keeps its meaning."""
     margin = WINDOW + BLOCK
     left, top = max(0, (width - margin) // 2 // BLOCK * BLOCK), max(0, (height - margin) // 2 // BLOCK * BLOCK)
-    luma = luminance(rgb[top:top + margin, left:left + margin])
+    return left, top, min(width, left + margin), min(height, top + margin)
+
+
+def recompression_traces(rgb: np.ndarray, table: np.ndarray, width: int) -> dict[str, float]:
+    """Both traces of the `measured_box` of a picture `width` pixels wide, as RGB decoded from a JPEG whose
+    luminance table is `table`."""
+    luma = luminance(rgb)
     return {"mirror_trace": mirror_trace(luma, table, width), "scaling_trace": scaling_trace(luma, table)}

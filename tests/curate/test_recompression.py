@@ -13,7 +13,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from collector.curate.decide import MIRROR_TRACE, SCALING_TRACE, Item, edit_traces, rank
 from collector.curate.inspect import InspectOptions, inspect_image, luminance_table
 from collector.curate.layout import Entry
-from collector.curate.recompression import TRACES, mirror_trace, recompression_traces, scaling_trace
+from collector.curate.recompression import TRACES, measured_box, mirror_trace, recompression_traces, scaling_trace
 from collector.curate.run import curate
 from tests.curate.conftest import make_photo
 
@@ -39,7 +39,8 @@ def traces(data: bytes) -> dict[str, float]:
     with Image.open(io.BytesIO(data)) as image:
         table = luminance_table(image)
         assert table is not None
-        return recompression_traces(np.asarray(image.convert("RGB")), table)
+        rgb = image.convert("RGB")
+        return recompression_traces(np.asarray(rgb.crop(measured_box(*rgb.size))), table, rgb.width)
 
 
 @pytest.mark.parametrize("quality", [60, 75, 90, 95])
