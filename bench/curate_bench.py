@@ -288,7 +288,8 @@ def inspect_files(files: list[Path], workers: int, desc: str) -> list[Inspection
 
 def code_digest() -> str:
     """What the inspections of a set depend on: the code that makes them."""
-    sources = [ROOT / "collector" / name for name in ("validate.py", "curate/inspect.py", "curate/rgb.py")]
+    sources = [ROOT / "collector" / name for name in ("validate.py", "curate/inspect.py", "curate/rgb.py",
+                                                       "curate/recompression.py")]
     return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
 
 

@@ -165,6 +165,11 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, min_similarity, kee
     ROOT/curate_report.html and ROOT/curate_report.json; ROOT/manifest.sqlite, when
     there is one, records every move.
 
+    Of each duplicate group the least-edited copy stays: the one closest to the
+    others, then colour over grey, then a JPEG without traces of an edit of an
+    earlier JPEG (a mirrored grid, stretched quantisation steps) over one with
+    them, then the most detail, most pixels, finest JPEG steps, smallest file.
+
     \b
     Examples:
       curate data/ --dry-run

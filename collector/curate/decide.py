@@ -33,6 +33,11 @@ MIN_STRUCTURE = 2.0
 # Colourfulness under which a copy counts as grey (QualityThresholds.grayscale): a grey copy of a colour photo is
 # an edit, the reverse is not.
 GREY_COLOUR = 0.02
+# Recompression traces (recompression.py) over which a JPEG counts as edited from an earlier JPEG: just above the
+# highest of 937 originals (CIFAR-10 photos upscaled, JPEG 90) of the selection set, where they measured at most
+# 0.0095 and 16.9; 53% of mirrored and 16-29% of brightened copies made from those files cross them.
+MIRROR_TRACE = 0.01
+SCALING_TRACE = 17.0
 # Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
 CENTRALITY_LIMIT = 64
 # Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
@@ -248,12 +253,26 @@ def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list
 
 def rank(item: Item, centrality: int = 0) -> tuple:
     """Sort key of the least-edited copy: closest to the rest of its group, then in colour over a grey copy, then
-    most detail, then most pixels (a crop has fewer), then finest JPEG steps, then smallest file (with all of those
-    equal, extra bytes are an overlay: text, a border, a filled corner), then train over val, then path order."""
+    fewest recompression traces, then most detail, then most pixels (a crop has fewer), then finest JPEG steps, then
+    smallest file (with all of those equal, extra bytes are an overlay: text, a border, a filled corner), then train
+    over val, then path order.
+
+    The traces (recompression.py) tell a JPEG edited from a decoded JPEG and saved again: mirrored (an earlier grid
+    at another phase) or with its tones scaled (brightness, contrast: earlier steps scaled). They come before detail,
+    which differs between such copies by noise. Their thresholds lie just above the highest value among the 937
+    originals of bench/curate_keep_original.py's selection set, so a file compressed once is almost never taken
+    for a copy; a mirror or tone edit of an uncompressed source leaves no trace, and then size decides by chance.
+    """
     ins = item.inspection
     colourless = ins.metrics.get("colour", 1.0) < GREY_COLOUR
-    return (centrality, colourless, -detail_level(ins), -ins.width * ins.height, ins.metrics.get("jpeg_step", 0.0),
-            ins.size, -SPLIT_PREFERENCE.get(item.entry.split, 0), item.entry.path)
+    return (centrality, colourless, edit_traces(ins), -detail_level(ins), -ins.width * ins.height,
+            ins.metrics.get("jpeg_step", 0.0), ins.size, -SPLIT_PREFERENCE.get(item.entry.split, 0), item.entry.path)
+
+
+def edit_traces(inspection: Inspection) -> int:
+    """How many recompression traces (a mirrored earlier grid, scaled earlier steps) are over their thresholds."""
+    metrics = inspection.metrics
+    return (metrics.get("mirror_trace", 0.0) > MIRROR_TRACE) + (metrics.get("scaling_trace", 0.0) > SCALING_TRACE)
 
 
 def detail_level(inspection: Inspection) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
+from .recompression import TRACES, measured_box, recompression_traces
 from .rgb import to_rgb, upright
 
 HASHERS = {
@@ -178,10 +179,10 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
         raise _Rejected("empty", "the file has zero bytes")
     handle.seek(0)
     image = _open(head, handle, options.max_pixels, seen)
-    compression = jpeg_step(image)
+    compression, table = jpeg_step(image), luminance_table(image)
     animated = _is_animated(image)
     _load(image)
-    image = upright(image)
+    stored, image = image, upright(image)
     width, height = image.size
     seen.width, seen.height = width, height
     if min(width, height) < options.min_side:
@@ -198,7 +199,7 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     views = view_hashes(pictures, options.hash_kinds)
     hashes = views.pop(WHOLE)
     metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
-                                                    "jpeg_step": compression}
+                                                    "jpeg_step": compression} | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: thumbnail(picture) for name, picture in pictures.items() if name not in MIRROR_OF}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
@@ -281,6 +282,21 @@ def jpeg_step(image: Image.Image) -> float:
     lossless file. A recompressed copy has coarser steps than its source."""
     tables = getattr(image, "quantization", None)
     return float(np.mean(tables[min(tables)])) if tables else 0.0
+
+
+def luminance_table(image: Image.Image) -> np.ndarray | None:
+    """A JPEG's luminance quantisation table as 8x8 steps in natural order (as Pillow gives it); None otherwise."""
+    tables = getattr(image, "quantization", None)
+    return np.array(tables[min(tables)], np.float32).reshape(8, 8) if tables else None
+
+
+def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np.ndarray | None) -> dict[str, float]:
+    """Recompression traces on the pixels as stored (the grid is the file's, before any EXIF turn); a CMYK JPEG's
+    first channel is no luminance, so it has none."""
+    if table is None or stored.mode not in ("RGB", "L"):
+        return dict.fromkeys(TRACES, 0.0)
+    pixels = rgb if stored is image else _to_rgb(stored)
+    return recompression_traces(np.asarray(pixels.crop(measured_box(*pixels.size))), table, pixels.width)
 
 
 def view_images(grey: Image.Image) -> dict[str, Image.Image]:
