@@ -17,7 +17,7 @@ from ..decide import DecideOptions, Group, Item, decide_group
 from ..neighbours import union_groups
 from .confident import LabelIssues, find_label_issues
 from .offtopic import OffTopic, OffTopicRule, find_off_topic
-from .semantic import instance_vectors, similar_pairs
+from .semantic import NEIGHBOURS, copy_pairs, grey_copies, instance_vectors, pixel_similarity
 
 ACTIONS = ("report", "quarantine", "relabel")
 # Quarantine reasons of the audit's findings (folders under _quarantine/).
@@ -86,8 +86,10 @@ def judge(items: Sequence[Item], evidence: Evidence, rules: AuditRules, options:
 def semantic_groups(items: Sequence[Item], indices: Sequence[int], vectors: np.ndarray, threshold: float,
                     options: DecideOptions) -> tuple[list[Group], dict[int, float], int]:
     """Groups of near-copies among `items[indices]` (row k of the instance `vectors` is `items[indices[k]]`),
-    with the kept member as the hash pass picks it, each member's similarity to it, and the pairs across splits."""
-    left, right, _ = similar_pairs(vectors, threshold)
+    with the kept member as the hash pass picks it, each member's pixel similarity to it, and the pairs across
+    splits."""
+    whole, centre = grey_copies([items[i].inspection for i in indices])
+    left, right, _ = copy_pairs(vectors, whole, centre, NEIGHBOURS, threshold)
     index = np.asarray(indices, dtype=np.int64)
     groups, similarity = [], {}
     for number, local in enumerate(union_groups(len(index), left, right), start=1):
@@ -95,8 +97,10 @@ def semantic_groups(items: Sequence[Item], indices: Sequence[int], vectors: np.n
         groups.append(group)
         row = {int(index[k]): k for k in local}
         best = next((m.index for m in group.members if m.kept), group.members[0].index)
-        for member in group.members:
-            similarity[member.index] = float(vectors[row[member.index]] @ vectors[row[best]])
+        members = np.array([row[m.index] for m in group.members])
+        alike = pixel_similarity(whole, centre, members, np.full(len(members), row[best]))
+        for member, value in zip(group.members, alike.tolist(), strict=True):
+            similarity[member.index] = 1.0 if member.index == best else value
     leakage = sum(items[int(index[a])].entry.split != items[int(index[b])].entry.split
                   for a, b in zip(left.tolist(), right.tolist(), strict=True))
     return groups, similarity, leakage
