@@ -99,7 +99,7 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--audit", is_flag=True,
               help="After the hash pass, judge every kept image with a model that never trained on it (K-fold): "
                    "label issues (confident learning), off-topic images and copies the hashes missed (embedding "
-                   "similarity), with the share each engine, query and domain brought. Reported unless "
+                   "neighbours confirmed by pixels), with the share each engine, query and domain brought. Reported unless "
                    "--audit-action says otherwise.")
 @click.option("--audit-mode", type=click.Choice(AUDIT_MODES), default=CurateOptions.audit_mode, show_default=True,
               help="probe: a linear classifier per fold on frozen backbone embeddings (seconds per thousand images "
@@ -127,9 +127,9 @@ def curate_options(**fields: object) -> CurateOptions:
               help="Unsure: top probability below chance plus this share of the way from chance to 1.")
 @click.option("--semantic-similarity", type=click.FloatRange(0, 1, min_open=True),
               default=CurateOptions.semantic_similarity, show_default=True,
-              help="Cosine similarity of instance embeddings (centred, class directions removed) at which the "
-                   "audit calls two images copies. Chosen on one generated set, reported on two others: "
-                   "bench/audit_thresholds.py.")
+              help="Each image's nearest embedding neighbours are copies when their small grey copies correlate "
+                   "this much (best of mirrored, centre-cropped and sub-pixel shifted views). Chosen on one generated "
+                   "set, reported on others: bench/audit_thresholds.py.")
 @click.option("--relabel-confidence", type=click.FloatRange(0, 1), default=CurateOptions.relabel_confidence,
               show_default=True, help="With --audit-action relabel: the suggested class's least probability.")
 @click.option("--device", default=CurateOptions.device, show_default=True,

@@ -25,9 +25,6 @@ MISLABELLED = ["train/blue/wrong0.png", "train/blue/wrong1.png", "train/blue/wro
 OFF_TOPIC = "train/red/green.png"
 COPY, ORIGINAL = "val/red/copy.png", "train/red/red3.png"
 CACHE = ".imgharvest"
-# The random stand-in backbone puts the copy at 0.665 from its original and the closest unrelated pair at 0.554;
-# the default (0.74) was chosen for backbones that tell pictures apart (bench/audit_thresholds.py).
-SIMILARITY = 0.62
 
 
 def tinted(seed: int, colour: tuple[int, int, int], share: float = 0.55) -> Image.Image:
@@ -38,7 +35,7 @@ def tinted(seed: int, colour: tuple[int, int, int], share: float = 0.55) -> Imag
 
 def build_audited(root: Path) -> Path:
     """Red and blue pictures, 16 train and 4 val per class; three red pictures filed under blue, a green one
-    under red, and a 20% centre crop of a train picture in val, which the hash pass does not match."""
+    under red, and a 10% crop (off centre) of a train picture in val, which the hash pass does not match."""
     for split, count in (("train", 16), ("val", 4)):
         for name, colour in (("red", RED), ("blue", BLUE)):
             for k in range(count):
@@ -48,7 +45,7 @@ def build_audited(root: Path) -> Path:
     for k, relative in enumerate(MISLABELLED):
         tinted(500 + k, RED).save(root / relative)
     tinted(700, GREEN).save(root / OFF_TOPIC)
-    Image.open(root / ORIGINAL).crop((6, 6, 58, 58)).resize((64, 64)).save(root / COPY)
+    Image.open(root / ORIGINAL).crop((1, 5, 59, 63)).resize((64, 64)).save(root / COPY)
     return root
 
 
@@ -76,7 +73,6 @@ def reported(pristine: Path, backbone: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def audit(root: Path, backbone: Path, **options: object) -> CurateReport:
-    options = {"semantic_similarity": SIMILARITY, **options}
     return curate(root, audit=True, backbone=str(backbone), device="cpu", progress=False, workers=1, **options)
 
 
@@ -181,8 +177,7 @@ def test_provenance_gives_the_share_of_flagged_images_per_engine_query_and_domai
 @pytest.mark.slow
 def test_the_command_audits_and_prints_its_findings(audited, backbone) -> None:
     result = CliRunner().invoke(curate_command, [str(audited), "--audit", "--backbone", str(backbone),
-                                                 "--semantic-similarity", str(SIMILARITY), "--device", "cpu",
-                                                 "--workers", "1", "-q"])
+                                                 "--device", "cpu", "--workers", "1", "-q"])
     assert result.exit_code == 0, result.output
     assert "audit (probe" in result.output and "3 label issues, 1 off-topic" in result.output
     assert "semantic copies the hashes missed: 1 groups, 1 pairs across splits" in result.output

@@ -33,7 +33,7 @@ class AuditRules:
     # Chosen by bench/audit_thresholds.py on set A (CIFAR-10, 10% crops, random resnet18 stand-in backbone):
     # the smallest with 99% precision. Reported there on B (varied crops): precision 0.90, recall 0.26; C
     # (generated shapes): precision 1.00, recall 0.34. Rerun the bench with your backbone to choose again.
-    similarity: float = 0.74
+    similarity: float = 0.93
     relabel_confidence: float = 0.9
 
 
