@@ -48,7 +48,7 @@ from bench.curate_bench import pct, table
 from bench.curate_sets import extract_cifar
 from classify.probe import fit_probe
 from collector.curate.audit.confident import find_label_issues
-from collector.curate.audit.offtopic import class_centres, nearness
+from collector.curate.audit.offtopic import OffTopicRule, class_centres, find_off_topic, nearness
 from collector.curate.audit.semantic import grey_copies, instance_vectors, neighbour_pairs, pixel_similarity
 
 SETS = (("symmetric", 0, "cifar"), ("symmetric", 1, "cifar"), ("asymmetric", 0, "cifar"), ("asymmetric", 1, "cifar"),
@@ -57,6 +57,8 @@ OFF_TOPIC_PRECISION = 0.90
 COPY_PRECISION = 0.99
 RELABEL_RIGHT = 0.95
 NEIGHBOUR_COUNTS = (1, 2, 3, 5, 8)
+DISTANCES = np.round(np.arange(0.0, 4.01, 0.25), 2)
+CONFIDENCES = np.round(np.arange(0.1, 1.01, 0.1), 1)
 
 
 @dataclass
@@ -195,6 +197,33 @@ def report_off_topic(sets: list[Seen]) -> None:
         rows.append([name, f"{threshold:.3g}", *cells])
     rows.append(["ceiling: linear probe told the truth (AUC)", "", *[f"({supervised_ceiling(s):.2f})" for s in sets]])
     print(table(["score", "threshold", *[s.name for s in sets]], rows))
+    rule = choose_rule(choose)
+    print(f"\nthe audit's rule (offtopic.find_off_topic: centre z below -distance and top probability under chance + "
+          f"confidence of the way to 1), chosen on the first set: distance {rule.distance}, confidence "
+          f"{rule.confidence}")
+    cells = []
+    for seen in sets:
+        p, r = precision_recall(rule_flags(seen, rule), seen.off_topic)
+        cells.append(f"{pct(p)} / {pct(r)} ({int(rule_flags(seen, rule).sum())} flagged, {int(seen.off_topic.sum())} off-topic)")
+    print(table(["rule", *[s.name for s in sets]], [[f"{rule.distance} / {rule.confidence}", *cells]]))
+
+
+def rule_flags(seen: Seen, rule: OffTopicRule) -> np.ndarray:
+    flagged = np.zeros(len(seen.oos.labels), dtype=bool)
+    flagged[find_off_topic(seen.oos.embeddings, seen.oos.labels, seen.oos.probabilities, rule).indices] = True
+    return flagged
+
+
+def choose_rule(seen: Seen) -> OffTopicRule:
+    """The grid point with the most recall at OFF_TOPIC_PRECISION on `seen`, or else the best F1."""
+    scored = []
+    for distance in DISTANCES:
+        for confidence in CONFIDENCES:
+            rule = OffTopicRule(distance=float(distance), confidence=float(confidence))
+            p, r = precision_recall(rule_flags(seen, rule), seen.off_topic)
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            scored.append(((p >= OFF_TOPIC_PRECISION and r > 0, r if p >= OFF_TOPIC_PRECISION else f1), rule))
+    return max(scored, key=lambda item: item[0])[1]
 
 
 # ---------------------------------------------------------------------------------------------------------------

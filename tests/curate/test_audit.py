@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import classify
 from collector.curate import CurateReport, curate, undo
 from collector.curate.cli import curate as curate_command
 from collector.manifest import SCHEMA
@@ -21,6 +22,8 @@ from tests.curate.conftest import make_photo
 from tests.curate.datasets import tree_digest
 
 RED, BLUE, GREEN = (220, 40, 40), (40, 60, 220), (40, 200, 60)
+# The colours a locally trained backbone learns: none of them is a class of the audited set.
+BACKBONE_COLOURS = {"yellow": (230, 210, 40), "cyan": (40, 210, 220), "purple": (150, 40, 200)}
 MISLABELLED = ["train/blue/wrong0.png", "train/blue/wrong1.png", "train/blue/wrong2.png"]
 OFF_TOPIC = "train/red/green.png"
 COPY, ORIGINAL = "val/red/copy.png", "train/red/red3.png"
@@ -53,6 +56,22 @@ def build_audited(root: Path) -> Path:
 def backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A resnet18 model.pt with random weights at 32 px: its features tell these colours apart linearly."""
     return save_untrained_model(tmp_path_factory.mktemp("backbone") / "model.pt", ["a", "b"], seed=3)
+
+
+@pytest.fixture(scope="module")
+def trained_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A resnet18 that `classify train` trains here, from scratch at 32 px, on pictures of colours the audited set
+    lacks: the bench's rule for a stand-in backbone, in small."""
+    root = tmp_path_factory.mktemp("trained")
+    for split, count in (("train", 12), ("val", 4)):
+        for number, (name, colour) in enumerate(BACKBONE_COLOURS.items()):
+            for k in range(count):
+                path = root / "data" / split / name / f"{k}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tinted(5000 + 100 * number + 50 * (split == "val") + k, colour).save(path)
+    run = classify.train(root / "data", model="resnet18", weights="none", image_size=32, epochs=6, batch_size=16,
+                         augment="light", workers=0, runs=str(root / "runs"), name="backbone", progress=False)
+    return run.run_dir / "model.pt"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +118,16 @@ def test_the_report_files_hold_the_audit(reported) -> None:
     assert saved["audit"]["settings"]["mode"] == "probe" and saved["audit"]["sources"] == []
     page = (audited / "curate_report.html").read_text()
     assert 'id="audit"' in page and "Label issues" in page and "wrong0.png" in page and "Semantic copies" in page
+
+
+@pytest.mark.slow
+def test_a_locally_trained_backbone_finds_every_kind_of_finding(audited, trained_backbone) -> None:
+    found = audit(audited, trained_backbone).audit
+    assert found is not None
+    assert {(item.path, item.suggested) for item in found.label_issues} == {(path, "red") for path in MISLABELLED}
+    assert [item.path for item in found.off_topic] == [OFF_TOPIC]
+    [group] = found.semantic_groups
+    assert {(m.path, m.kept) for m in group.members} == {(ORIGINAL, True), (COPY, False)} and group.leakage
 
 
 @pytest.mark.slow
