@@ -39,9 +39,11 @@ from bench.audit_bench import (
     AuditedSet,
     Probabilities,
     build_audited_set,
+    copy_truth,
     hash_pairs,
     inspect_set,
     out_of_sample,
+    same_photo,
     stand_in_backbone,
 )
 from bench.curate_bench import pct, table
@@ -56,7 +58,10 @@ SETS = (("symmetric", 0, "cifar"), ("symmetric", 1, "cifar"), ("asymmetric", 0, 
 OFF_TOPIC_PRECISION = 0.90
 COPY_PRECISION = 0.99
 RELABEL_RIGHT = 0.95
+RELABEL_LEAST = 10  # a share of fewer relabelled images says nothing
 NEIGHBOUR_COUNTS = (1, 2, 3, 5, 8)
+# Pairs below this pixel similarity are never copies worth a threshold; it keeps the same_photo checks few.
+SIMILARITY_FLOOR = 0.8
 DISTANCES = np.round(np.arange(0.0, 4.01, 0.25), 2)
 CONFIDENCES = np.round(np.arange(0.1, 1.01, 0.1), 1)
 
@@ -230,47 +235,57 @@ def choose_rule(seen: Seen) -> OffTopicRule:
 # 2. Semantic copies
 
 
-def copy_truth(seen: Seen) -> dict[tuple[int, int], str]:
-    position = {path: k for k, path in enumerate(seen.audited.paths)}
-    return {tuple(sorted((position[copy], position[original]))): kind
-            for copy, (original, kind) in seen.audited.copies.items()}
-
-
-def candidate_similarities(seen: Seen, neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_similarities(seen: Seen, neighbours: int) -> tuple[list[tuple[int, int]], np.ndarray]:
     vectors = instance_vectors(seen.oos.embeddings, seen.oos.labels)
     first, second = neighbour_pairs(vectors, neighbours)
-    return first, second, pixel_similarity(*grey_copies(seen.inspections), first, second)
+    pairs = list(zip(first.tolist(), second.tolist(), strict=True))
+    return pairs, pixel_similarity(*grey_copies(seen.inspections), first, second)
 
 
-def report_copies(sets: list[Seen]) -> None:
-    print(f"\n== 2. Semantic copies: threshold = least pixel similarity with >= {COPY_PRECISION:.0%} true pairs on "
-          "the first set; per set: copies found by the audit / by hashes or the audit / planted, per kind; "
-          "audit pairs true ==")
-    truths = [copy_truth(seen) for seen in sets]
+def pair_verdicts(seen: Seen, pairs: list[tuple[int, int]], extracted: Path) -> np.ndarray:
+    """Per pair: 1 a planted copy, 0 one CIFAR-10 photo twice (same_photo: neither right nor wrong), -1 wrong."""
+    truth = copy_truth(seen.audited)
+    sources = seen.audited.sources
+    return np.array([1 if pair in truth else 0 if same_photo(extracted, sources[pair[0]], sources[pair[1]]) else -1
+                     for pair in pairs])
+
+
+def report_copies(sets: list[Seen], extracted: Path) -> None:
+    print(f"\n== 2. Semantic copies: threshold = least pixel similarity whose pairs on the first set are >= "
+          f"{COPY_PRECISION:.0%} planted copies (pairs of one CIFAR photo twice left out); per set and kind of copy: "
+          "found by the audit / by hashes or the audit / planted; then the audit's pairs: planted, one photo twice, "
+          "all ==")
+    truths = [copy_truth(seen.audited) for seen in sets]
     hashed = [hash_pairs(seen.inspections) for seen in sets]
-    rows = []
+    rows, chosen = [], []
     for neighbours in NEIGHBOUR_COUNTS:
         candidates = [candidate_similarities(seen, neighbours) for seen in sets]
-        first, second, similarity = candidates[0]
-        is_true = np.array([(a, b) in truths[0] for a, b in zip(first.tolist(), second.tolist(), strict=True)])
+        pairs, similarity = candidates[0]
         order = np.argsort(-similarity, kind="stable")
-        precision = np.cumsum(is_true[order]) / np.arange(1, len(order) + 1)
-        good = np.flatnonzero(precision >= COPY_PRECISION)
-        threshold = float(similarity[order[good.max()]]) if len(good) else 1.0
+        near = order[similarity[order] >= SIMILARITY_FLOOR]
+        verdict = pair_verdicts(sets[0], [pairs[k] for k in near], extracted)
+        judged = np.cumsum(verdict != 0)
+        precision = np.cumsum(verdict == 1) / np.maximum(judged, 1)
+        good = np.flatnonzero((precision >= COPY_PRECISION) & (judged > 0))
+        threshold = float(similarity[near[good.max()]]) if len(good) else 1.0
+        chosen.append((int((verdict[: good.max() + 1] == 1).sum()) if len(good) else 0, -neighbours, threshold))
         cells = []
-        for (a, b, s), truth, hashes in zip(candidates, truths, hashed, strict=True):
-            found = {pair for pair, keep in zip(zip(a.tolist(), b.tolist(), strict=True), s >= threshold,
-                                                strict=True) if keep}
+        for seen, (found_pairs, values), truth, hashes in zip(sets, candidates, truths, hashed, strict=True):
+            found = [pair for pair, value in zip(found_pairs, values, strict=True) if value >= threshold]
+            verdicts = pair_verdicts(seen, found, extracted)
+            found_set = set(found)
             kinds = []
             for kind in COPY_KINDS:
                 planted = [pair for pair, k in truth.items() if k == kind]
-                kinds.append(f"{sum(p in found for p in planted)}/{sum(p in found or p in hashes for p in planted)}"
-                             f"/{len(planted)}")
-            true_pairs = len(found & set(truth))
-            cells.append(f"{' '.join(kinds)}; {true_pairs}/{len(found)}")
+                kinds.append(f"{sum(p in found_set for p in planted)}/"
+                             f"{sum(p in found_set or p in hashes for p in planted)}/{len(planted)}")
+            cells.append(f"{' '.join(kinds)}; {int((verdicts == 1).sum())}, {int((verdicts == 0).sum())}, {len(found)}")
         rows.append([str(neighbours), f"{threshold:.3f}", *cells])
     print(table(["neighbours", "threshold", *[s.name for s in sets]], rows))
     print(f"(kinds in the order {', '.join(COPY_KINDS)})")
+    found, neighbours, threshold = max(chosen)
+    print(f"chosen: {-neighbours} neighbours, similarity {threshold:.3f} (the most planted copies, {found}, found on the "
+          "first set at that precision; fewer neighbours on a tie)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -289,10 +304,12 @@ def report_relabel(sets: list[Seen]) -> None:
     probability, right = found[0]
     order = np.argsort(-probability, kind="stable")
     share = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
-    good = np.flatnonzero(share >= RELABEL_RIGHT)
-    threshold = float(probability[order[good.max()]]) if len(good) else 1.0
+    good = np.flatnonzero((share >= RELABEL_RIGHT) & (np.arange(1, len(order) + 1) >= RELABEL_LEAST))
+    threshold = float(probability[order[good.max()]]) if len(good) else float("nan")
+    print(f"chosen: {threshold:.3f}" if len(good) else f"chosen: none (no confidence relabels {RELABEL_LEAST} or "
+          f"more images of the first set with {RELABEL_RIGHT:.0%} right)")
     rows = []
-    for value in sorted({threshold, 0.5, 0.7, 0.8, 0.9, 0.95}):
+    for value in sorted({threshold, 0.5, 0.7, 0.8, 0.9, 0.95} - {float("nan")}):
         cells = []
         for p, r in found:
             moved = p >= value
@@ -322,7 +339,7 @@ def main() -> None:
         sets.append(Seen(f"{noise} {outside} {seed}", audited, oos, inspect_set(audited, args.workers)))
     print(f"backbone: {path}; first set chooses, the others are held out")
     report_off_topic(sets)
-    report_copies(sets)
+    report_copies(sets, extracted)
     report_relabel(sets)
 
 
