@@ -309,7 +309,7 @@ def report_relabel(sets: list[Seen]) -> None:
     print(f"chosen: {threshold:.3f}" if len(good) else f"chosen: none (no confidence relabels {RELABEL_LEAST} or "
           f"more images of the first set with {RELABEL_RIGHT:.0%} right)")
     rows = []
-    for value in sorted({threshold, 0.5, 0.7, 0.8, 0.9, 0.95} - {float("nan")}):
+    for value in sorted({0.5, 0.7, 0.8, 0.9, 0.95} | ({threshold} if len(good) else set())):
         cells = []
         for p, r in found:
             moved = p >= value

@@ -15,6 +15,7 @@ from PIL import Image
 
 import classify
 from collector.curate import CurateReport, curate, undo
+from collector.curate.audit.offtopic import OffTopicRule
 from collector.curate.cli import curate as curate_command
 from collector.manifest import SCHEMA
 from tests.classify.conftest import save_untrained_model
@@ -28,6 +29,7 @@ MISLABELLED = ["train/blue/wrong0.png", "train/blue/wrong1.png", "train/blue/wro
 OFF_TOPIC = "train/red/green.png"
 COPY, ORIGINAL = "val/red/copy.png", "train/red/red3.png"
 CACHE = ".imgharvest"
+RANDOM_BACKBONE_DISTANCE = 3.0
 
 
 def tinted(seed: int, colour: tuple[int, int, int], share: float = 0.55) -> Image.Image:
@@ -92,6 +94,9 @@ def reported(pristine: Path, backbone: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def audit(root: Path, backbone: Path, **options: object) -> CurateReport:
+    """curate --audit; through the random backbone (unless `options` say otherwise) with the off-topic distance
+    that backbone needs: its features spread one class as far as the default rule's 1.5 spreads."""
+    options = {"off_topic_distance": RANDOM_BACKBONE_DISTANCE, **options}
     return curate(root, audit=True, backbone=str(backbone), device="cpu", progress=False, workers=1, **options)
 
 
@@ -122,7 +127,7 @@ def test_the_report_files_hold_the_audit(reported) -> None:
 
 @pytest.mark.slow
 def test_a_locally_trained_backbone_finds_every_kind_of_finding(audited, trained_backbone) -> None:
-    found = audit(audited, trained_backbone).audit
+    found = audit(audited, trained_backbone, off_topic_distance=OffTopicRule().distance).audit
     assert found is not None
     assert {(item.path, item.suggested) for item in found.label_issues} == {(path, "red") for path in MISLABELLED}
     assert [item.path for item in found.off_topic] == [OFF_TOPIC]
@@ -206,6 +211,7 @@ def test_provenance_gives_the_share_of_flagged_images_per_engine_query_and_domai
 @pytest.mark.slow
 def test_the_command_audits_and_prints_its_findings(audited, backbone) -> None:
     result = CliRunner().invoke(curate_command, [str(audited), "--audit", "--backbone", str(backbone),
+                                                 "--off-topic-distance", str(RANDOM_BACKBONE_DISTANCE),
                                                  "--device", "cpu", "--workers", "1", "-q"])
     assert result.exit_code == 0, result.output
     assert "audit (probe" in result.output and "3 label issues, 1 off-topic" in result.output
