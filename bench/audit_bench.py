@@ -118,7 +118,7 @@ def stand_in_backbone(extracted: Path, cache: Path, per_class: int, epochs: int,
                     target.hardlink_to(source)
     print(f"training the STAND-IN backbone (resnet18 from scratch, {image_size} px, {per_class} photos of each of "
           f"{', '.join(BACKBONE_CLASSES)}, {epochs} epochs) once into {run}", file=sys.stderr)
-    with one_thread():  # on the shared 2-core machine one thread trained 4-6x faster than two (measured)
+    with one_thread():  # on the shared 2-core machine one thread trained 4.2-6.5x faster than two (measured)
         result = classify.train(data, model="resnet18", weights="none", image_size=image_size, epochs=epochs,
                                 batch_size=128, label_smoothing=0.0, augment="light", workers=0, patience=epochs,
                                 runs=str(cache / "runs"), name=run.name)
@@ -742,7 +742,7 @@ def report(args: argparse.Namespace, backbone: ModelFile, results: list[SetResul
     print(f"\n== Semantic copies by pixel similarity ({NEIGHBOURS} embedding neighbours each; mean over the probe "
           "sets) ==")
     print(table(["similarity", "mirror+crop found", "with hashes", "all copies found", "pairs true"],
-                [[f"{t:.2f}" + (" (default)" if t == AuditRules().similarity else ""),
+                [[f"{t:.3f}" + (" (default)" if t == AuditRules().similarity else ""),
                   pct(mean([r.similarity_sweep[t].recall(("mirror", "crop-10")) for r in probes])),
                   pct(mean([r.similarity_sweep[t].recall_with_hashes(("mirror", "crop-10")) for r in probes])),
                   pct(mean([r.similarity_sweep[t].recall(COPY_KINDS) for r in probes])),
