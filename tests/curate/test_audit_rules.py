@@ -172,3 +172,12 @@ def test_pixels_confirm_mirrored_and_off_centre_cropped_copies_and_reject_other_
     similarity = pixel_similarity(whole, centre, np.array([0, 0, 0]), np.array([1, 2, 3]))
     assert similarity[0] > 0.99 and similarity[1] > 0.95
     assert similarity[2] < 0.5
+
+
+def test_pictures_alike_in_no_view_are_never_compared_under_shifts_and_nothing_is_paired():
+    rng = np.random.default_rng(5)
+    pictures = [np.kron(rng.uniform(0, 255, size=(5, 5)), np.ones((32, 32))) for _ in range(3)]
+    whole, centre = grey_views(pictures)
+    similarity = pixel_similarity(whole, centre, np.array([0, 1]), np.array([1, 2]))
+    assert (similarity < 0.6).all()
+    assert pixel_similarity(whole, centre, np.array([], dtype=int), np.array([], dtype=int)).shape == (0,)
