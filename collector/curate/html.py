@@ -354,7 +354,8 @@ def _audit(page: _Page, audit: AuditReport) -> str:
         groups = "".join(_semantic_group(page, group) for group in audit.semantic_groups)
         parts.append(
             f"<h3>Semantic copies <span class=\"badge\">{len(audit.semantic_groups)}</span></h3>"
-            f"<p>Copies the hashes missed: embeddings with cosine similarity ≥ {_e(settings.similarity)}; "
+            f"<p>Copies the hashes missed: embedding neighbours whose small grey copies correlate ≥ "
+            f"{_e(settings.similarity)} (mirrored, centre-cropped, shifted); "
             f"{audit.leakage_pairs} pair(s) across splits.</p>"
             + (f'<div class="groups">{groups}</div>' if groups else '<p class="empty">No semantic copy.</p>'))
     parts.append(_noise_table(audit))
@@ -393,7 +394,7 @@ def _semantic_group(page: _Page, group: SemanticGroup) -> str:
         ("conflict", "label conflict", group.label_conflict), ("leakage", "leakage", group.leakage)) if on)
     figures = "".join(
         page.figure(m, [f'<span class="badge {"kept" if m.kept else "gone"}">{"KEPT" if m.kept else "copy"}</span>',
-                        f'<span class="badge dist" title="cosine similarity to the kept image">{m.similarity:.3f}</span>',
+                        f'<span class="badge dist" title="pixel similarity to the kept image">{m.similarity:.3f}</span>',
                         *_place_badges(m)], kept=m.kept)
         for m in sorted(group.members, key=lambda m: (not m.kept, -m.similarity)))
     return (f'<div class="{" ".join(css)}"><h3>Semantic group {_e(group.id)}: {len(group.members)} images{tags}</h3>'

@@ -13,7 +13,7 @@ from collector.curate.audit.confident import (
     round_keeping_total,
 )
 from collector.curate.audit.offtopic import OffTopicRule, find_off_topic
-from collector.curate.audit.semantic import similar_pairs
+from collector.curate.audit.semantic import neighbour_pairs, pixel_similarity, shifted
 
 
 def noisy_probabilities(seed: int, images: int = 900, classes: int = 3, noise: float = 0.2,
@@ -129,13 +129,55 @@ def test_a_far_image_the_classifier_is_sure_of_is_not_off_topic():
     assert len(strict.indices) == 0
 
 
-def test_similar_pairs_finds_every_pair_over_the_threshold_across_blocks(monkeypatch):
+def test_each_image_proposes_its_nearest_neighbours_once_across_blocks(monkeypatch):
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(50, 16))
     vectors[40] = vectors[3] + 0.01 * rng.normal(size=16)
-    vectors[45] = vectors[3] + 0.01 * rng.normal(size=16)
+    vectors[45] = vectors[7] + 0.01 * rng.normal(size=16)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     monkeypatch.setattr("collector.curate.audit.semantic.BLOCK", 7)
-    i, j, similarity = similar_pairs(vectors, 0.99)
-    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(3, 40), (3, 45), (40, 45)]
-    assert (similarity >= 0.99).all()
+    first, second = neighbour_pairs(vectors, 1)
+    pairs = set(zip(first.tolist(), second.tolist(), strict=True))
+    assert {(3, 40), (7, 45)} <= pairs
+    assert all(a < b for a, b in pairs) and len(pairs) == len(first)
+    assert len(pairs) <= 50
+
+
+def test_shifting_by_whole_pixels_moves_the_picture():
+    picture = np.arange(16.0).reshape(1, 4, 4)
+    assert shifted(picture, 0, 1)[0, :, 1:].tolist() == picture[0, :, :3].tolist()
+    assert shifted(picture, 0.5, 0)[0, 1:, :].tolist() == ((picture[0, 1:] + picture[0, :-1]) / 2).tolist()
+
+
+def grey_views(pictures: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Whole and centre (middle 90%) 16 px grey copies of (H, W) arrays, as the hash pass keeps them."""
+    from PIL import Image
+
+    def small(array: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(array.astype(np.uint8)).resize((16, 16), Image.Resampling.BOX), float)
+
+    whole = [small(p) for p in pictures]
+    centre = [small(p[round(p.shape[0] * 0.05):round(p.shape[0] * 0.95), round(p.shape[1] * 0.05):round(p.shape[1] * 0.95)])
+              for p in pictures]
+    return np.array(whole), np.array(centre)
+
+
+def test_pixels_confirm_mirrored_and_off_centre_cropped_copies_and_reject_other_pictures():
+    rng = np.random.default_rng(4)
+    base = np.kron(rng.uniform(0, 255, size=(5, 5)), np.ones((32, 32)))  # 160 px of 32 px blocks
+    other = np.kron(rng.uniform(0, 255, size=(5, 5)), np.ones((32, 32)))
+    mirror = base[:, ::-1]
+    cropped = base[2:146, 13:157]  # 10% off: 2 px top, 14 bottom, 13 left, 3 right
+    whole, centre = grey_views([base, mirror, cropped, other])
+    similarity = pixel_similarity(whole, centre, np.array([0, 0, 0]), np.array([1, 2, 3]))
+    assert similarity[0] > 0.99 and similarity[1] > 0.95
+    assert similarity[2] < 0.5
+
+
+def test_pictures_alike_in_no_view_are_never_compared_under_shifts_and_nothing_is_paired():
+    rng = np.random.default_rng(5)
+    pictures = [np.kron(rng.uniform(0, 255, size=(5, 5)), np.ones((32, 32))) for _ in range(3)]
+    whole, centre = grey_views(pictures)
+    similarity = pixel_similarity(whole, centre, np.array([0, 1]), np.array([1, 2]))
+    assert (similarity < 0.6).all()
+    assert pixel_similarity(whole, centre, np.array([], dtype=int), np.array([], dtype=int)).shape == (0,)

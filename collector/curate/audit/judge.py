@@ -17,7 +17,7 @@ from ..decide import DecideOptions, Group, Item, decide_group
 from ..neighbours import union_groups
 from .confident import LabelIssues, find_label_issues
 from .offtopic import OffTopic, OffTopicRule, find_off_topic
-from .semantic import instance_vectors, similar_pairs
+from .semantic import NEIGHBOURS, copy_pairs, grey_copies, instance_vectors, pixel_similarity
 
 ACTIONS = ("report", "quarantine", "relabel")
 # Quarantine reasons of the audit's findings (folders under _quarantine/).
@@ -30,10 +30,12 @@ AUDIT_REASONS = (LABEL_ISSUE, OFF_TOPIC, SEMANTIC_DUPLICATE, SEMANTIC_CONFLICT)
 class AuditRules:
     action: str = "report"
     off_topic: OffTopicRule = field(default_factory=OffTopicRule)
-    # Chosen by bench/audit_thresholds.py on set A (CIFAR-10, 10% crops, random resnet18 stand-in backbone):
-    # the smallest with 99% precision. Reported there on B (varied crops): precision 0.90, recall 0.26; C
-    # (generated shapes): precision 1.00, recall 0.34. Rerun the bench with your backbone to choose again.
-    similarity: float = 0.74
+    # Pixel similarity of an embedding neighbour that makes it a copy: the least with 99% of its pairs planted
+    # copies on bench/audit_thresholds.py's choice set (CIFAR-10, trained stand-in backbone); held-out figures in
+    # README.md. Rerun the bench with your backbone to choose again.
+    similarity: float = 0.912
+    # No confidence relabelled ten images of the choice set with 95% of them right (bench/audit_thresholds.py): 0.9
+    # moves almost nothing there, the rest is quarantined.
     relabel_confidence: float = 0.9
 
 
@@ -86,8 +88,10 @@ def judge(items: Sequence[Item], evidence: Evidence, rules: AuditRules, options:
 def semantic_groups(items: Sequence[Item], indices: Sequence[int], vectors: np.ndarray, threshold: float,
                     options: DecideOptions) -> tuple[list[Group], dict[int, float], int]:
     """Groups of near-copies among `items[indices]` (row k of the instance `vectors` is `items[indices[k]]`),
-    with the kept member as the hash pass picks it, each member's similarity to it, and the pairs across splits."""
-    left, right, _ = similar_pairs(vectors, threshold)
+    with the kept member as the hash pass picks it, each member's pixel similarity to it, and the pairs across
+    splits."""
+    whole, centre = grey_copies([items[i].inspection for i in indices])
+    left, right, _ = copy_pairs(vectors, whole, centre, NEIGHBOURS, threshold)
     index = np.asarray(indices, dtype=np.int64)
     groups, similarity = [], {}
     for number, local in enumerate(union_groups(len(index), left, right), start=1):
@@ -95,8 +99,10 @@ def semantic_groups(items: Sequence[Item], indices: Sequence[int], vectors: np.n
         groups.append(group)
         row = {int(index[k]): k for k in local}
         best = next((m.index for m in group.members if m.kept), group.members[0].index)
-        for member in group.members:
-            similarity[member.index] = float(vectors[row[member.index]] @ vectors[row[best]])
+        members = np.array([row[m.index] for m in group.members])
+        alike = pixel_similarity(whole, centre, members, np.full(len(members), row[best]))
+        for member, value in zip(group.members, alike.tolist(), strict=True):
+            similarity[member.index] = 1.0 if member.index == best else value
     leakage = sum(items[int(index[a])].entry.split != items[int(index[b])].entry.split
                   for a, b in zip(left.tolist(), right.tolist(), strict=True))
     return groups, similarity, leakage

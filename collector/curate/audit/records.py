@@ -43,14 +43,15 @@ class OffTopicImage(Located):
 
 @dataclass(frozen=True)
 class SemanticMember(Located):
-    similarity: float  # cosine similarity of embeddings to the kept (or best) member; 1.0 for itself
+    similarity: float  # pixel similarity (semantic.pixel_similarity) to the kept (or best) member; 1.0 for itself
     kept: bool
     moved_to: str | None
 
 
 @dataclass(frozen=True)
 class SemanticGroup:
-    """Copies the perceptual hashes missed, found by embedding similarity, judged as the hash pass judges groups."""
+    """Copies the perceptual hashes missed, proposed by embedding neighbours and confirmed by pixels, judged as the
+    hash pass judges groups."""
 
     id: int
     label_conflict: bool  # the group spans classes
