@@ -152,7 +152,8 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--undo", "undo_last", is_flag=True,
               help="Put back everything the last curate run on ROOT moved, and its manifest records.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that decode and hash images. Default: one per CPU core this process may use.")
+              help="Processes that decode and hash images, and that load them for --audit. Default: one per CPU core "
+                   "this process may use to hash, classify's loader default (2) to audit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def curate(root, min_side, max_aspect, hash_kind, threshold, min_similarity, keep_conflicts, reject_quality, dark,

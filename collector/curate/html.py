@@ -355,7 +355,7 @@ def _audit(page: _Page, audit: AuditReport) -> str:
         parts.append(
             f"<h3>Semantic copies <span class=\"badge\">{len(audit.semantic_groups)}</span></h3>"
             f"<p>Copies the hashes missed: embedding neighbours whose small grey copies correlate ≥ "
-            f"{_e(settings.similarity)} (mirrored, centre-cropped, shifted); "
+            f"{_e(settings.semantic_similarity)} (mirrored, centre-cropped, shifted); "
             f"{audit.leakage_pairs} pair(s) across splits.</p>"
             + (f'<div class="groups">{groups}</div>' if groups else '<p class="empty">No semantic copy.</p>'))
     parts.append(_noise_table(audit))

@@ -125,7 +125,7 @@ class Audit:
         settings = AuditSettings(
             mode=options.mode, backbone=options.backbone, weights=options.weights, folds=options.folds,
             seed=options.seed, action=options.audit_action, off_topic_distance=options.off_topic_distance,
-            off_topic_confidence=options.off_topic_confidence, similarity=options.semantic_similarity,
+            off_topic_confidence=options.off_topic_confidence, semantic_similarity=options.semantic_similarity,
             relabel_confidence=options.relabel_confidence)
         checks = ("label-issues",) if self.evidence.embeddings is None else (
             "label-issues", "off-topic", "semantic-duplicates")
@@ -142,7 +142,7 @@ def audit_kept(root: Path, items: Sequence[Item], decisions: Decisions, options:
                              weights=options.weights, folds=options.folds, seed=options.seed, device=options.device,
                              batch_size=options.batch_size, epochs=options.audit_epochs,
                              image_size=options.audit_image_size, cache=not options.dry_run,
-                             progress=options.progress)
+                             progress=options.progress, workers=options.workers)
     verdicts = judge(items, evidence, options.audit_rules(), options.decide_options())
     origins: dict[int, Origin] = {}
     if manifest is not None:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import classify
-from collector.curate import CurateReport, curate, undo
+from collector.curate import CurateOptions, CurateReport, curate, undo
 from collector.curate.audit.offtopic import OffTopicRule
 from collector.curate.cli import curate as curate_command
 from collector.manifest import SCHEMA
@@ -121,6 +121,7 @@ def test_the_report_files_hold_the_audit(reported) -> None:
     saved = json.loads((audited / "curate_report.json").read_text())
     assert {issue["path"] for issue in saved["audit"]["label_issues"]} == set(MISLABELLED)
     assert saved["audit"]["settings"]["mode"] == "probe" and saved["audit"]["sources"] == []
+    assert saved["audit"]["settings"]["semantic_similarity"] == CurateOptions.semantic_similarity
     page = (audited / "curate_report.html").read_text()
     assert 'id="audit"' in page and "Label issues" in page and "wrong0.png" in page and "Semantic copies" in page
 

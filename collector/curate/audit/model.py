@@ -22,8 +22,9 @@ FEATURE_CACHE = ".imgharvest/features.sqlite"
 
 def out_of_sample(root: Path, items: Sequence[Item], indices: Sequence[int], *, mode: str, backbone: str,
                   weights: str, folds: int, seed: int, device: str, batch_size: int, epochs: int, image_size: int,
-                  cache: bool, progress: bool) -> Evidence:
-    """K-fold judgement of `items[indices]`, labelled by their class folders; classify's errors become CurateError."""
+                  cache: bool, progress: bool, workers: int | None = None) -> Evidence:
+    """K-fold judgement of `items[indices]`, labelled by their class folders; classify's errors become CurateError.
+    `workers` are the loader's processes (None: classify's default)."""
     classes = tuple(sorted({items[i].entry.class_name for i in indices}))
     if len(classes) < 2:
         raise CurateError(f"the audit compares classes, but {root} has {len(classes)}: it needs at least two")
@@ -36,6 +37,8 @@ def out_of_sample(root: Path, items: Sequence[Item], indices: Sequence[int], *, 
     # The probe embeds with the backbone (a model.pt carries its own weights); finetune trains it as `classify train`.
     how = ({"backbone": backbone, "weights": None if model_file else weights} if mode == "probe"
            else {"model": backbone, "weights": weights, "epochs": epochs, "image_size": image_size})
+    if workers is not None:
+        how["workers"] = workers
     try:
         result = classify.cross_validate(
             paths, labels, classes, mode=mode, folds=folds, seed=seed, device=device, batch_size=batch_size,

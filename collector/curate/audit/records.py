@@ -95,7 +95,7 @@ class AuditSettings:
     action: str  # report, quarantine or relabel
     off_topic_distance: float
     off_topic_confidence: float
-    similarity: float
+    semantic_similarity: float
     relabel_confidence: float
 
 
