@@ -32,7 +32,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.curate_bench import CIFAR, SETS, code_digest, pct, table
+from bench.curate_bench import SETS, add_set_options, code_digest, pct, table
 from bench.curate_sets import EXACT_KINDS, RECIPES, build_quality_set, extract_cifar, make_copy
 from collector.curate.decide import MIRROR_TRACE, SCALING_TRACE, Item, rank
 from collector.curate.inspect import Inspection, InspectOptions, inspect_image
@@ -125,11 +125,7 @@ def trace_rows(pairs: list[tuple[str, str, str]], found: dict[str, list[tuple[In
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cifar", type=Path, default=CIFAR, help="cifar10-jpg.tar.gz")
-    parser.add_argument("--cache", type=Path, default=ROOT / "data" / "curate_bench",
-                        help="where curate_bench keeps the extracted archive and generated sets")
-    parser.add_argument("--originals", type=int, default=1500, help="photos in each quality set (before copies)")
-    parser.add_argument("--odd-sets", type=int, default=3, help="sets of odd and bad files per quality set")
+    add_set_options(parser)
     parser.add_argument("--workers", type=int, default=2, help="processes for inspection")
     args = parser.parse_args()
     extracted = extract_cifar(args.cifar, args.cache)
