@@ -68,10 +68,9 @@ def curate_options(**fields: object) -> CurateOptions:
                    "then cropped copies match; a pair through any view but the whole picture must be 2 bits "
                    "closer). On two sets the default was not chosen on (1,000 edited copies each): recall 93.9% "
                    "and 93.9%, removal precision 99.3% and 99.3%, mirrors 100% and 94.8%, 10% crops 62.9% and "
-                   "100%. A "
-                   "picture whose 32x32 grey copy varies by under 2 grey levels "
-                   "(standard deviation: flat, blank, near-black; every one of 5,000 photos measured over 6.8) has "
-                   "no hash worth comparing: only identical pixels make it a duplicate.")
+                   "100%. A picture whose 32x32 grey copy varies by under 2 grey levels (standard deviation: flat, "
+                   "blank, near-black; every one of 5,000 photos measured over 6.8) has no hash worth comparing: "
+                   "only identical pixels make it a duplicate.")
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=CurateOptions.min_similarity,
               show_default=True,
               help="Correlation (-1 to 1) that the 16x16 grey copies of two hash-matched pictures must also reach "
@@ -103,8 +102,8 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--audit", is_flag=True,
               help="After the hash pass, judge every kept image with a model that never trained on it (K-fold): "
                    "label issues (confident learning), off-topic images and copies the hashes missed (embedding "
-                   "neighbours confirmed by pixels), with the share each engine, query and domain brought. Reported unless "
-                   "--audit-action says otherwise.")
+                   "neighbours confirmed by pixels), with the share each engine, query and domain brought. "
+                   "Reported unless --audit-action says otherwise.")
 @click.option("--audit-mode", type=click.Choice(AUDIT_MODES), default=CurateOptions.audit_mode, show_default=True,
               help="probe: a linear classifier per fold on frozen backbone embeddings (seconds per thousand images "
                    "once embedded); finetune: classify train per fold (slow on a CPU; no off-topic or semantic "
@@ -125,8 +124,9 @@ def curate_options(**fields: object) -> CurateOptions:
 @click.option("--off-topic-distance", type=click.FloatRange(min=0), default=CurateOptions.off_topic_distance,
               show_default=True,
               help="Off-topic when this many spreads (robust z-score) below every class's typical similarity to its "
-                   "centre, and unsure (--off-topic-confidence). Chosen on one generated set (bench/audit_thresholds.py); "
-                   "held out through its weak stand-in backbone: 7-30% of off-topic pictures found at 12-41% precision.")
+                   "centre, and unsure (--off-topic-confidence). Chosen on one generated set "
+                   "(bench/audit_thresholds.py); held out through its weak stand-in backbone: 7-30% of off-topic "
+                   "pictures found at 12-41% precision.")
 @click.option("--off-topic-confidence", type=click.FloatRange(0, 1), default=CurateOptions.off_topic_confidence,
               show_default=True,
               help="Unsure: top probability below chance plus this share of the way from chance to 1.")
