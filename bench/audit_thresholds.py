@@ -58,7 +58,7 @@ SETS = (("symmetric", 0, "cifar"), ("symmetric", 1, "cifar"), ("asymmetric", 0, 
 OFF_TOPIC_PRECISION = 0.90
 COPY_PRECISION = 0.99
 RELABEL_RIGHT = 0.95
-RELABEL_LEAST = 10  # a share of fewer relabelled images says nothing
+LEAST_FLAGGED = 10  # a precision over fewer flagged (or relabelled) images says nothing
 NEIGHBOUR_COUNTS = (1, 2, 3, 5, 8)
 # Pairs below this pixel similarity are never copies worth a threshold; it keeps the same_photo checks few.
 SIMILARITY_FLOOR = 0.8
@@ -152,13 +152,14 @@ def off_topic_scores(seen: Seen) -> dict[str, np.ndarray]:
 
 
 def choose_threshold(score: np.ndarray, truth: np.ndarray) -> float:
-    """The threshold (flag score <= it) with the most recall at OFF_TOPIC_PRECISION, or else the best F1."""
+    """The threshold (flag score <= it) with the most recall at OFF_TOPIC_PRECISION over LEAST_FLAGGED flags or more,
+    or else the best F1."""
     order = np.argsort(score, kind="stable")
     hits = np.cumsum(truth[order])
     flagged = np.arange(1, len(order) + 1)
     precision, recall = hits / flagged, hits / max(truth.sum(), 1)
-    good = np.flatnonzero(precision >= OFF_TOPIC_PRECISION)
-    if len(good) and recall[good].max() > 0:
+    good = np.flatnonzero((precision >= OFF_TOPIC_PRECISION) & (flagged >= LEAST_FLAGGED))
+    if len(good):
         return float(score[order[good[np.argmax(recall[good])]]])
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     return float(score[order[np.argmax(f1)]])
@@ -220,14 +221,17 @@ def rule_flags(seen: Seen, rule: OffTopicRule) -> np.ndarray:
 
 
 def choose_rule(seen: Seen) -> OffTopicRule:
-    """The grid point with the most recall at OFF_TOPIC_PRECISION on `seen`, or else the best F1."""
+    """The grid point with the most recall at OFF_TOPIC_PRECISION over LEAST_FLAGGED flags or more on `seen`, or
+    else the best F1."""
     scored = []
     for distance in DISTANCES:
         for confidence in CONFIDENCES:
             rule = OffTopicRule(distance=float(distance), confidence=float(confidence))
-            p, r = precision_recall(rule_flags(seen, rule), seen.off_topic)
+            flags = rule_flags(seen, rule)
+            p, r = precision_recall(flags, seen.off_topic)
             f1 = 2 * p * r / (p + r) if p + r else 0.0
-            scored.append(((p >= OFF_TOPIC_PRECISION and r > 0, r if p >= OFF_TOPIC_PRECISION else f1), rule))
+            sure = p >= OFF_TOPIC_PRECISION and flags.sum() >= LEAST_FLAGGED
+            scored.append(((sure, r if sure else f1), rule))
     return max(scored, key=lambda item: item[0])[1]
 
 
@@ -304,9 +308,9 @@ def report_relabel(sets: list[Seen]) -> None:
     probability, right = found[0]
     order = np.argsort(-probability, kind="stable")
     share = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
-    good = np.flatnonzero((share >= RELABEL_RIGHT) & (np.arange(1, len(order) + 1) >= RELABEL_LEAST))
+    good = np.flatnonzero((share >= RELABEL_RIGHT) & (np.arange(1, len(order) + 1) >= LEAST_FLAGGED))
     threshold = float(probability[order[good.max()]]) if len(good) else float("nan")
-    print(f"chosen: {threshold:.3f}" if len(good) else f"chosen: none (no confidence relabels {RELABEL_LEAST} or "
+    print(f"chosen: {threshold:.3f}" if len(good) else f"chosen: none (no confidence relabels {LEAST_FLAGGED} or "
           f"more images of the first set with {RELABEL_RIGHT:.0%} right)")
     rows = []
     for value in sorted({0.5, 0.7, 0.8, 0.9, 0.95} | ({threshold} if len(good) else set())):

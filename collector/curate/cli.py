@@ -125,8 +125,8 @@ def curate_options(**fields: object) -> CurateOptions:
               show_default=True,
               help="Off-topic when this many spreads (robust z-score) below every class's typical similarity to its "
                    "centre, and unsure (--off-topic-confidence). Chosen on one generated set "
-                   "(bench/audit_thresholds.py); held out through its weak stand-in backbone: 7-30% of off-topic "
-                   "pictures found at 12-41% precision.")
+                   "(bench/audit_thresholds.py); on six held-out sets, through its weak stand-in backbone: 15-65% "
+                   "of off-topic pictures found at 10-43% precision.")
 @click.option("--off-topic-confidence", type=click.FloatRange(0, 1), default=CurateOptions.off_topic_confidence,
               show_default=True,
               help="Unsure: top probability below chance plus this share of the way from chance to 1.")
@@ -134,8 +134,8 @@ def curate_options(**fields: object) -> CurateOptions:
               default=CurateOptions.semantic_similarity, show_default=True,
               help="An image and its nearest embedding neighbour are copies when their small grey copies correlate "
                    "this much (best of mirrored, centre-cropped and sub-pixel shifted views). Chosen on one generated "
-                   "set (bench/audit_thresholds.py); on six held-out sets, with the hash pass it found 94-98% of "
-                   "mirrored and 10%-cropped copies, and 77-94% of its pairs were copies.")
+                   "set (bench/audit_thresholds.py); on six held-out sets, with the hash pass it found 96-100% of "
+                   "mirrored and 10%-cropped copies, and 77-90% of its pairs were copies.")
 @click.option("--relabel-confidence", type=click.FloatRange(0, 1), default=CurateOptions.relabel_confidence,
               show_default=True, help="With --audit-action relabel: the suggested class's least probability. "
                                       "Through the bench's stand-in backbone no value relabelled safely "

@@ -95,7 +95,7 @@ def reported(pristine: Path, backbone: Path, tmp_path_factory: pytest.TempPathFa
 
 def audit(root: Path, backbone: Path, **options: object) -> CurateReport:
     """curate --audit; through the random backbone (unless `options` say otherwise) with the off-topic distance
-    that backbone needs: its features spread one class as far as the default rule's 1.5 spreads."""
+    that backbone needs: its features spread one class as far as the default rule's 1.0 spreads."""
     options = {"off_topic_distance": RANDOM_BACKBONE_DISTANCE, **options}
     return curate(root, audit=True, backbone=str(backbone), device="cpu", progress=False, workers=1, **options)
 
@@ -131,7 +131,8 @@ def test_a_locally_trained_backbone_finds_every_kind_of_finding(audited, trained
     found = audit(audited, trained_backbone, off_topic_distance=OffTopicRule().distance).audit
     assert found is not None
     assert {(item.path, item.suggested) for item in found.label_issues} == {(path, "red") for path in MISLABELLED}
-    assert [item.path for item in found.off_topic] == [OFF_TOPIC]
+    # The default rule is chosen for recall on weak embeddings: the green picture is flagged, and farthest of all.
+    assert min(found.off_topic, key=lambda item: item.nearness).path == OFF_TOPIC
     [group] = found.semantic_groups
     assert {(m.path, m.kept) for m in group.members} == {(ORIGINAL, True), (COPY, False)} and group.leakage
 

@@ -21,11 +21,11 @@ MIN_SPREAD = 0.01
 
 @dataclass(frozen=True)
 class OffTopicRule:
-    """Chosen on bench/audit_thresholds.py's choice set (best F1: no setting reached precision 0.9 there); held-out
-    figures in README.md."""
+    """Chosen on bench/audit_thresholds.py's choice set (best F1: no setting reached precision 0.9 over ten flags
+    there); held-out figures in README.md."""
 
-    distance: float = 1.5  # spreads below every class's median similarity
-    confidence: float = 0.5  # top probability under chance + this share of the way to 1
+    distance: float = 1.0  # spreads below every class's median similarity
+    confidence: float = 0.4  # top probability under chance + this share of the way to 1
 
 
 @dataclass(frozen=True)
