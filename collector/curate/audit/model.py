@@ -22,7 +22,7 @@ FEATURE_CACHE = ".imgharvest/features.sqlite"
 
 def out_of_sample(root: Path, items: Sequence[Item], indices: Sequence[int], *, mode: str, backbone: str,
                   weights: str, folds: int, seed: int, device: str, batch_size: int, epochs: int, image_size: int,
-                  cache: bool, progress: bool, workers: int | None = None) -> Evidence:
+                  cache: bool, progress: bool, workers: int | None) -> Evidence:
     """K-fold judgement of `items[indices]`, labelled by their class folders; classify's errors become CurateError.
     `workers` are the loader's processes (None: classify's default)."""
     classes = tuple(sorted({items[i].entry.class_name for i in indices}))
