@@ -196,13 +196,13 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     digest = pixel_digest(rgb)
     small = _analysis_copy(rgb)
     grey = small.convert("L")
-    pictures = view_images(grey)
+    pictures = view_sources(grey)
     views = view_hashes(pictures, options.hash_kinds)
     hashes = views.pop(WHOLE)
     metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
                                                     "jpeg_step": compression} | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
-    thumbnails = {name: thumbnail(picture) for name, picture in pictures.items() if name not in MIRROR_OF}
+    thumbnails = {name: thumbnail(picture) for name, picture in pictures.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
                       thumbnails)
 
@@ -299,12 +299,10 @@ def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np
     return recompression_traces(np.asarray(pixels.crop(measured_box(*pixels.size))), table, pixels.width)
 
 
-def view_images(grey: Image.Image) -> dict[str, Image.Image]:
-    """The whole picture and every view of VIEWS: what a mirror, a small rotation, a crop, or a mirror and a crop
-    leave of it."""
-    made = {WHOLE: grey} | {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()}
-    made |= {name: ImageOps.mirror(made[source]) for name, source in MIRROR_OF.items()}
-    return {name: made[name] for name in (WHOLE, *VIEWS)}
+def view_sources(grey: Image.Image) -> dict[str, Image.Image]:
+    """The whole picture and its crops (CROPS): what a small rotation or a crop leaves of it. Every view of VIEWS is
+    one of them, or one of them mirrored (MIRROR_OF), which is flipped only where a hash needs the picture."""
+    return {WHOLE: grey} | {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()}
 
 
 def crop_view(grey: Image.Image, x: float, y: float) -> Image.Image:
@@ -345,30 +343,32 @@ def measure_detail(rgb: Image.Image) -> float:
     return finest / below if below > 0 else 0.0
 
 
-def view_hashes(pictures: dict[str, Image.Image], kinds: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """{view: {kind: hash}} of `view_images`' pictures. The views' pHashes are taken all at once, a mirrored view's
-    from its source's small copy flipped: imagehash.phash's values wherever a picture has structure (6,720 of 6,752
+def view_hashes(sources: dict[str, Image.Image], kinds: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """{view: {kind: hash}} of the whole picture and every view of VIEWS, from `view_sources`' pictures. The views'
+    pHashes are taken all at once, a mirrored view's from its source's small copy flipped: imagehash.phash's values wherever a picture has structure (6,720 of 6,752
     views of 844 bench files; the 32 others were of its 4 blank files). The whole picture's is imagehash's own, to
     the last bit even on a blank picture, whose coefficients are rounding noise."""
-    found: dict[str, dict[str, int]] = {name: {} for name in pictures}
+    names = (WHOLE, *VIEWS)
+    found: dict[str, dict[str, int]] = {name: {} for name in names}
     for kind in kinds:
         if kind == "phash":
-            for name, value in zip(pictures, phashes(pictures), strict=True):
+            for name, value in zip(names, phashes(sources, names), strict=True):
                 found[name][kind] = value
-            found[WHOLE][kind] = _hash_int(imagehash.phash(pictures[WHOLE]))
+            found[WHOLE][kind] = _hash_int(imagehash.phash(sources[WHOLE]))
         else:
-            for name, picture in pictures.items():
+            for name in names:
+                picture = ImageOps.mirror(sources[MIRROR_OF[name]]) if name in MIRROR_OF else sources[name]
                 found[name][kind] = _hash_int(HASHERS[kind](picture))
     return found
 
 
-def phashes(pictures: dict[str, Image.Image]) -> list[int]:
-    """imagehash.phash of each picture, in order: the low 8x8 corner of the DCT-II of a 32x32 Lanczos copy, each
-    bit set where a coefficient exceeds their median."""
+def phashes(sources: dict[str, Image.Image], names: tuple[str, ...]) -> list[int]:
+    """imagehash.phash of each view in `names` (a source, or a source mirrored): the low 8x8 corner of the DCT-II
+    of a 32x32 Lanczos copy, each bit set where a coefficient exceeds their median."""
     small = {name: np.asarray(picture.resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.LANCZOS), np.float64)
-             for name, picture in pictures.items() if name not in MIRROR_OF}
-    stacked = np.stack([small[name] if name in small else small[MIRROR_OF[name]][:, ::-1] for name in pictures])
-    low = (PHASH_DCT @ stacked @ PHASH_DCT.T).reshape(len(pictures), -1)
+             for name, picture in sources.items()}
+    stacked = np.stack([small[MIRROR_OF[name]][:, ::-1] if name in MIRROR_OF else small[name] for name in names])
+    low = (PHASH_DCT @ stacked @ PHASH_DCT.T).reshape(len(names), -1)
     bits = low > np.median(low, axis=1, keepdims=True)
     return [int.from_bytes(row.tobytes(), "big") for row in np.packbits(bits, axis=1)]
 

@@ -94,8 +94,8 @@ def reported(pristine: Path, backbone: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def audit(root: Path, backbone: Path, **options: object) -> CurateReport:
-    """curate --audit; through the random backbone (unless `options` say otherwise) with the off-topic distance
-    that backbone needs: its features spread one class as far as the default rule's 1.0 spreads."""
+    """curate --audit; through the random backbone (unless `options` say otherwise) with the stricter off-topic
+    distance its widely spread features need."""
     options = {"off_topic_distance": RANDOM_BACKBONE_DISTANCE, **options}
     return curate(root, audit=True, backbone=str(backbone), device="cpu", progress=False, workers=1, **options)
 
