@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inspect import MIRROR_OF, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
+from .inspect import LOSSLESS_VIEWS, MIRROR_OF, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
 from .layout import Entry
 from .neighbours import near_pairs, union_groups
 
@@ -146,7 +146,7 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     threshold and checks the others on the same views; OR merges every kind's pairs.
     """
     hashed = np.array([k for k, ins in enumerate(inspections) if has_structure(ins, options)], dtype=np.int64)
-    views = (WHOLE, *options.views)
+    views = ordered_views(options.views)
     first, second = _view_pairs(inspections, hashed, views, options)
     if first.size and options.min_similarity is not None:
         thumbs = view_thumbnails([inspections[k] for k in hashed], views)
@@ -163,6 +163,11 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     return keys // n, keys % n
 
 
+def ordered_views(views: Sequence[str]) -> tuple[str, ...]:
+    """The whole picture, then the other lossless views, then the rest: the order `view_pairs` takes them in."""
+    return (WHOLE, *sorted(views, key=lambda view: view not in LOSSLESS_VIEWS))
+
+
 def has_structure(inspection: Inspection, options: DecideOptions) -> bool:
     """Whether a picture's hashes say anything about it (see MIN_STRUCTURE)."""
     return inspection.metrics.get("structure", 0.0) >= options.min_structure
@@ -172,25 +177,27 @@ def _view_pairs(inspections: Sequence[Inspection], hashed: np.ndarray, views: tu
                 options: DecideOptions) -> tuple[np.ndarray, np.ndarray]:
     values = {kind: np.array([view_hash(inspections[k], view, kind) for view in views for k in hashed],
                              dtype=np.uint64) for kind in options.hash_kinds}
+    lossless = sum(view in LOSSLESS_VIEWS for view in views)
     return view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
-                      view_margin=options.view_margin)
+                      view_margin=options.view_margin, lossless=lossless)
 
 
 def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[int, ...], *,
-               match_any: bool = False, view_margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               match_any: bool = False, view_margin: int = 0, lossless: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Near pairs of positions view * pictures + k in `values` (one array per hash kind, the whole pictures first,
     then each other view), each of two different pictures; thresholds in the order of `values`.
 
-    With `view_margin`, a pair involving another view than the whole picture must be that many bits closer: the
-    search over every view then runs at a smaller threshold, which is several times faster on a million pictures.
+    With `view_margin`, a pair involving a view past the first `lossless` ones (the whole picture, its mirror) must
+    be that many bits closer: the search over every view then runs at a smaller threshold, which is several times
+    faster on a million pictures, while a mirrored copy is matched exactly as an unflipped one.
     """
     empty = np.empty(0, dtype=np.int64)
     if pictures < 2:
         return empty, empty
     size = len(next(iter(values.values())))
-    if size > pictures and view_margin:
+    if size > lossless * pictures and view_margin:
         found = [_near(values, tuple(max(0, t - view_margin) for t in thresholds), match_any),
-                 _near({kind: v[:pictures] for kind, v in values.items()}, thresholds, match_any)]
+                 _near({kind: v[:lossless * pictures] for kind, v in values.items()}, thresholds, match_any)]
     else:
         found = [_near(values, thresholds, match_any)]
     codes = np.unique(np.concatenate([first * size + second for first, second in found]))
@@ -253,9 +260,9 @@ def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list
 
 def rank(item: Item, centrality: int = 0) -> tuple:
     """Sort key of the least-edited copy: closest to the rest of its group, then in colour over a grey copy, then
-    fewest recompression traces, then most detail, then most pixels (a crop has fewer), then finest JPEG steps, then
-    smallest file (with all of those equal, extra bytes are an overlay: text, a border, a filled corner), then train
-    over val, then path order.
+    fewest recompression traces, then most detail, then most pixels inside uniform margins (a crop has fewer, a frame
+    adds none), then finest JPEG steps, then smallest file (with all of those equal, extra bytes are an overlay:
+    text, a border, a filled corner), then train over val, then path order.
 
     The traces (recompression.py) tell a JPEG edited from a decoded JPEG and saved again: mirrored (an earlier grid
     at another phase) or with its tones scaled (brightness, contrast: earlier steps scaled). They come before detail,
@@ -265,7 +272,7 @@ def rank(item: Item, centrality: int = 0) -> tuple:
     """
     ins = item.inspection
     colourless = ins.metrics.get("colour", 1.0) < GREY_COLOUR
-    return (centrality, colourless, edit_traces(ins), -detail_level(ins), -ins.width * ins.height,
+    return (centrality, colourless, edit_traces(ins), -detail_level(ins), -content_pixels(ins),
             ins.metrics.get("jpeg_step", 0.0), ins.size, -SPLIT_PREFERENCE.get(item.entry.split, 0), item.entry.path)
 
 
@@ -275,11 +282,16 @@ def edit_traces(inspection: Inspection) -> int:
     return (metrics.get("mirror_trace", 0.0) > MIRROR_TRACE) + (metrics.get("scaling_trace", 0.0) > SCALING_TRACE)
 
 
+def content_pixels(inspection: Inspection) -> int:
+    """Pixels inside the picture's uniform margins: a frame added to a copy adds pixels, not picture."""
+    return round(inspection.width * inspection.height * inspection.metrics.get("content", 1.0))
+
+
 def detail_level(inspection: Inspection) -> int:
-    """Pixels weighted by how much of its finest octave a picture holds (see `inspect.measure_detail`), in steps
-    of DETAIL_STEP octaves so that equal copies tie: an upscale has more pixels, not more detail, and each edit
-    smooths the finest octave of the copy it makes."""
-    weighted = inspection.width * inspection.height * inspection.metrics.get("detail", 1.0)
+    """Content pixels weighted by how much of its finest octave a picture holds (see `inspect.measure_detail`), in
+    steps of DETAIL_STEP octaves so that equal copies tie: an upscale has more pixels, not more detail, and each
+    edit smooths the finest octave of the copy it makes."""
+    weighted = content_pixels(inspection) * inspection.metrics.get("detail", 1.0)
     return round(math.log2(max(weighted, 1.0)) / DETAIL_STEP)
 
 

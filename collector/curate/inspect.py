@@ -45,6 +45,8 @@ CROPS = {"centre": (0.5, 0.5), "top-left": (0.0, 0.0), "top-right": (1.0, 0.0), 
          "bottom-right": (1.0, 1.0)}
 MIRROR_OF = {"mirror": WHOLE, "mirror-centre": "centre"}
 VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right")
+# The views that keep every pixel: a match through one is as strong as a match of whole pictures.
+LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})
 
 # Side of the copy a pHash is taken from, and the first 8 rows of the (unnormalised) DCT-II that takes it, as
 # scipy.fftpack.dct does: their low-frequency corner is the hash.
@@ -61,6 +63,10 @@ STRUCTURE_SIDE = 32
 DETAIL_WINDOW = 128
 # Lower edge of the finest band, as a share of the Nyquist frequency (see `measure_detail`).
 DETAIL_BAND = 0.6
+
+# A margin line (a row or column of a frame, letterbox bars) stays within this many levels of its side's edge
+# colour on the analysis copy; a photo's line crosses it, and JPEG noise in a flat frame stays well under it.
+MARGIN_TOLERANCE = 12
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -199,8 +205,10 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     pictures = view_sources(grey)
     views = view_hashes(pictures, options.hash_kinds)
     hashes = views.pop(WHOLE)
-    metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
-                                                    "jpeg_step": compression} | _traces(stored, image, rgb, table)
+    analysed = np.asarray(small)
+    metrics = measure_quality(analysed) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
+                                           "content": measure_content(analysed), "jpeg_step": compression
+                                           } | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: thumbnail(picture) for name, picture in pictures.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
@@ -375,6 +383,23 @@ def phashes(sources: dict[str, Image.Image], names: tuple[str, ...]) -> list[int
 
 def _hash_int(value: imagehash.ImageHash) -> int:
     return int.from_bytes(np.packbits(value.hash.ravel()).tobytes(), "big")
+
+
+def measure_content(rgb: np.ndarray) -> float:
+    """Share of the picture inside its uniform margins, each at most a quarter of its side: 1 for a photo, less for
+    a copy given a frame or bars, whose added pixels hold nothing of the picture."""
+    pixels = rgb.astype(np.int16)
+    across = pixels.transpose(1, 0, 2)
+    margins = []
+    for lines in (pixels, pixels[::-1], across, across[::-1]):
+        lines = lines[: len(lines) // 4]
+        if not len(lines):
+            return 1.0
+        uniform = (np.abs(lines - np.median(lines[0], axis=0)).max(axis=(1, 2)) <= MARGIN_TOLERANCE).tolist()
+        margins.append(uniform.index(False) if False in uniform else len(uniform))
+    top, bottom, left, right = margins
+    height, width = pixels.shape[:2]
+    return (height - top - bottom) * (width - left - right) / (height * width)
 
 
 def measure_quality(rgb: np.ndarray) -> dict[str, float]:

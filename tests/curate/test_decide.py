@@ -19,22 +19,24 @@ RAMP = bytes(16 * column for _ in range(16) for column in range(16))
 
 def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: int = 1000, width: int = 200,
          height: int = 150, reason: str | None = None, flags: tuple[str, ...] = (), structure: float = 50.0,
-         mirror: int | None = None, thumbnail: bytes = RAMP, detail: float = 0.2) -> Item:
+         mirror: int | None = None, crops: int | None = None, thumbnail: bytes = RAMP, detail: float = 0.2,
+         content: float = 1.0) -> Item:
     """A hand-made item; its mirrored views hash far from everything unless `mirror` says otherwise, its crops as
-    the whole picture."""
+    the whole picture unless `crops` does."""
     split, class_name = (path.split("/")[:2] if path.count("/") == 2 else ("", path.split("/")[0]))
     hashes = {} if reason else {"phash": hash_value}
-    views = {} if reason else every_view(hashes, {"phash": hash_value ^ ALL_BITS if mirror is None else mirror})
+    views = {} if reason else every_view({"phash": hash_value if crops is None else crops},
+                                         {"phash": hash_value ^ ALL_BITS if mirror is None else mirror})
     thumbnails = {name: thumbnail for name in (WHOLE, *VIEWS) if name not in MIRROR_OF}
     inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
                             size, None if reason else (digest or path), hashes, flags,
-                            {"brightness": 100.0, "structure": structure, "detail": detail}, views, thumbnails)
+                            {"brightness": 100.0, "structure": structure, "detail": detail, "content": content}, views, thumbnails)
     return Item(Entry(path, split, class_name), inspection)
 
 
-def every_view(hashes: dict[str, int], mirrored: dict[str, int]) -> dict[str, dict[str, int]]:
-    """`mirrored` for the mirrored views, `hashes` for the crops."""
-    return {view: mirrored if view in MIRROR_OF else hashes for view in VIEWS}
+def every_view(cropped: dict[str, int], mirrored: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`mirrored` for the mirrored views, `cropped` for the crops."""
+    return {view: mirrored if view in MIRROR_OF else cropped for view in VIEWS}
 
 
 def flip(value: int, bits: int) -> int:
@@ -196,14 +198,28 @@ def test_an_upscale_has_more_pixels_but_less_detail_and_loses_to_its_source() ->
     assert decisions.reasons == {0: "duplicate"}
 
 
-def test_view_margin_asks_pairs_of_other_views_to_be_closer_than_whole_pictures() -> None:
+def test_a_framed_copy_has_more_pixels_but_no_more_picture_and_loses_to_its_source() -> None:
+    items = [item("train/cat/framed.jpg", width=340, height=240, size=9000, content=300 * 200 / (340 * 240)),
+             item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=300, height=200, size=8000)]
+    assert decide(items, DecideOptions()).reasons == {0: "duplicate"}
+
+
+def test_view_margin_asks_pairs_through_a_crop_to_be_closer_than_whole_pictures() -> None:
     whole_pair = [item("train/cat/a.jpg"), item("train/cat/b.jpg", hash_value=flip(BASE, 8))]
-    mirrored_pair = [item("train/cat/a.jpg", mirror=flip(BASE, 40)),
-                     item("train/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, mirror=flip(BASE, 7))]
+    cropped_pair = [item("train/cat/a.jpg", crops=flip(BASE, 40)),
+                    item("train/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, crops=flip(BASE, 7))]
     assert len(decide(whole_pair, DecideOptions(threshold=8, view_margin=2)).groups) == 1
-    assert len(decide(mirrored_pair, DecideOptions(threshold=8)).groups) == 1
-    assert decide(mirrored_pair, DecideOptions(threshold=8, view_margin=2)).groups == []
-    assert len(decide(mirrored_pair, DecideOptions(threshold=9, view_margin=2)).groups) == 1
+    assert len(decide(cropped_pair, DecideOptions(threshold=8)).groups) == 1
+    assert decide(cropped_pair, DecideOptions(threshold=8, view_margin=2)).groups == []
+    assert len(decide(cropped_pair, DecideOptions(threshold=9, view_margin=2)).groups) == 1
+
+
+def test_a_mirrored_copy_matches_at_the_threshold_of_an_unflipped_one_despite_the_view_margin() -> None:
+    mirrored_pair = [item("train/cat/a.jpg", mirror=flip(BASE, 40)),
+                     item("val/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, mirror=flip(BASE, 8))]
+    decisions = decide(mirrored_pair, DecideOptions(threshold=8, view_margin=2))
+    assert len(decisions.groups) == 1 and decisions.reasons == {1: "duplicate"}
+    assert decide(mirrored_pair, DecideOptions(threshold=7, view_margin=2)).groups == []
 
 
 def test_a_large_group_of_identical_pictures_keeps_one_without_ranking_by_centrality() -> None:

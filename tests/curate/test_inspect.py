@@ -266,6 +266,16 @@ def test_a_copy_cut_from_one_corner_hashes_as_that_corner_view_of_its_original(t
     assert original.views["bottom-right"]["phash"] == cut.hashes["phash"]
 
 
+@pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0)])
+def test_a_frame_added_to_a_photo_is_measured_as_margin_not_content(tmp_path: Path, colour: tuple[int, ...]) -> None:
+    photo = make_photo(300, 200, seed=36)
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    ImageOps.expand(photo, 20, colour).save(tmp_path / "framed.jpg", quality=90)
+    original, framed = (inspect_image(tmp_path / name, InspectOptions()) for name in ("photo.jpg", "framed.jpg"))
+    assert original.metrics["content"] == 1.0
+    assert framed.metrics["content"] == pytest.approx(300 * 200 / (340 * 240), abs=0.04)
+
+
 def test_near_copies_hash_close_and_other_pictures_far(tmp_path: Path) -> None:
     photo = make_photo(400, 300, seed=33)
     photo.save(tmp_path / "original.jpg", quality=95)
