@@ -4,8 +4,8 @@ Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 1
 (so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
 edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
 16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
-another class (a label conflict). Two recipes make the copies in two different ways, so that a rule chosen on one
-set can be confirmed on sets it has never seen.
+another class (a label conflict). Three recipes make the copies in three different ways, so that a rule chosen on
+one set can be confirmed on sets it has never seen.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 from tqdm import tqdm
 
 SPLITS = ("train", "val")
@@ -132,10 +132,29 @@ def rotated(image: Image.Image, degrees: float, rng: random.Random, fill=(0, 0, 
     return image.rotate(rng.choice((-1, 1)) * degrees, Image.Resampling.BICUBIC, fillcolor=fill)
 
 
+def bordered(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A frame 4-8% of the width wide, white or black, as a re-upload or a print scan adds."""
+    return ImageOps.expand(image, round(image.width * rng.uniform(0.04, 0.08)), rng.choice(((255,) * 3, (0,) * 3)))
+
+
+def captioned(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A meme-style caption: a white bar 12-18% of the height above or below the picture, with black text."""
+    bar = round(image.height * rng.uniform(0.12, 0.18))
+    canvas = Image.new("RGB", (image.width, image.height + bar), (255, 255, 255))
+    top = rng.random() < 0.5
+    canvas.paste(image, (0, bar if top else 0))
+    font = ImageFont.load_default(size=max(10, bar * 2 // 3))
+    ImageDraw.Draw(canvas).text((image.width // 12, (0 if top else image.height) + bar // 8), "when the photo is",
+                                font=font, fill=(0, 0, 0))
+    return canvas
+
+
 Edit = Callable[[Image.Image, random.Random], Image.Image]
 JPEG90 = {"quality": 90}
 
 # Recipe "graded": the edits the rules were first tuned on, mild and strong. Recipe "other": other makers' copies.
+# Recipe "fresh": edits none of the rules were ever looked at on (frames, captions, blur, colour, stretch, WebP,
+# mirrors combined with tone, corner crops and WebP).
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -169,8 +188,24 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "mirror-jpeg": lambda im, rng: ImageOps.mirror(im),
         "mirror-crop-5": lambda im, rng: crop(ImageOps.mirror(im), 0.05, rng),
     },
+    "fresh": {
+        "mirror-brightness": lambda im, rng: ImageEnhance.Brightness(ImageOps.mirror(im)).enhance(
+            1 + rng.choice((-1, 1)) * 0.15),
+        "mirror-crop-8-corner": lambda im, rng: crop(ImageOps.mirror(im), 0.08, rng, corner=True),
+        "mirror-webp": lambda im, rng: ImageOps.mirror(im),
+        "crop-12": lambda im, rng: crop(im, 0.12, rng),
+        "crop-10-resize": lambda im, rng: scaled(crop(im, 0.10, rng), 0.75),
+        "border": bordered,
+        "caption": captioned,
+        "blur": lambda im, rng: im.filter(ImageFilter.GaussianBlur(1.2)),
+        "saturation": lambda im, rng: ImageEnhance.Color(im).enhance(rng.choice((0.5, 1.6))),
+        "rotate-4-crop": lambda im, rng: crop(rotated(im, 4, rng), 0.08, rng),
+        "stretch": lambda im, rng: im.resize((round(im.width * 1.12), im.height), Image.Resampling.BICUBIC),
+        "jpeg-20-resize": lambda im, rng: scaled(im, 0.6),
+    },
 }
-QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40}
+QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20}
+WEBP_KINDS = frozenset({"mirror-webp"})  # saved as lossy WebP (quality 70) instead of JPEG
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
@@ -183,6 +218,8 @@ def make_copy(kind: str, edit: Edit | None, image: Image.Image, original: bytes,
         with Image.open(io.BytesIO(original)) as decoded:
             return encode(decoded.convert("RGB"), "PNG"), "png"
     assert edit is not None
+    if kind in WEBP_KINDS:
+        return encode(edit(image, rng), "WEBP", quality=70), "webp"
     return encode(edit(image, rng), quality=QUALITY_OF.get(kind, 90)), "jpg"
 
 
