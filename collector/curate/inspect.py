@@ -207,7 +207,7 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     hashes = views.pop(WHOLE)
     analysed = np.asarray(small)
     metrics = measure_quality(analysed) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
-                                           "content": measure_content(analysed), "jpeg_step": compression
+                                           "content": measure_content(np.asarray(rgb)), "jpeg_step": compression
                                            } | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: thumbnail(picture) for name, picture in pictures.items()}
@@ -388,15 +388,14 @@ def _hash_int(value: imagehash.ImageHash) -> int:
 def measure_content(rgb: np.ndarray) -> float:
     """Share of the picture inside its uniform margins, each at most a quarter of its side: 1 for a photo, less for
     a copy given a frame or bars, whose added pixels hold nothing of the picture."""
-    pixels = rgb.astype(np.int16)
+    pixels = rgb.astype(np.float32)
     across = pixels.transpose(1, 0, 2)
     margins = []
     for lines in (pixels, pixels[::-1], across, across[::-1]):
-        lines = lines[: len(lines) // 4]
-        if not len(lines):
-            return 1.0
-        uniform = (np.abs(lines - np.median(lines[0], axis=0)).max(axis=(1, 2)) <= MARGIN_TOLERANCE).tolist()
-        margins.append(uniform.index(False) if False in uniform else len(uniform))
+        colour, limit, margin = lines[0].mean(axis=0), len(lines) // 4, 0
+        while margin < limit and np.abs(lines[margin] - colour).max() <= MARGIN_TOLERANCE:
+            margin += 1
+        margins.append(margin)
     top, bottom, left, right = margins
     height, width = pixels.shape[:2]
     return (height - top - bottom) * (width - left - right) / (height * width)
