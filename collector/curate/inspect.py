@@ -65,7 +65,7 @@ DETAIL_WINDOW = 128
 DETAIL_BAND = 0.6
 
 # A margin line (a row or column of a frame, letterbox bars) stays within this many levels of its side's edge
-# colour on the analysis copy; a photo's line crosses it, and JPEG noise in a flat frame stays well under it.
+# colour; a photo's line crosses it, and JPEG noise in a flat frame stays well under it.
 MARGIN_TOLERANCE = 12
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
@@ -205,10 +205,9 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     pictures = view_sources(grey)
     views = view_hashes(pictures, options.hash_kinds)
     hashes = views.pop(WHOLE)
-    analysed = np.asarray(small)
-    metrics = measure_quality(analysed) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
-                                           "content": measure_content(np.asarray(rgb)), "jpeg_step": compression
-                                           } | _traces(stored, image, rgb, table)
+    metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
+                                                    "content": measure_content(rgb), "jpeg_step": compression
+                                                    } | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: thumbnail(picture) for name, picture in pictures.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
@@ -385,20 +384,34 @@ def _hash_int(value: imagehash.ImageHash) -> int:
     return int.from_bytes(np.packbits(value.hash.ravel()).tobytes(), "big")
 
 
-def measure_content(rgb: np.ndarray) -> float:
+def measure_content(rgb: Image.Image) -> float:
     """Share of the picture inside its uniform margins, each at most a quarter of its side: 1 for a photo, less for
-    a copy given a frame or bars, whose added pixels hold nothing of the picture."""
-    pixels = rgb.astype(np.float32)
-    across = pixels.transpose(1, 0, 2)
+    a copy given a frame or bars, whose added pixels hold nothing of the picture. A side is read past its edge line
+    only when that line is uniform, so a photo costs four lines whatever its size."""
+    width, height = rgb.size
     margins = []
-    for lines in (pixels, pixels[::-1], across, across[::-1]):
-        colour, limit, margin = lines[0].mean(axis=0), len(lines) // 4, 0
-        while margin < limit and np.abs(lines[margin] - colour).max() <= MARGIN_TOLERANCE:
-            margin += 1
-        margins.append(margin)
+    for side in ("top", "bottom", "left", "right"):
+        edge = _edge_lines(rgb, side, 1)[0]
+        colour = edge.mean(axis=0)
+        limit = (height if side in ("top", "bottom") else width) // 4
+        if not limit or np.abs(edge - colour).max() > MARGIN_TOLERANCE:
+            margins.append(0)
+            continue
+        uniform = np.abs(_edge_lines(rgb, side, limit) - colour).max(axis=(1, 2)) <= MARGIN_TOLERANCE
+        margins.append(int(uniform.argmin()) if not uniform.all() else limit)
     top, bottom, left, right = margins
-    height, width = pixels.shape[:2]
-    return (height - top - bottom) * (width - left - right) / (height * width)
+    return (height - top - bottom) * (width - left - right) / (width * height)
+
+
+def _edge_lines(rgb: Image.Image, side: str, depth: int) -> np.ndarray:
+    """The `depth` lines of pixels next to one side, the edge line first, as (depth, length, 3) floats."""
+    width, height = rgb.size
+    box = {"top": (0, 0, width, depth), "bottom": (0, height - depth, width, height),
+           "left": (0, 0, depth, height), "right": (width - depth, 0, width, height)}[side]
+    lines = np.asarray(rgb.crop(box), np.float32)
+    if side in ("left", "right"):
+        lines = lines.transpose(1, 0, 2)
+    return lines[::-1] if side in ("bottom", "right") else lines
 
 
 def measure_quality(rgb: np.ndarray) -> dict[str, float]:
