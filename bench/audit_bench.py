@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import classify
 from bench.curate_bench import pct, table
-from bench.curate_sets import cifar_files, crop, encode, extract_cifar, upscaled, write
+from bench.curate_sets import cifar_files, crop, encode, extract_cifar, same_photo, upscaled, write
 from classify import ModelFile
 from classify.crossval import one_thread
 from classify.embedding import load_backbone
@@ -76,12 +76,6 @@ COPY_KINDS = ("mirror", "crop-10", "rotate-8")
 # Pixel similarities (best correlation of the grey copies) at which the copies are also scored, beside the default.
 SIMILARITY_SWEEP = (0.85, 0.9, 0.95, 0.97)
 SPLITS = ("train", "val")
-# Two CIFAR-10 photos are one photo twice when their grey pixels correlate this much (at the best shift of up to
-# SAME_PHOTO_REACH pixels): above the largest value, 0.79, among 600 random pairs of embedding neighbours that are
-# not copies. Pairs of one car or dog photographed twice, found in the sets, measure 0.72-0.97: some of them stay
-# counted as wrong.
-SAME_PHOTO = 0.85
-SAME_PHOTO_REACH = 3
 IMAGE_SIZE = 32  # finetune mode's models see CIFAR's own resolution: a 2-core CPU trains them in minutes
 
 
@@ -411,29 +405,6 @@ def copy_truth(audited: AuditedSet) -> dict[tuple[int, int], str]:
     position = {path: k for k, path in enumerate(audited.paths)}
     return {tuple(sorted((position[copy], position[original]))): kind
             for copy, (original, kind) in audited.copies.items()}
-
-
-def grey_source(extracted: Path, source: str) -> np.ndarray:
-    with Image.open(extracted / source) as image:
-        return np.asarray(image.convert("L"), dtype=np.float64)
-
-
-def same_photo(extracted: Path, first: str, second: str) -> bool:
-    """Whether two CIFAR-10 photos are one photo twice (CIFAR-10 holds such near-duplicates: the same car or dog,
-    cropped or tinted differently): their grey pixels, at their own 32 px, correlate at least SAME_PHOTO at the
-    best shift of up to SAME_PHOTO_REACH pixels either way, mirrored or not."""
-    if not first or not second:
-        return False
-    a, b = grey_source(extracted, first), grey_source(extracted, second)
-    side, reach, best = len(a), SAME_PHOTO_REACH, -1.0
-    for other in (b, b[:, ::-1]):
-        for dy in range(-reach, reach + 1):
-            for dx in range(-reach, reach + 1):
-                x = a[max(dy, 0) : side + min(dy, 0), max(dx, 0) : side + min(dx, 0)].ravel()
-                y = other[max(-dy, 0) : side + min(-dy, 0), max(-dx, 0) : side + min(-dx, 0)].ravel()
-                x, y = x - x.mean(), y - y.mean()
-                best = max(best, float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-9)))
-    return best >= SAME_PHOTO
 
 
 def score_copies(audited: AuditedSet, extracted: Path, hashed: set[tuple[int, int]],

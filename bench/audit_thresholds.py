@@ -43,11 +43,10 @@ from bench.audit_bench import (
     hash_pairs,
     inspect_set,
     out_of_sample,
-    same_photo,
     stand_in_backbone,
 )
 from bench.curate_bench import pct, table
-from bench.curate_sets import extract_cifar
+from bench.curate_sets import extract_cifar, same_photo
 from classify.probe import fit_probe
 from collector.curate.audit.confident import find_label_issues
 from collector.curate.audit.offtopic import OffTopicRule, class_centres, find_off_topic, nearness

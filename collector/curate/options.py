@@ -13,8 +13,8 @@ from .inspect import HASHERS, VIEWS, InspectOptions, QualityThresholds
 # Chosen by bench/curate_bench.py on one set of 1,500 CIFAR-10 photos with 1,000 edited copies, confirmed on three
 # held-out sets: pHash within 8 bits on the whole picture and its mirror, 6 through any of the six crops (centre,
 # four corners, mirrored centre), small grey copies correlated at 0.5 or more. Held out: recall 94.3%, 95.2% and
-# 82.2%, pair precision 97.6%, 97.1% and 98.0%, removal precision 99.2%, 99.3% and 99.1%, no valid odd file lost
-# (imagededup's PHash default: recall 80.8%, 54.5% and 40.9%, removal precision 96.9%, 96.4% and 94.5%).
+# 82.2%, pair precision 98.7%, 97.5% and 98.6%, removal precision 99.3%, 99.3% and 99.2%, no valid odd file lost
+# (imagededup's PHash default: recall 80.8%, 54.5% and 40.9%, removal precision 97.0%, 96.4% and 94.7%).
 DEFAULT_HASH = "phash"
 DEFAULT_THRESHOLD = 8
 DEFAULT_MIN_SIMILARITY = 0.5
