@@ -7,8 +7,9 @@ contrast, corner crops, diagonal watermark, white-filled rotation, mirror plus r
 frames, captions, blur, saturation, stretch, 12% crops, rotation plus crop, mirror plus tone / corner crop / WebP),
 copies across splits and across classes, bad files and valid odd files (flat, white, near-black 16-bit, dark, CMYK,
 palette, animated). Every matching option is scored with `curate`'s own `decide` on the first set (graded, seed
-0); the best one (removal precision >= 99%, no valid file lost, fast enough for a million images) is then reported
-on the held-out sets (graded seed 1, other seed 2, fresh seed 3) beside the previous default rule and imagededup's
+0, 4,000 photos: chance matches between different photos grow with the square of a set's size); the best one
+(removal precision >= 99%, no odd file lost, the issue's mirror and 10%-crop recall, fast enough for a million
+images; of those, the fewest photos lost, then the best F1) is then reported on the held-out sets (graded seed 1, other seed 2, fresh seed 3) beside the previous default rule and imagededup's
 PHash at its defaults (`find_duplicates_to_remove`), run in its own interpreter (`--imagededup-python`) on the
 same files.
 
@@ -16,10 +17,11 @@ Speed: images/s of inspect_image against the tutorial `imagehash.phash(Image.ope
 encoder in pools of `--workers` processes; grouping time on a speed set against all-pairs comparison; and one
 million synthetic pictures (one hash per view, random plus planted near copies) grouped.
 
-    python bench/curate_bench.py [--originals 1500] [--speed-size 20000] [--million 1000000]
-                                 [--imagededup-python /tmp/dedupvenv/bin/python] [--cache data/curate_bench]
+    python bench/curate_bench.py [--originals 1500] [--selection-originals 4000] [--speed-size 20000]
+                                 [--million 1000000] [--imagededup-python /tmp/dedupvenv/bin/python]
+                                 [--cache data/curate_bench]
 
-Quick run: --originals 600 --speed-size 5000 --speed-steps 1000,5000 --million 100000.
+Quick run: --originals 600 --selection-originals 1000 --speed-size 5000 --speed-steps 1000,5000 --million 100000.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from collector.curate.run import CurateOptions
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 SETS = (("graded", 0), ("graded", 1), ("other", 2), ("fresh", 3))  # the first selects, the others confirm
 MIN_REMOVAL_PRECISION = 0.99
+MIN_MIRROR_RECALL, MIN_CROP_RECALL = 0.95, 0.5  # the issue's goals for mirrors and 10% crops
 THRESHOLDS = (6, 8, 10, 12)  # pHash distances between photos are even: 32 of its 64 bits are ones
 SIMILARITIES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
 VIEW_CHOICES = ((), ("mirror",), ("mirror", "centre"), VIEWS)
@@ -77,6 +80,9 @@ MARGINS = (0, 2)
 MILLION_SEARCH_SECONDS = {(1, 6): 5.1, (1, 8): 14.3, (2, 6): 10.5, (2, 8): 51.1, (3, 6): 14.5, (3, 8): 84.6,
                           (8, 6): 64.1}
 SEARCH_BUDGET = 120.0
+# Twins (same_photo) are looked for in groups of up to this many members only: a loose rule chains thousands of
+# unrelated photos into one group, and checking its every pair would take hours.
+TWIN_GROUP_LIMIT = 16
 # The rule before this bench's sets: pHash <= 8 OR dHash <= 7, as is only, no verification, largest copy kept.
 PREVIOUS = "phash<=8 OR dhash<=7 (previous default)"
 
@@ -180,6 +186,10 @@ def safe(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
+def share(counts: tuple[int, int]) -> float:
+    return safe(*counts)
+
+
 def old_rank_key(ins: Inspection, split: str) -> tuple:
     """The previous keep rule: most pixels, then largest file, then train over val."""
     return (-ins.width * ins.height, -ins.size, {"train": 0, "val": 1}.get(split, 2))
@@ -229,12 +239,15 @@ def score(qs: QualitySet, paths: list[str], inspections: list[Inspection], group
     def twice(a: int, b: int) -> bool:
         return one_photo(qs.extracted, source.get(a, ""), source.get(b, ""))
 
-    unplanted = [(a, b) for members in groups for a, b in combinations(members, 2) if {a, b} not in planted]
-    out.twice_pairs = sum(twice(a, b) for a, b in unplanted)
-    out.false_pairs = len(unplanted) - out.twice_pairs
+    out.false_pairs = sum(len(members) * (len(members) - 1) // 2 for members in groups) - sum(out.found.values())
+    small = [members for members in groups if len(members) <= TWIN_GROUP_LIMIT]
+    out.twice_pairs = sum(twice(a, b) for members in small for a, b in combinations(members, 2)
+                          if {a, b} not in planted)
+    out.false_pairs -= out.twice_pairs
     odd = {index[path] for path in qs.odd}
     lone = removed - partners - odd
-    with_twin = {i for i in lone if i in group_of and any(twice(i, j) for j in groups[group_of[i]] if j != i)}
+    with_twin = {i for i in lone if i in group_of and len(groups[group_of[i]]) <= TWIN_GROUP_LIMIT
+                 and any(twice(i, j) for j in groups[group_of[i]] if j != i)}
     out.removed = len(removed)
     out.removed_right += len(with_twin)
     out.odd_lost = len(removed & odd)
@@ -589,7 +602,10 @@ def add_set_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cifar", type=Path, default=CIFAR, help="cifar10-jpg.tar.gz")
     parser.add_argument("--cache", type=Path, default=ROOT / "data" / "curate_bench",
                         help="where the extracted archive and generated sets are kept between runs")
-    parser.add_argument("--originals", type=int, default=1500, help="photos in each quality set (before copies)")
+    parser.add_argument("--originals", type=int, default=1500, help="photos in each held-out set (before copies)")
+    parser.add_argument("--selection-originals", type=int, default=4000,
+                        help="photos in the selection set: larger, because chance matches between different photos "
+                             "grow with the square of a set's size, and the verification is chosen on them")
     parser.add_argument("--odd-sets", type=int, default=3, help="sets of odd files and of bad files per quality set")
 
 
@@ -606,8 +622,9 @@ def main() -> None:
     args = parser.parse_args()
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "cpus": os.cpu_count()}
     extracted = extract_cifar(args.cifar, args.cache)
-    sets = [build_quality_set(extracted, args.cache, recipe, args.originals, args.odd_sets, seed)
-            for recipe, seed in SETS]
+    sets = [build_quality_set(extracted, args.cache, recipe, args.originals if number else args.selection_originals,
+                              args.odd_sets, seed)
+            for number, (recipe, seed) in enumerate(SETS)]
 
     inspected: dict[str, tuple[list[str], list[Inspection]]] = {}
     speed_rows: list[list[str]] = []
@@ -645,27 +662,30 @@ def main() -> None:
     scored = [(config, score_decisions(selection, paths, inspections, decide(items, config.options())))
               for config in tqdm(configs, desc="sweep", unit="rule", file=sys.stderr)]
     eligible = [(c, o) for c, o in scored if o.removal_precision >= MIN_REMOVAL_PRECISION and o.odd_lost == 0
-                and o.photos_lost == 0 and c.fast] or [(c, o) for c, o in scored if c.fast]
-    chosen, _ = max(eligible, key=lambda co: (round(co[1].near()[2], 4), -co[0].threshold))
+                and share(o.recall(is_mirror)) >= MIN_MIRROR_RECALL and share(o.recall(is_crop10)) >= MIN_CROP_RECALL
+                and c.fast] or [(c, o) for c, o in scored if c.fast]
+    chosen, _ = min(eligible, key=lambda co: (co[1].photos_lost, -round(co[1].near()[2], 4), co[0].threshold))
     print(table(["option", "pair P", "recall", "F1", "removal P", "odd lost", "photos lost"],
                 [[str(c), pct(o.near()[0]), pct(o.near()[1]), pct(o.near()[2]), pct(o.removal_precision),
                   str(o.odd_lost), str(o.photos_lost)] for c, o in sorted(scored, key=lambda co: -co[1].near()[2])]))
     print(f"\n== Options side by side on the selection set {selection.name} ({len(selection.pairs)} copies): best "
-          f"near F1 per option with removal precision >= {MIN_REMOVAL_PRECISION:.0%} and no valid file lost ==")
+          f"near F1 per option with removal precision >= {MIN_REMOVAL_PRECISION:.0%} and no odd file lost, fewest "
+          "photos lost first ==")
     rows = []
     for views in VIEW_CHOICES:
         for verified in (False, True):
             fits = [(c, o) for c, o in scored if c.views == views and (c.similarity is not None) == verified
-                    and o.removal_precision >= MIN_REMOVAL_PRECISION and o.odd_lost == 0 and o.photos_lost == 0]
+                    and o.removal_precision >= MIN_REMOVAL_PRECISION and o.odd_lost == 0]
             for fast in (True, False):
                 pool = [(c, o) for c, o in fits if c.fast == fast]
                 if pool:
-                    c, o = max(pool, key=lambda co: round(co[1].near()[2], 4))
+                    c, o = min(pool, key=lambda co: (co[1].photos_lost, -round(co[1].near()[2], 4)))
                     p, r, f1 = o.near()
                     rows.append([str(c), "fast" if fast else "slow", pct(p), pct(r), pct(f1), pct(o.removal_precision),
-                                 ratio(o.recall(is_mirror)), ratio(o.recall(is_crop10)), ratio(o.recall(is_rotate5))])
-    print(table(["option", "1M search", "pair P", "recall", "F1", "removal P", "mirrors", "10% crops", "5° rot"],
-                rows))
+                                 str(o.photos_lost), ratio(o.recall(is_mirror)), ratio(o.recall(is_crop10)),
+                                 ratio(o.recall(is_rotate5))])
+    print(table(["option", "1M search", "pair P", "recall", "F1", "removal P", "photos lost", "mirrors", "10% crops",
+                 "5° rot"], rows))
     print(f"\nchosen on {selection.name}: {chosen}")
     results["chosen"] = str(chosen)
     default = CurateOptions()

@@ -17,7 +17,7 @@ from .inspect import HASHERS, VIEWS, InspectOptions, QualityThresholds
 # (imagededup's PHash default: recall 80.8%, 54.5% and 40.9%, removal precision 97.0%, 96.4% and 94.7%).
 DEFAULT_HASH = "phash"
 DEFAULT_THRESHOLD = 8
-DEFAULT_MIN_SIMILARITY = 0.5
+DEFAULT_MIN_SIMILARITY = 0.8
 DEFAULT_VIEW_MARGIN = 2
 AUDIT_MODES = ("auto", "probe", "finetune")
 

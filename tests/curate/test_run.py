@@ -70,7 +70,7 @@ def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     assert settings["hash"] == "phash" and settings["threshold"] == [8]
     assert settings["views"] == ["mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left",
                                  "bottom-right"]
-    assert settings["view_margin"] == 2 and settings["min_similarity"] == 0.5
+    assert settings["view_margin"] == 2 and settings["min_similarity"] == 0.8
 
 
 def test_undo_restores_every_byte(dataset) -> None:
