@@ -2,16 +2,16 @@
 side with imagededup's PHash.
 
 Sets (bench/curate_sets.py): CIFAR-10 photos upscaled to 128-400 px with copies made by three recipes ("graded":
-resize, upscale, JPEG, grayscale, crops, brightness, watermarks, rotations, mirror; "other": other scales,
-contrast, corner crops, diagonal watermark, white-filled rotation, mirror plus resize / JPEG / crop; "fresh":
-frames, captions, blur, saturation, stretch, 12% crops, rotation plus crop, mirror plus tone / corner crop / WebP),
-copies across splits and across classes, bad files and valid odd files (flat, white, near-black 16-bit, dark, CMYK,
-palette, animated). Every matching option is scored with `curate`'s own `decide` on the first set (graded, seed
-0, 4,000 photos: chance matches between different photos grow with the square of a set's size); the best one
-(removal precision >= 99%, no odd file lost, the issue's mirror and 10%-crop recall, fast enough for a million
-images; of those, the fewest photos lost, then the best F1) is then reported on the held-out sets (graded seed 1, other seed 2, fresh seed 3) beside the previous default rule and imagededup's
-PHash at its defaults (`find_duplicates_to_remove`), run in its own interpreter (`--imagededup-python`) on the
-same files.
+resize, upscale, JPEG, grayscale, crops, brightness, watermarks, rotations, mirror; "other": other scales, contrast,
+corner crops, diagonal watermark, white-filled rotation, mirror plus resize / JPEG / crop; "fresh": frames,
+captions, blur, saturation, stretch, 12% crops, rotation plus crop, mirror plus tone / corner crop / WebP), copies
+across splits and across classes, bad files and valid odd files (flat, white, near-black 16-bit, dark, CMYK,
+palette, animated). Every matching option is scored with `curate`'s own `decide` on the first set (graded, seed 0,
+4,000 photos: chance matches between different photos grow with the square of a set's size); the best one (removal
+precision >= 99%, no odd file lost, the issue's mirror and 10%-crop recall, fast enough for a million images; of
+those, the fewest photos lost, then the best F1) is then reported on the held-out sets (graded seed 1, other seed 2,
+fresh seed 3) beside the previous default rule and imagededup's PHash at its defaults (`find_duplicates_to_remove`),
+run in its own interpreter (`--imagededup-python`) on the same files.
 
 Speed: images/s of inspect_image against the tutorial `imagehash.phash(Image.open(path))` and imagededup's
 encoder in pools of `--workers` processes; grouping time on a speed set against all-pairs comparison; and one
@@ -80,8 +80,8 @@ MARGINS = (0, 2)
 MILLION_SEARCH_SECONDS = {(1, 6): 5.1, (1, 8): 14.3, (2, 6): 10.5, (2, 8): 51.1, (3, 6): 14.5, (3, 8): 84.6,
                           (8, 6): 64.1}
 SEARCH_BUDGET = 120.0
-# Twins (same_photo) are looked for in groups of up to this many members only: a loose rule chains thousands of
-# unrelated photos into one group, and checking its every pair would take hours.
+# Twins (same_photo) are looked for in groups of up to this many members only: a loose rule chains many unrelated
+# photos into one group, whose pairs are too many to check one by one (the sweep stalled on them).
 TWIN_GROUP_LIMIT = 16
 # The rule before this bench's sets: pHash <= 8 OR dHash <= 7, as is only, no verification, largest copy kept.
 PREVIOUS = "phash<=8 OR dhash<=7 (previous default)"
