@@ -602,16 +602,17 @@ def add_set_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cifar", type=Path, default=CIFAR, help="cifar10-jpg.tar.gz")
     parser.add_argument("--cache", type=Path, default=ROOT / "data" / "curate_bench",
                         help="where the extracted archive and generated sets are kept between runs")
-    parser.add_argument("--originals", type=int, default=1500, help="photos in each held-out set (before copies)")
-    parser.add_argument("--selection-originals", type=int, default=4000,
-                        help="photos in the selection set: larger, because chance matches between different photos "
-                             "grow with the square of a set's size, and the verification is chosen on them")
+    parser.add_argument("--originals", type=int, default=1500, help="photos in each quality set (before copies)")
     parser.add_argument("--odd-sets", type=int, default=3, help="sets of odd files and of bad files per quality set")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_set_options(parser)
+    parser.add_argument("--selection-originals", type=int, default=4000,
+                        help="photos in the selection set (the others have --originals): larger, because chance "
+                             "matches between different photos grow with the square of a set's size, and the "
+                             "verification is chosen on them")
     parser.add_argument("--speed-size", type=int, default=20_000, help="photos in the speed set (0: skip)")
     parser.add_argument("--speed-steps", default="5000,20000", help="sizes at which grouping is timed")
     parser.add_argument("--million", type=int, default=1_000_000, help="synthetic pictures to group (0: skip)")
