@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import imagehash
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageChops, ImageOps
 
 from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
 from .recompression import TRACES, measured_box, recompression_traces
@@ -67,6 +67,7 @@ DETAIL_BAND = 0.6
 # A margin line (a row or column of a frame, letterbox bars) stays within this many levels of its side's edge
 # colour; a photo's line crosses it, and JPEG noise in a flat frame stays well under it.
 MARGIN_TOLERANCE = 12
+OUTSIDE_TOLERANCE = [0] * (MARGIN_TOLERANCE + 1) + [255] * (255 - MARGIN_TOLERANCE)  # per channel, for Image.point
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -391,27 +392,29 @@ def measure_content(rgb: Image.Image) -> float:
     width, height = rgb.size
     margins = []
     for side in ("top", "bottom", "left", "right"):
-        edge = _edge_lines(rgb, side, 1)[0]
-        colour = edge.mean(axis=0)
         limit = (height if side in ("top", "bottom") else width) // 4
+        edge = np.asarray(rgb.crop(_edge_box(side, width, height, 1)), np.float32).reshape(-1, 3)
+        colour = edge.mean(axis=0)
         if not limit or np.abs(edge - colour).max() > MARGIN_TOLERANCE:
             margins.append(0)
             continue
-        uniform = np.abs(_edge_lines(rgb, side, limit) - colour).max(axis=(1, 2)) <= MARGIN_TOLERANCE
-        margins.append(int(uniform.argmin()) if not uniform.all() else limit)
+        box = _beyond_tolerance(rgb.crop(_edge_box(side, width, height, limit)), tuple(round(c) for c in colour))
+        inner = {"top": 1, "bottom": 3, "left": 0, "right": 2}[side]
+        margins.append(limit if box is None else box[inner] if side in ("top", "left") else limit - box[inner])
     top, bottom, left, right = margins
     return (height - top - bottom) * (width - left - right) / (width * height)
 
 
-def _edge_lines(rgb: Image.Image, side: str, depth: int) -> np.ndarray:
-    """The `depth` lines of pixels next to one side, the edge line first, as (depth, length, 3) floats."""
-    width, height = rgb.size
-    box = {"top": (0, 0, width, depth), "bottom": (0, height - depth, width, height),
-           "left": (0, 0, depth, height), "right": (width - depth, 0, width, height)}[side]
-    lines = np.asarray(rgb.crop(box), np.float32)
-    if side in ("left", "right"):
-        lines = lines.transpose(1, 0, 2)
-    return lines[::-1] if side in ("bottom", "right") else lines
+def _edge_box(side: str, width: int, height: int, depth: int) -> tuple[int, int, int, int]:
+    """The `depth` lines of pixels next to one side."""
+    return {"top": (0, 0, width, depth), "bottom": (0, height - depth, width, height),
+            "left": (0, 0, depth, height), "right": (width - depth, 0, width, height)}[side]
+
+
+def _beyond_tolerance(strip: Image.Image, colour: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """Bounding box of the pixels more than MARGIN_TOLERANCE levels from `colour` in some channel, or None."""
+    difference = ImageChops.difference(strip, Image.new("RGB", strip.size, colour))
+    return difference.point(OUTSIDE_TOLERANCE * 3).getbbox()
 
 
 def measure_quality(rgb: np.ndarray) -> dict[str, float]:
