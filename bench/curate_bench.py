@@ -123,7 +123,8 @@ class Config:
 
     def __str__(self) -> str:
         views = "".join(f" +{view}" for view in self.views)
-        margin = f" (crops <={self.threshold - self.margin})" if self.lossless < len(self.ordered) and self.margin else ""
+        cropped = self.lossless < len(self.ordered) and self.margin
+        margin = f" (crops <={self.threshold - self.margin})" if cropped else ""
         check = f", corr>={self.similarity:g}" if self.similarity is not None else ""
         return f"phash<={self.threshold}{views}{margin}{check}"
 

@@ -326,7 +326,8 @@ def build_quality_set(extracted: Path, cache: Path, recipe: str, originals: int,
     odd: list[str] = []
     rest = chosen[originals:]
     for number in range(odd_sets):
-        pictures = [grained(upscaled(source, rng), rng.randrange(2**32)) for _, source in rest[5 * number:5 * number + 5]]
+        pictures = [grained(upscaled(source, rng), rng.randrange(2**32))
+                    for _, source in rest[5 * number:5 * number + 5]]
         for file_name, data in odd_files(pictures, rng):
             path = f"{rng.choice(SPLITS)}/{rng.choice(classes)}/odd{number:03d}_{file_name}"
             write(root / path, data)

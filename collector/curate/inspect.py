@@ -353,8 +353,9 @@ def measure_detail(rgb: Image.Image) -> float:
 
 def view_hashes(sources: dict[str, Image.Image], kinds: tuple[str, ...]) -> dict[str, dict[str, int]]:
     """{view: {kind: hash}} of the whole picture and every view of VIEWS, from `view_sources`' pictures. The views'
-    pHashes are taken all at once, a mirrored view's from its source's small copy flipped: imagehash.phash's values wherever a picture has structure (6,720 of 6,752
-    views of 844 bench files; the 32 others were of its 4 blank files). The whole picture's is imagehash's own, to
+    pHashes are taken all at once, a mirrored view's from its source's small copy flipped: imagehash.phash's values
+    wherever a picture has structure (6,720 of 6,752 views of 844 bench files; the 32 others were of its 4 blank
+    files). The whole picture's is imagehash's own, to
     the last bit even on a blank picture, whose coefficients are rounding noise."""
     names = (WHOLE, *VIEWS)
     found: dict[str, dict[str, int]] = {name: {} for name in names}
@@ -399,8 +400,12 @@ def measure_content(rgb: Image.Image) -> float:
             margins.append(0)
             continue
         box = _beyond_tolerance(rgb.crop(_edge_box(side, width, height, limit)), tuple(round(c) for c in colour))
-        inner = {"top": 1, "bottom": 3, "left": 0, "right": 2}[side]
-        margins.append(limit if box is None else box[inner] if side in ("top", "left") else limit - box[inner])
+        if box is None:
+            margins.append(limit)
+        else:
+            left_edge, top_edge, right_edge, bottom_edge = box
+            margins.append({"top": top_edge, "bottom": limit - bottom_edge, "left": left_edge,
+                            "right": limit - right_edge}[side])
     top, bottom, left, right = margins
     return (height - top - bottom) * (width - left - right) / (width * height)
 

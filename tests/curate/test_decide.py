@@ -30,7 +30,8 @@ def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: 
     thumbnails = {name: thumbnail for name in (WHOLE, *VIEWS) if name not in MIRROR_OF}
     inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
                             size, None if reason else (digest or path), hashes, flags,
-                            {"brightness": 100.0, "structure": structure, "detail": detail, "content": content}, views, thumbnails)
+                            {"brightness": 100.0, "structure": structure, "detail": detail, "content": content},
+                            views, thumbnails)
     return Item(Entry(path, split, class_name), inspection)
 
 
