@@ -4,7 +4,7 @@ Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 1
 (so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
 edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
 16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
-another class (a label conflict). Three recipes make the copies in three different ways, so that a rule chosen on
+another class (a label conflict). Four recipes make the copies in four different ways, so that a rule chosen on
 one set can be confirmed on sets it has never seen.
 """
 
@@ -157,12 +157,62 @@ def captioned(image: Image.Image, rng: random.Random) -> Image.Image:
     return canvas
 
 
+def padded(image: Image.Image, aspect: float, colour: tuple[int, int, int]) -> Image.Image:
+    """The picture centred on a canvas of `aspect` (width / height) in `colour`: letterbox or pillarbox bars, or a
+    square for a feed that shows only squares."""
+    width, height = image.size
+    size = (max(width, round(height * aspect)), max(height, round(width / aspect)))
+    canvas = Image.new("RGB", size, colour)
+    canvas.paste(image, ((size[0] - width) // 2, (size[1] - height) // 2))
+    return canvas
+
+
+def meme(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Black bars 10-14% of the height above and below the picture, each with a line of white text."""
+    bar = round(image.height * rng.uniform(0.10, 0.14))
+    canvas = Image.new("RGB", (image.width, image.height + 2 * bar), (0, 0, 0))
+    canvas.paste(image, (0, bar))
+    font = ImageFont.load_default(size=max(10, bar // 2))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((image.width // 6, bar // 4), "TOP TEXT", font=font, fill=(255, 255, 255))
+    draw.text((image.width // 5, image.height + bar + bar // 4), "BOTTOM TEXT", font=font, fill=(255, 255, 255))
+    return canvas
+
+
+def title_bar(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A screenshot: a light grey bar 8-12% of the height on top, with a dark title at its left."""
+    bar = round(image.height * rng.uniform(0.08, 0.12))
+    canvas = Image.new("RGB", (image.width, image.height + bar), (225, 225, 225))
+    canvas.paste(image, (0, bar))
+    font = ImageFont.load_default(size=max(8, bar // 2))
+    ImageDraw.Draw(canvas).text((bar // 2, bar // 4), "photo.jpg - Viewer", font=font, fill=(40, 40, 40))
+    return canvas
+
+
+def hue_shifted(image: Image.Image, rng: random.Random) -> Image.Image:
+    hsv = np.asarray(image.convert("HSV")).copy()
+    hsv[..., 0] = (hsv[..., 0].astype(np.int16) + rng.choice((-1, 1)) * 20) % 256
+    return Image.fromarray(hsv, "HSV").convert("RGB")
+
+
+def noisy(image: Image.Image, rng: random.Random) -> Image.Image:
+    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 8, size=(image.height, image.width, 3))
+    return Image.fromarray((np.asarray(image) + noise).clip(0, 255).astype(np.uint8), "RGB")
+
+
+def gamma(image: Image.Image, rng: random.Random) -> Image.Image:
+    power = rng.choice((0.7, 1.4))
+    return image.point([round(255 * (level / 255) ** power) for level in range(256)] * 3)
+
+
 Edit = Callable[[Image.Image, random.Random], Image.Image]
 JPEG90 = {"quality": 90}
 
 # Recipe "graded": the edits the rules were first tuned on, mild and strong. Recipe "other": other makers' copies.
 # Recipe "fresh": edits none of the rules were ever looked at on (frames, captions, blur, colour, stretch, WebP,
-# mirrors combined with tone, corner crops and WebP).
+# mirrors combined with tone, corner crops and WebP). Recipe "unseen": written after the margin rule was chosen on
+# "fresh" and before any rule ran on it (bars, padding, meme and title bars, frames with resize or mirror, hue,
+# gamma, noise, sharpening, a small corner crop, a 2-degree rotation).
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -211,9 +261,27 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "stretch": lambda im, rng: im.resize((round(im.width * 1.12), im.height), Image.Resampling.BICUBIC),
         "jpeg-20-resize": lambda im, rng: scaled(im, 0.6),
     },
+    "unseen": {
+        "letterbox": lambda im, rng: padded(im, 16 / 9 if im.width >= im.height else 9 / 16, (0, 0, 0)),
+        "pad-square": lambda im, rng: padded(im, 1.0, (255, 255, 255)),
+        "meme": meme,
+        "title-bar": title_bar,
+        "frame-resize": lambda im, rng: scaled(ImageOps.expand(im, round(im.width * rng.uniform(0.03, 0.06)),
+                                                               (128, 128, 128)), 0.7),
+        "caption-webp": captioned,
+        "mirror-frame": lambda im, rng: bordered(ImageOps.mirror(im), rng),
+        "crop-7-corner": lambda im, rng: crop(im, 0.07, rng, corner=True),
+        "rotate-2": lambda im, rng: rotated(im, 2, rng),
+        "gamma": gamma,
+        "sharpen": lambda im, rng: im.filter(ImageFilter.UnsharpMask(2, 150, 3)),
+        "hue": hue_shifted,
+        "noise": noisy,
+        "down-up": lambda im, rng: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR).resize(
+            im.size, Image.Resampling.BICUBIC),
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20}
-WEBP_KINDS = frozenset({"mirror-webp"})  # saved as lossy WebP (quality 70) instead of JPEG
+WEBP_KINDS = frozenset({"mirror-webp", "caption-webp"})  # saved as lossy WebP (quality 70) instead of JPEG
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
