@@ -1,15 +1,16 @@
 """Judge one file for `curate`: is it a usable image, what are its fingerprints, and does it look poor.
 
 Everything comes from a single full decode: the full pixels give the exact-duplicate digest (and prove the file
-is not truncated) and the detail measure, one small copy of them gives the perceptual hashes of eight views (as
-is, mirrored, the centre and the four corners, the mirrored centre), the small grey copies that verify a match,
-and the quality metrics.
+is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of nine
+views (as is, mirrored, the centre and the four corners, the mirrored centre, the picture inside its margins), the
+small grey copies that verify a match, and the quality metrics.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -44,7 +45,9 @@ WHOLE = "whole"
 CROPS = {"centre": (0.5, 0.5), "top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0),
          "bottom-right": (1.0, 1.0)}
 MIRROR_OF = {"mirror": WHOLE, "mirror-centre": "centre"}
-VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right")
+# The picture inside its margins (see `content_box`): a frame, bars or a caption bar left out.
+CONTENT = "content"
+VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT)
 # The views that keep every pixel: a match through one is as strong as a match of whole pictures.
 LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})
 
@@ -68,6 +71,8 @@ DETAIL_BAND = 0.6
 # colour; a photo's line crosses it, and JPEG noise in a flat frame stays well under it.
 MARGIN_TOLERANCE = 12
 OUTSIDE_TOLERANCE = [0] * (MARGIN_TOLERANCE + 1) + [255] * (255 - MARGIN_TOLERANCE)  # per channel, for Image.point
+# A margin whose channels differ by no more than this is neutral (see `Margin.neutral`).
+NEUTRAL_SPREAD = 16
 
 # TIFF is not kept by `collect` but is a fine image in a hand-made dataset.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -203,12 +208,15 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     digest = pixel_digest(rgb)
     small = _analysis_copy(rgb)
     grey = small.convert("L")
-    pictures = view_sources(grey)
+    margins = find_margins(rgb)
+    box = content_box(margins, width, height)
+    pictures = view_sources(grey, scaled_box(box, rgb.size, grey.size))
     views = view_hashes(pictures, options.hash_kinds)
     hashes = views.pop(WHOLE)
-    metrics = measure_quality(np.asarray(small)) | {"structure": measure_structure(grey), "detail": measure_detail(rgb),
-                                                    "content": measure_content(rgb), "jpeg_step": compression
-                                                    } | _traces(stored, image, rgb, table)
+    metrics = measure_quality(np.asarray(small)) | {
+        "structure": measure_structure(grey), "detail": measure_detail(rgb, box),
+        "content": measure_content(box, width, height), "frame": float(any(m.neutral for m in margins.values())),
+        "jpeg_step": compression} | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: thumbnail(picture) for name, picture in pictures.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
@@ -307,10 +315,20 @@ def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np
     return recompression_traces(np.asarray(pixels.crop(measured_box(*pixels.size))), table, pixels.width)
 
 
-def view_sources(grey: Image.Image) -> dict[str, Image.Image]:
-    """The whole picture and its crops (CROPS): what a small rotation or a crop leaves of it. Every view of VIEWS is
-    one of them, or one of them mirrored (MIRROR_OF), which is flipped only where a hash needs the picture."""
-    return {WHOLE: grey} | {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()}
+def view_sources(grey: Image.Image, box: tuple[int, int, int, int]) -> dict[str, Image.Image]:
+    """The whole picture, its crops (CROPS): what a small rotation or a crop leaves of it, and what lies inside its
+    margins (`box`, see `content_box`). Every view of VIEWS is one of them, or one of them mirrored (MIRROR_OF),
+    which is flipped only where a hash needs the picture."""
+    return {WHOLE: grey} | {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()} | {CONTENT: grey.crop(box)}
+
+
+def scaled_box(box: tuple[int, int, int, int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
+    """`box` on a picture of `size` carried to a copy of it of size `to`, rounded inwards: no margin pixel is
+    blended into the copy's edge."""
+    left, top, right, bottom = box
+    x, y = to[0] / size[0], to[1] / size[1]
+    inner = (math.ceil(left * x), math.ceil(top * y), math.floor(right * x), math.floor(bottom * y))
+    return inner if inner[2] > inner[0] and inner[3] > inner[1] else (0, 0, *to)
 
 
 def crop_view(grey: Image.Image, x: float, y: float) -> Image.Image:
@@ -331,17 +349,19 @@ def measure_structure(grey: Image.Image) -> float:
     return float(np.asarray(grey.resize((STRUCTURE_SIDE, STRUCTURE_SIDE), Image.Resampling.BOX), np.float32).std())
 
 
-def measure_detail(rgb: Image.Image) -> float:
-    """Spectral energy of a central window in its finest band (above 0.6 of the Nyquist frequency, on each axis)
-    over the band below (0.3 to 0.6), at the image's own size.
+def measure_detail(rgb: Image.Image, box: tuple[int, int, int, int] | None = None) -> float:
+    """Spectral energy of a window at the centre of `box` (the whole image by default; the picture inside its
+    margins in `inspect_image`) in its finest band (above 0.6 of the Nyquist frequency, on each axis) over the band
+    below (0.3 to 0.6), at the image's own size.
 
     A photo carries sensor grain and fine texture up to the Nyquist frequency (ratio about 1-2); every resampling,
     recompression or overlay smooths the finest band first, and an upscale by 1.5 or more leaves it empty. The band
     edges kept the original of the most upscaled pairs on the bench's selection set (0.5/0.25 and 0.67/0.33 tried).
     """
-    width, height = rgb.size
+    box_left, box_top, box_right, box_bottom = box or (0, 0, *rgb.size)
+    width, height = box_right - box_left, box_bottom - box_top
     side_x, side_y = min(width, DETAIL_WINDOW), min(height, DETAIL_WINDOW)
-    left, top = (width - side_x) // 2, (height - side_y) // 2
+    left, top = box_left + (width - side_x) // 2, box_top + (height - side_y) // 2
     window = np.asarray(rgb.crop((left, top, left + side_x, top + side_y)).convert("L"), np.float32)
     window = (window - window.mean()) * np.outer(np.hanning(side_y), np.hanning(side_x))
     power = np.abs(np.fft.rfft2(window)) ** 2
@@ -386,28 +406,51 @@ def _hash_int(value: imagehash.ImageHash) -> int:
     return int.from_bytes(np.packbits(value.hash.ravel()).tobytes(), "big")
 
 
-def measure_content(rgb: Image.Image) -> float:
-    """Share of the picture inside its uniform margins, each at most a quarter of its side: 1 for a photo, less for
-    a copy given a frame or bars, whose added pixels hold nothing of the picture. A side is read past its edge line
-    only when that line is uniform, so a photo costs four lines whatever its size."""
+@dataclass(frozen=True)
+class Margin:
+    """A band along one side of a picture that holds none of it: `depth` lines of about `colour`."""
+
+    depth: int
+    colour: tuple[float, float, float]
+
+    @property
+    def neutral(self) -> bool:
+        """White, grey or black, as frames, bars, padding and caption bars are: a coloured flat edge is more likely
+        the picture's own backdrop, which compression can make or unmake a margin of."""
+        return self.depth > 0 and max(self.colour) - min(self.colour) <= NEUTRAL_SPREAD
+
+
+def find_margins(rgb: Image.Image) -> dict[str, Margin]:
+    """The margin along each side (top, bottom, left, right). A margin starts with a uniform line along a side and
+    ends after the deepest line of that colour within a quarter of the side, so that a frame, bars, a padded canvas
+    or a caption bar with its text is a margin. A side is read past its edge line only when that line is uniform, so
+    a photo costs four lines whatever its size."""
     width, height = rgb.size
-    margins = []
+    margins = {}
     for side in ("top", "bottom", "left", "right"):
         limit = (height if side in ("top", "bottom") else width) // 4
         edge = np.asarray(rgb.crop(_edge_box(side, width, height, 1)), np.float32).reshape(-1, 3)
         colour = edge.mean(axis=0)
-        if not limit or np.abs(edge - colour).max() > MARGIN_TOLERANCE:
-            margins.append(0)
-            continue
-        box = _beyond_tolerance(rgb.crop(_edge_box(side, width, height, limit)), tuple(round(c) for c in colour))
-        if box is None:
-            margins.append(limit)
-        else:
-            left_edge, top_edge, right_edge, bottom_edge = box
-            margins.append({"top": top_edge, "bottom": limit - bottom_edge, "left": left_edge,
-                            "right": limit - right_edge}[side])
-    top, bottom, left, right = margins
-    return (height - top - bottom) * (width - left - right) / (width * height)
+        depth = 0
+        if limit and np.abs(edge - colour).max() <= MARGIN_TOLERANCE:
+            strip = rgb.crop(_edge_box(side, width, height, limit))
+            uniform = np.flatnonzero(_uniform_lines(strip, tuple(round(c) for c in colour), side))
+            depth = int(uniform[-1]) + 1 if uniform.size else 0
+        margins[side] = Margin(depth, (float(colour[0]), float(colour[1]), float(colour[2])))
+    return margins
+
+
+def content_box(margins: dict[str, Margin], width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the picture inside its margins."""
+    return (margins["left"].depth, margins["top"].depth, width - margins["right"].depth,
+            height - margins["bottom"].depth)
+
+
+def measure_content(box: tuple[int, int, int, int], width: int, height: int) -> float:
+    """Share of the picture inside its margins (`content_box`): 1 for a photo, less for a copy given a frame, bars
+    or a caption, whose added pixels hold nothing of the picture."""
+    left, top, right, bottom = box
+    return (right - left) * (bottom - top) / (width * height)
 
 
 def _edge_box(side: str, width: int, height: int, depth: int) -> tuple[int, int, int, int]:
@@ -416,10 +459,14 @@ def _edge_box(side: str, width: int, height: int, depth: int) -> tuple[int, int,
             "left": (0, 0, depth, height), "right": (width - depth, 0, width, height)}[side]
 
 
-def _beyond_tolerance(strip: Image.Image, colour: tuple[int, ...]) -> tuple[int, int, int, int] | None:
-    """Bounding box of the pixels more than MARGIN_TOLERANCE levels from `colour` in some channel, or None."""
+def _uniform_lines(strip: Image.Image, colour: tuple[int, ...], side: str) -> np.ndarray:
+    """For each line of a strip along `side`, from the edge inwards: whether every pixel of it lies within
+    MARGIN_TOLERANCE levels of `colour` in every channel."""
     difference = ImageChops.difference(strip, Image.new("RGB", strip.size, colour))
-    return difference.point(OUTSIDE_TOLERANCE * 3).getbbox()
+    # A pixel is outside when some channel is; as grey, 255 in any one channel is at least 29.
+    outside = np.asarray(difference.point(OUTSIDE_TOLERANCE * 3).convert("L"))
+    uniform = ~outside.any(axis=1 if side in ("top", "bottom") else 0)
+    return uniform[::-1] if side in ("bottom", "right") else uniform
 
 
 def measure_quality(rgb: np.ndarray) -> dict[str, float]:

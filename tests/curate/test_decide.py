@@ -20,7 +20,7 @@ RAMP = bytes(16 * column for _ in range(16) for column in range(16))
 def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: int = 1000, width: int = 200,
          height: int = 150, reason: str | None = None, flags: tuple[str, ...] = (), structure: float = 50.0,
          mirror: int | None = None, crops: int | None = None, thumbnail: bytes = RAMP, detail: float = 0.2,
-         content: float = 1.0) -> Item:
+         content: float = 1.0, frame: bool = False) -> Item:
     """A hand-made item; its mirrored views hash far from everything unless `mirror` says otherwise, its crops as
     the whole picture unless `crops` does."""
     split, class_name = (path.split("/")[:2] if path.count("/") == 2 else ("", path.split("/")[0]))
@@ -30,7 +30,8 @@ def item(path: str, *, hash_value: int = BASE, digest: str | None = None, size: 
     thumbnails = {name: thumbnail for name in (WHOLE, *VIEWS) if name not in MIRROR_OF}
     inspection = Inspection(Path(path), reason, "why" if reason else "", None if reason else "JPEG", width, height,
                             size, None if reason else (digest or path), hashes, flags,
-                            {"brightness": 100.0, "structure": structure, "detail": detail, "content": content},
+                            {"brightness": 100.0, "structure": structure, "detail": detail, "content": content,
+                             "frame": float(frame)},
                             views, thumbnails)
     return Item(Entry(path, split, class_name), inspection)
 
@@ -203,6 +204,18 @@ def test_a_framed_copy_has_more_pixels_but_no_more_picture_and_loses_to_its_sour
     items = [item("train/cat/framed.jpg", width=340, height=240, size=9000, content=300 * 200 / (340 * 240)),
              item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=300, height=200, size=8000)]
     assert decide(items, DecideOptions()).reasons == {0: "duplicate"}
+
+
+def test_a_copy_with_a_white_grey_or_black_margin_loses_even_where_it_measures_more_detail() -> None:
+    items = [item("train/cat/captioned.jpg", width=300, height=240, size=9000, content=0.83, frame=True, detail=0.3),
+             item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=300, height=200, size=8000, detail=0.2)]
+    assert decide(items, DecideOptions()).reasons == {0: "duplicate"}
+
+
+def test_a_coloured_backdrop_is_no_frame_so_a_copy_that_lost_it_still_loses_on_detail() -> None:
+    items = [item("train/cat/source.jpg", width=160, height=120, size=3200, content=0.75, detail=0.5),
+             item("train/cat/half.jpg", hash_value=flip(BASE, 1), width=80, height=60, size=1400, detail=0.5)]
+    assert decide(items, DecideOptions()).reasons == {1: "duplicate"}
 
 
 def test_view_margin_asks_pairs_through_a_crop_to_be_closer_than_whole_pictures() -> None:

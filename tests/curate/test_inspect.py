@@ -12,7 +12,7 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from collector.curate.inspect import (
     VIEWS,
@@ -251,7 +251,8 @@ def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path
     crops = {"centre": (6, 5, 122, 91), "top-left": (0, 0, 116, 86), "top-right": (12, 0, 128, 86),
              "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96)}
     expected = {name: grey.crop(box) for name, box in crops.items()}
-    expected |= {"mirror": ImageOps.mirror(grey), "mirror-centre": ImageOps.mirror(expected["centre"])}
+    expected |= {"mirror": ImageOps.mirror(grey), "mirror-centre": ImageOps.mirror(expected["centre"]),
+                 "content": grey}  # no margins: all of it is picture
     assert set(result.views) == set(VIEWS) == set(expected)
     for name, picture in expected.items():
         assert hash_to_hex(result.views[name]["phash"]) == str(imagehash.phash(picture)), name
@@ -272,8 +273,33 @@ def test_a_frame_added_to_a_photo_is_measured_as_margin_not_content(tmp_path: Pa
     photo.save(tmp_path / "photo.jpg", quality=90)
     ImageOps.expand(photo, 20, colour).save(tmp_path / "framed.jpg", quality=90)
     original, framed = (inspect_image(tmp_path / name, InspectOptions()) for name in ("photo.jpg", "framed.jpg"))
-    assert original.metrics["content"] == 1.0
+    assert original.metrics["content"] == 1.0 and original.metrics["frame"] == 0.0
     assert framed.metrics["content"] == pytest.approx(300 * 200 / (340 * 240), abs=0.04)
+    assert framed.metrics["frame"] == 1.0  # white or black: neutral, as frames are
+
+
+def test_a_coloured_flat_edge_is_a_margin_but_no_frame(tmp_path: Path) -> None:
+    photo = make_photo(300, 200, seed=38)
+    ImageOps.expand(photo, 20, (200, 40, 40)).save(tmp_path / "red.jpg", quality=90)
+    red = inspect_image(tmp_path / "red.jpg", InspectOptions())
+    assert red.metrics["content"] == pytest.approx(300 * 200 / (340 * 240), abs=0.04)
+    assert red.metrics["frame"] == 0.0
+
+
+@pytest.mark.parametrize("below", [True, False])
+def test_a_caption_bar_with_its_text_is_margin_and_the_picture_inside_hashes_as_the_original(
+        tmp_path: Path, below: bool) -> None:
+    photo = make_photo(300, 200, seed=37)
+    canvas = Image.new("RGB", (300, 240), (255, 255, 255))
+    canvas.paste(photo, (0, 0 if below else 40))
+    ImageDraw.Draw(canvas).text((20, 205 if below else 5), "when the photo is", font=ImageFont.load_default(size=26),
+                                fill=(0, 0, 0))
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    canvas.save(tmp_path / "captioned.jpg", quality=90)
+    original, captioned = (inspect_image(tmp_path / name, InspectOptions()) for name in ("photo.jpg", "captioned.jpg"))
+    assert captioned.metrics["content"] == pytest.approx(200 / 240, abs=0.02)
+    assert (original.hashes["phash"] ^ captioned.hashes["phash"]).bit_count() > 8
+    assert (original.hashes["phash"] ^ captioned.views["content"]["phash"]).bit_count() <= 2
 
 
 def test_near_copies_hash_close_and_other_pictures_far(tmp_path: Path) -> None:

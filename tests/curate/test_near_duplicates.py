@@ -1,5 +1,5 @@
-"""Near duplicates on real files through the whole pipeline: pictures with nothing to hash stay apart, mirrored
-and slightly rotated copies are found, and the copy that stays is the original, not the edit."""
+"""Near duplicates on real files through the whole pipeline: pictures with nothing to hash stay apart, mirrored,
+slightly rotated and captioned copies are found, and the copy that stays is the original, not the edit."""
 
 from __future__ import annotations
 
@@ -127,6 +127,46 @@ def test_a_watermarked_copy_loses_to_its_original_though_its_file_is_larger(tmp_
     assert (root / "val/cat/p_marked.jpg").stat().st_size > (root / "train/cat/p.jpg").stat().st_size
     curate(root, workers=1, progress=False)
     assert moved(root) == {"val/cat/p_marked.jpg": "duplicate"}
+
+
+def test_a_captioned_copy_across_splits_is_found_and_loses_to_its_original_though_it_has_more_pixels(
+        tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(21, (300, 225))
+    captioned = Image.new("RGB", (300, 265), (255, 255, 255))
+    captioned.paste(original, (0, 40))
+    ImageDraw.Draw(captioned).text((25, 6), "when the photo is", font=ImageFont.load_default(size=26), fill=(0, 0, 0))
+    write(root, {"val/cat/p_captioned.jpg": jpeg(captioned), "train/cat/p.jpg": jpeg(original),
+                 "train/cat/other.jpg": jpeg(photo(22)), "val/cat/third.jpg": jpeg(photo(23))})
+    assert phash_distance(root / "train/cat/p.jpg", root / "val/cat/p_captioned.jpg") > 8
+    report = curate(root, workers=1, progress=False).to_json()
+    assert moved(root) == {"val/cat/p_captioned.jpg": "duplicate"}
+    assert report["leakage_pairs_fixed"] == 1
+
+
+def flat_colours() -> Image.Image:
+    """A drawing of flat colours on a purple backdrop that fills its left edge: a margin until JPEG blurs it."""
+    picture = Image.new("RGB", (160, 120), (68, 9, 179))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((45, 14, 160, 120), fill=(30, 60, 200))
+    draw.rectangle((16, 38, 37, 80), fill=(220, 20, 160))
+    draw.rectangle((112, 0, 160, 70), fill=(120, 170, 250))
+    draw.ellipse((95, 60, 220, 170), fill=(20, 200, 220))
+    draw.rectangle((45, 110, 160, 120), fill=(230, 160, 140))
+    return picture
+
+
+def test_a_half_size_copy_loses_to_its_original_though_compression_hid_the_original_s_backdrop_margin(
+        tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write(root, {"train/dog/p.jpg": jpeg(flat_colours()), "train/cat/other.jpg": jpeg(photo(24))})
+    with Image.open(root / "train/dog/p.jpg") as original:
+        write(root, {"val/dog/p_half.jpg": jpeg(original.resize((80, 60)), 75)})
+    margins = [inspect_image(root / path, InspectOptions()).metrics["content"] for path in ("train/dog/p.jpg",
+                                                                                           "val/dog/p_half.jpg")]
+    assert margins[0] < 1 and margins[1] == 1
+    curate(root, workers=1, progress=False)
+    assert moved(root) == {"val/dog/p_half.jpg": "duplicate"}
 
 
 def test_an_upscale_and_a_recompressed_copy_lose_to_their_original(tmp_path: Path) -> None:
