@@ -2,7 +2,7 @@
 traces (collector/curate/recompression.py) joined `decide.rank`.
 
 Pairs: every labelled (original, copy) pair of the sets bench/curate_sets.py builds (graded seed 0 selects;
-graded seed 1 and other seed 2 are held out), in two makings. "as built": the set's own copy, which
+the others are held out), in two makings. "as built": the set's own copy, which
 curate_sets makes by editing the photo *before* its first compression, so original and copy are each compressed
 once. "from the file": the same edit applied to the decoded original file and saved again at the same quality, as
 a re-upload or an augmentation script makes it. Each pair is ranked as `decide_group` ranks a group of two (the
