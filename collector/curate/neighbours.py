@@ -4,16 +4,22 @@ Split the 64 bits into k blocks. Two hashes at distance <= t differ in at most t
 at least r = k - t of them (pigeonhole). For every choice of r blocks ("a table"), sorting the hashes by those bits
 puts such pairs next to each other; candidates in a run of equal keys are checked with a popcount. A pair is kept
 only in the first table it agrees on, so each is reported once. k is chosen by a cost model of sorting versus
-checking candidates; small inputs and very large thresholds are compared all-pairs, which is then cheaper.
-(Manku, Jain, Das Sarma: "Detecting near-duplicates for web crawling", WWW 2007.)
+checking candidates; small inputs and very large thresholds are compared all-pairs, which is then cheaper. The
+tables are shared out among up to MAX_THREADS threads. (Manku, Jain, Das Sarma: "Detecting near-duplicates for web
+crawling", WWW 2007.)
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 
 import numpy as np
+
+from .pool import usable_cpus
 
 BITS = 64
 # Seconds per hash per table (key, sort, gather), per candidate pair checked, per table (fixed numpy overhead), and
@@ -23,6 +29,8 @@ CANDIDATE_COST = 20e-9
 TABLE_OVERHEAD = 3e-4
 ALL_PAIRS_COST = 2.5e-9
 ALL_PAIRS_ROWS = 256
+# Threads that search tables at once, each holding about 40 bytes per distinct hash besides the shared blocks.
+MAX_THREADS = 4
 
 
 def near_pairs(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,38 +120,60 @@ def _choose_blocks(n: int, threshold: int) -> int | None:
     return best_k
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    """The distinct hashes cut into blocks, shared read-only by the threads that search tables."""
+
+    unique: np.ndarray
+    threshold: int
+    edges: list[tuple[int, int]]  # (start bit, width) of each block
+    values: list[np.ndarray]  # each hash's bits of each block
+    masks: list[np.uint64]  # each block's bits in place
+
+
 def _table_pairs(unique: np.ndarray, threshold: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of every table, the tables shared out among threads: numpy sorts and compares without the GIL."""
     edges = _block_edges(k)
+    blocks = _Blocks(unique, threshold, edges,
+                     [(unique >> np.uint64(start)) & np.uint64((1 << width) - 1) for start, width in edges],
+                     [np.uint64(((1 << width) - 1) << start) for start, width in edges])
+    tables = list(combinations(range(k), k - threshold))
+    threads = max(1, min(len(tables), usable_cpus(), MAX_THREADS))
+    shares = [tables[t::threads] for t in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        parts = [part for found in pool.map(partial(_search_tables, blocks), shares) for part in found]
+    if not parts:
+        return _empty_pairs()
+    u, v, distance = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return np.minimum(u, v), np.maximum(u, v), distance
+
+
+def _search_tables(blocks: _Blocks, tables: list[tuple[int, ...]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(u, v, distance) of the pairs each table in `tables` (the blocks it keys on) reports first."""
+    unique = blocks.unique
     index_bits = max(1, (len(unique) - 1).bit_length())
     index_mask = np.uint64((1 << index_bits) - 1)
     index = np.arange(len(unique), dtype=np.uint64)
-    block_values = [(unique >> np.uint64(start)) & np.uint64((1 << width) - 1) for start, width in edges]
-    block_masks = [np.uint64(((1 << width) - 1) << start) for start, width in edges]
-    found_u, found_v, found_d = [], [], []
+    found = []
     packed, shifted = np.empty_like(index), np.empty_like(index)
-    for chosen in combinations(range(k), k - threshold):
+    for chosen in tables:
         packed[:] = index
         offset = index_bits
         for block in chosen:
-            np.left_shift(block_values[block], np.uint64(offset), out=shifted)
+            np.left_shift(blocks.values[block], np.uint64(offset), out=shifted)
             packed |= shifted
-            offset += edges[block][1]
+            offset += blocks.edges[block][1]
         packed.sort()
         order = (packed & index_mask).astype(np.intp)
         packed >>= np.uint64(index_bits)
         sorted_values = np.take(unique, order)
-        earlier_unchosen = [block_masks[b] for b in range(max(chosen)) if b not in chosen]
-        for a, b, difference, distance in _runs_within(packed, sorted_values, threshold):
+        earlier_unchosen = [blocks.masks[b] for b in range(max(chosen)) if b not in chosen]
+        for a, b, difference, distance in _runs_within(packed, sorted_values, blocks.threshold):
             first_here = np.ones(a.size, dtype=bool)
             for mask in earlier_unchosen:
                 first_here &= (difference & mask) != 0
-            found_u.append(np.take(order, a[first_here]))
-            found_v.append(np.take(order, b[first_here]))
-            found_d.append(distance[first_here])
-    if not found_u:
-        return _empty_pairs()
-    u, v = np.concatenate(found_u), np.concatenate(found_v)
-    return np.minimum(u, v), np.maximum(u, v), np.concatenate(found_d)
+            found.append((np.take(order, a[first_here]), np.take(order, b[first_here]), distance[first_here]))
+    return found
 
 
 def _runs_within(keys: np.ndarray, values: np.ndarray, threshold: int):

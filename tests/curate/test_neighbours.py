@@ -67,6 +67,17 @@ def test_block_tables_are_exact_where_the_cost_model_would_compare_all_pairs(
     assert as_set(i, j, d) == brute_pairs(hashes, threshold)
 
 
+@pytest.mark.parametrize("threads", [1, 3, 4])
+def test_tables_shared_out_among_threads_find_each_pair_once(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neighbours, "ALL_PAIRS_COST", 1.0)
+    monkeypatch.setattr(neighbours, "MAX_THREADS", threads)
+    monkeypatch.setattr(neighbours, "usable_cpus", lambda: 8)
+    hashes = planted(1500, 6, seed=7)
+    i, j, d = near_pairs(hashes, 6)
+    assert len(i) == len(as_set(i, j, d)), "a pair was reported twice"
+    assert as_set(i, j, d) == brute_pairs(hashes, 6)
+
+
 def test_hashes_near_in_every_block_pattern_are_all_found(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each pair differs in a different set of blocks, so every table and the first-table rule are exercised."""
     monkeypatch.setattr(neighbours, "ALL_PAIRS_COST", 1.0)
