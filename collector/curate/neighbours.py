@@ -12,9 +12,9 @@ crawling", WWW 2007.)
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from itertools import combinations
 
 import numpy as np
@@ -139,17 +139,23 @@ def _table_pairs(unique: np.ndarray, threshold: int, k: int) -> tuple[np.ndarray
                      [np.uint64(((1 << width) - 1) << start) for start, width in edges])
     tables = list(combinations(range(k), k - threshold))
     threads = max(1, min(len(tables), usable_cpus(), MAX_THREADS))
-    shares = [tables[t::threads] for t in range(threads)]
+    stop = threading.Event()
     with ThreadPoolExecutor(threads) as pool:
-        parts = [part for found in pool.map(partial(_search_tables, blocks), shares) for part in found]
+        try:
+            futures = [pool.submit(_search_tables, blocks, tables[t::threads], stop) for t in range(threads)]
+            parts = [part for future in futures for part in future.result()]
+        finally:
+            stop.set()  # on Ctrl-C, the threads leave after their current table instead of finishing their share
     if not parts:
         return _empty_pairs()
     u, v, distance = (np.concatenate(column) for column in zip(*parts, strict=True))
     return np.minimum(u, v), np.maximum(u, v), distance
 
 
-def _search_tables(blocks: _Blocks, tables: list[tuple[int, ...]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(u, v, distance) of the pairs each table in `tables` (the blocks it keys on) reports first."""
+def _search_tables(blocks: _Blocks, tables: list[tuple[int, ...]], stop: threading.Event
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(u, v, distance) of the pairs each table in `tables` (the blocks it keys on) reports first; with `stop` set,
+    the rest are left unsearched."""
     unique = blocks.unique
     index_bits = max(1, (len(unique) - 1).bit_length())
     index_mask = np.uint64((1 << index_bits) - 1)
@@ -157,6 +163,8 @@ def _search_tables(blocks: _Blocks, tables: list[tuple[int, ...]]) -> list[tuple
     found = []
     packed, shifted = np.empty_like(index), np.empty_like(index)
     for chosen in tables:
+        if stop.is_set():
+            break
         packed[:] = index
         offset = index_bits
         for block in chosen:
