@@ -324,11 +324,10 @@ def view_sources(grey: Image.Image, box: tuple[int, int, int, int]) -> dict[str,
 
 def scaled_box(box: tuple[int, int, int, int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
     """`box` on a picture of `size` carried to a copy of it of size `to`, rounded inwards: no margin pixel is
-    blended into the copy's edge."""
+    blended into the copy's edge. The box keeps at least half of each side (`find_margins`), so it never empties."""
     left, top, right, bottom = box
     x, y = to[0] / size[0], to[1] / size[1]
-    inner = (math.ceil(left * x), math.ceil(top * y), math.floor(right * x), math.floor(bottom * y))
-    return inner if inner[2] > inner[0] and inner[3] > inner[1] else (0, 0, *to)
+    return math.ceil(left * x), math.ceil(top * y), math.floor(right * x), math.floor(bottom * y)
 
 
 def crop_view(grey: Image.Image, x: float, y: float) -> Image.Image:
@@ -349,16 +348,15 @@ def measure_structure(grey: Image.Image) -> float:
     return float(np.asarray(grey.resize((STRUCTURE_SIDE, STRUCTURE_SIDE), Image.Resampling.BOX), np.float32).std())
 
 
-def measure_detail(rgb: Image.Image, box: tuple[int, int, int, int] | None = None) -> float:
-    """Spectral energy of a window at the centre of `box` (the whole image by default; the picture inside its
-    margins in `inspect_image`) in its finest band (above 0.6 of the Nyquist frequency, on each axis) over the band
-    below (0.3 to 0.6), at the image's own size.
+def measure_detail(rgb: Image.Image, box: tuple[int, int, int, int]) -> float:
+    """Spectral energy of a window at the centre of `box` (the picture inside its margins) in its finest band (above
+    0.6 of the Nyquist frequency, on each axis) over the band below (0.3 to 0.6), at the image's own size.
 
     A photo carries sensor grain and fine texture up to the Nyquist frequency (ratio about 1-2); every resampling,
     recompression or overlay smooths the finest band first, and an upscale by 1.5 or more leaves it empty. The band
     edges kept the original of the most upscaled pairs on the bench's selection set (0.5/0.25 and 0.67/0.33 tried).
     """
-    box_left, box_top, box_right, box_bottom = box or (0, 0, *rgb.size)
+    box_left, box_top, box_right, box_bottom = box
     width, height = box_right - box_left, box_bottom - box_top
     side_x, side_y = min(width, DETAIL_WINDOW), min(height, DETAIL_WINDOW)
     left, top = box_left + (width - side_x) // 2, box_top + (height - side_y) // 2
@@ -375,8 +373,8 @@ def view_hashes(sources: dict[str, Image.Image], kinds: tuple[str, ...]) -> dict
     """{view: {kind: hash}} of the whole picture and every view of VIEWS, from `view_sources`' pictures. The views'
     pHashes are taken all at once, a mirrored view's from its source's small copy flipped: imagehash.phash's values
     wherever a picture has structure (6,720 of 6,752 views of 844 bench files; the 32 others were of its 4 blank
-    files). The whole picture's is imagehash's own, to
-    the last bit even on a blank picture, whose coefficients are rounding noise."""
+    files). The whole picture's is imagehash's own, to the last bit even on a blank picture, whose coefficients are
+    rounding noise."""
     names = (WHOLE, *VIEWS)
     found: dict[str, dict[str, int]] = {name: {} for name in names}
     for kind in kinds:
