@@ -84,8 +84,9 @@ def upscaled(source: Path, rng: random.Random) -> Image.Image:
     return image.resize(size, Image.Resampling.BICUBIC)
 
 
-def grained(image: Image.Image, seed: int) -> Image.Image:
-    noise = np.random.default_rng(seed).normal(0, GRAIN, size=(image.height, image.width, 1))
+def grained(image: Image.Image, seed: int, sigma: float = GRAIN, channels: int = 1) -> Image.Image:
+    """Gaussian noise added: one value per pixel for all channels (a camera's grain), or one per channel."""
+    noise = np.random.default_rng(seed).normal(0, sigma, size=(image.height, image.width, channels))
     return Image.fromarray((np.asarray(image) + noise).clip(0, 255).astype(np.uint8), "RGB")
 
 
@@ -195,11 +196,6 @@ def hue_shifted(image: Image.Image, rng: random.Random) -> Image.Image:
     return Image.fromarray(hsv, "HSV").convert("RGB")
 
 
-def noisy(image: Image.Image, rng: random.Random) -> Image.Image:
-    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 8, size=(image.height, image.width, 3))
-    return Image.fromarray((np.asarray(image) + noise).clip(0, 255).astype(np.uint8), "RGB")
-
-
 def gamma(image: Image.Image, rng: random.Random) -> Image.Image:
     power = rng.choice((0.7, 1.4))
     return image.point([round(255 * (level / 255) ** power) for level in range(256)] * 3)
@@ -275,7 +271,7 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "gamma": gamma,
         "sharpen": lambda im, rng: im.filter(ImageFilter.UnsharpMask(2, 150, 3)),
         "hue": hue_shifted,
-        "noise": noisy,
+        "noise": lambda im, rng: grained(im, rng.randrange(2**32), sigma=8, channels=3),
         "down-up": lambda im, rng: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR).resize(
             im.size, Image.Resampling.BICUBIC),
     },
