@@ -2,8 +2,9 @@
 
 Split the 64 bits into k blocks. Two hashes at distance <= t differ in at most t blocks, so they agree exactly on
 at least r = k - t of them (pigeonhole). For every choice of r blocks ("a table"), sorting the hashes by those bits
-puts such pairs next to each other; candidates in a run of equal keys are checked with a popcount. A pair is kept
-only in the first table it agrees on, so each is reported once. k is chosen by a cost model of sorting versus
+puts such pairs next to each other; candidates in a run of equal keys are checked with a popcount, first on the
+other bits of the hash that fit in the sorted word beside the key and the index (most fail there, before their
+hashes are fetched). A pair is kept only in the first table it agrees on, so each is reported once. k is chosen by a cost model of sorting versus
 checking candidates; small inputs and very large thresholds are compared all-pairs, which is then cheaper. The
 tables are shared out among up to MAX_THREADS threads. (Manku, Jain, Das Sarma: "Detecting near-duplicates for web
 crawling", WWW 2007.)
@@ -127,7 +128,7 @@ class _Blocks:
     unique: np.ndarray
     threshold: int
     edges: list[tuple[int, int]]  # (start bit, width) of each block
-    values: list[np.ndarray]  # each hash's bits of each block
+    values: list[np.ndarray]  # each hash's bits of each block, in the smallest unsigned type that holds them
     masks: list[np.uint64]  # each block's bits in place
 
 
@@ -135,7 +136,8 @@ def _table_pairs(unique: np.ndarray, threshold: int, k: int) -> tuple[np.ndarray
     """The pairs of every table, the tables shared out among threads: numpy sorts and compares without the GIL."""
     edges = _block_edges(k)
     blocks = _Blocks(unique, threshold, edges,
-                     [(unique >> np.uint64(start)) & np.uint64((1 << width) - 1) for start, width in edges],
+                     [((unique >> np.uint64(start)) & np.uint64((1 << width) - 1)).astype(np.min_scalar_type(
+                         (1 << width) - 1)) for start, width in edges],
                      [np.uint64(((1 << width) - 1) << start) for start, width in edges])
     tables = list(combinations(range(k), k - threshold))
     threads = max(1, min(len(tables), usable_cpus(), MAX_THREADS))
@@ -156,55 +158,81 @@ def _search_tables(blocks: _Blocks, tables: list[tuple[int, ...]], stop: threadi
                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(u, v, distance) of the pairs each table in `tables` (the blocks it keys on) reports first; with `stop` set,
     the rest are left unsearched."""
-    unique = blocks.unique
-    index_bits = max(1, (len(unique) - 1).bit_length())
-    index_mask = np.uint64((1 << index_bits) - 1)
-    index = np.arange(len(unique), dtype=np.uint64)
+    index_bits = max(1, (len(blocks.unique) - 1).bit_length())
+    index = np.arange(len(blocks.unique), dtype=np.uint64)
     found = []
-    packed, shifted = np.empty_like(index), np.empty_like(index)
+    packed, shifted, keys = np.empty_like(index), np.empty_like(index), np.empty_like(index)
     for chosen in tables:
         if stop.is_set():
             break
+        key_bits = sum(blocks.edges[block][1] for block in chosen)
+        window = BITS - index_bits - key_bits
         packed[:] = index
-        offset = index_bits
+        if window:
+            np.right_shift(blocks.unique, np.uint64(_window_start(chosen, blocks.edges, window)), out=shifted)
+            np.left_shift(shifted, np.uint64(BITS - window), out=shifted)
+            np.right_shift(shifted, np.uint64(BITS - window - index_bits), out=shifted)
+            packed |= shifted
+        offset = index_bits + window
         for block in chosen:
             np.left_shift(blocks.values[block], np.uint64(offset), out=shifted)
             packed |= shifted
             offset += blocks.edges[block][1]
         packed.sort()
-        order = (packed & index_mask).astype(np.intp)
-        packed >>= np.uint64(index_bits)
-        sorted_values = np.take(unique, order)
+        np.right_shift(packed, np.uint64(index_bits + window), out=keys)
         earlier_unchosen = [blocks.masks[b] for b in range(max(chosen)) if b not in chosen]
-        for a, b, difference, distance in _runs_within(packed, sorted_values, blocks.threshold):
+        for a, b, difference, distance in _runs_within(keys, packed, index_bits, window, blocks):
             first_here = np.ones(a.size, dtype=bool)
             for mask in earlier_unchosen:
                 first_here &= (difference & mask) != 0
-            found.append((np.take(order, a[first_here]), np.take(order, b[first_here]), distance[first_here]))
+            found.append((np.compress(first_here, a), np.compress(first_here, b), np.compress(first_here, distance)))
     return found
 
 
-def _runs_within(keys: np.ndarray, values: np.ndarray, threshold: int):
-    """Yield (a, b, xor, distance) for positions a < b in one run of equal keys with values within threshold.
+def _window_start(chosen: tuple[int, ...], edges: list[tuple[int, int]], width: int) -> int:
+    """The first of the `width` consecutive bits of a hash that hold the most bits outside the `chosen` blocks: the
+    bits a table packs between its key and the index, to reject most candidates before their hashes are fetched."""
+    outside = np.ones(BITS, dtype=np.int64)
+    for block in chosen:
+        start, block_width = edges[block]
+        outside[start:start + block_width] = 0
+    counts = np.convolve(outside, np.ones(width, dtype=np.int64), mode="valid")
+    return int(np.argmax(counts))
 
-    np.take and np.compress with intp indices: several times faster here than fancy or boolean indexing.
+
+def _runs_within(keys: np.ndarray, packed: np.ndarray, index_bits: int, window: int, blocks: _Blocks):
+    """Yield (u, v, xor, distance) for hashes u, v (indices into blocks.unique) within the threshold that lie in one
+    run of equal `keys` of the sorted `packed`: key, then `window` more bits of the hash, then its index.
+
+    Only positions inside runs are visited, and only candidates whose window bits are close enough have their
+    hashes fetched (random reads, the costly part). np.take and np.compress with intp indices: several times
+    faster here than fancy or boolean indexing.
     """
-    new_key = keys[1:] != keys[:-1]
-    start = np.flatnonzero(~new_key)
+    start = np.flatnonzero(keys[1:] == keys[:-1])
     if not start.size:
         return
-    run_starts = np.flatnonzero(np.concatenate(([True], new_key, [True])))
-    run_last = np.repeat(run_starts[1:] - 1, np.diff(run_starts))
+    # A run of equal keys is a chain of consecutive starts; each start's run ends one past its chain's last start.
+    breaks = np.flatnonzero(np.diff(start) != 1)
+    chain = np.zeros(start.size, dtype=np.intp)
+    chain[breaks + 1] = 1
+    run_last = np.take(np.append(np.take(start, breaks), start[-1]) + 1, np.cumsum(chain))
+    index_mask = np.uint64((1 << index_bits) - 1)
+    window_mask = np.uint64(((1 << window) - 1) << index_bits)
+    first = np.take(packed, start)
     step = 1
     while start.size:
-        following = start + step
-        difference = np.take(values, start) ^ np.take(values, following)
+        second = np.take(packed, start + step)
+        near = np.flatnonzero(np.bitwise_count((first ^ second) & window_mask) <= blocks.threshold)
+        u = (np.take(first, near) & index_mask).astype(np.intp)
+        v = (np.take(second, near) & index_mask).astype(np.intp)
+        difference = np.take(blocks.unique, u) ^ np.take(blocks.unique, v)
         distance = np.bitwise_count(difference)
-        close = np.flatnonzero(distance <= threshold)
+        close = np.flatnonzero(distance <= blocks.threshold)
         if close.size:
-            yield np.take(start, close), np.take(following, close), np.take(difference, close), np.take(distance, close)
+            yield np.take(u, close), np.take(v, close), np.take(difference, close), np.take(distance, close)
         step += 1
-        start = np.compress(np.take(run_last, start) >= start + step, start)
+        going_on = np.flatnonzero(run_last >= start + step)
+        start, run_last, first = (np.take(column, going_on) for column in (start, run_last, first))
 
 
 def _all_pairs(unique: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
