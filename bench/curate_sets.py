@@ -4,7 +4,7 @@ Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 1
 (so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
 edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
 16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
-another class (a label conflict). Four recipes make the copies in four different ways, so that a rule chosen on
+another class (a label conflict). Five recipes make the copies in five different ways, so that a rule chosen on
 one set can be confirmed on sets it has never seen.
 """
 
@@ -201,6 +201,65 @@ def gamma(image: Image.Image, rng: random.Random) -> Image.Image:
     return image.point([round(255 * (level / 255) ** power) for level in range(256)] * 3)
 
 
+def vignette(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Corners darkened to 45-60% of their level, falling off with the square of the distance from the centre."""
+    width, height = image.size
+    y, x = np.ogrid[-1:1:complex(0, height), -1:1:complex(0, width)]
+    falloff = 1 - rng.uniform(0.4, 0.55) * (x * x + y * y) / 2
+    return Image.fromarray((np.asarray(image) * falloff[..., None]).clip(0, 255).astype(np.uint8), "RGB")
+
+
+def warm_filter(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A phone app's warm look: red up, blue down, a little more contrast."""
+    red, green, blue = image.split()
+    warmed = Image.merge("RGB", (red.point(lambda v: min(255, round(v * 1.08))), green,
+                                 blue.point(lambda v: round(v * 0.85))))
+    return ImageEnhance.Contrast(warmed).enhance(rng.uniform(1.1, 1.2))
+
+
+def stamped(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A preview stamp: big, nearly opaque white text across the middle."""
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    font = ImageFont.load_default(size=max(14, image.width // 6))
+    ImageDraw.Draw(layer).text((image.width // 8, image.height * 2 // 5), "SAMPLE", font=font,
+                               fill=(255, 255, 255, rng.randint(200, 230)))
+    return Image.alpha_composite(base, layer).convert("RGB")
+
+
+def logo(image: Image.Image, rng: random.Random) -> Image.Image:
+    """An opaque badge 14-20% of the width in one corner, as a channel or shop puts on its pictures."""
+    side = round(image.width * rng.uniform(0.14, 0.20))
+    left = rng.choice((side // 4, image.width - side - side // 4))
+    top = rng.choice((side // 4, image.height - side - side // 4))
+    marked = image.copy()
+    draw = ImageDraw.Draw(marked)
+    draw.rounded_rectangle((left, top, left + side, top + side), radius=side // 5, fill=(200, 30, 40))
+    draw.text((left + side // 4, top + side // 6), "TV", font=ImageFont.load_default(size=max(8, side // 2)),
+              fill=(255, 255, 255))
+    return marked
+
+
+def polaroid(image: Image.Image, rng: random.Random) -> Image.Image:
+    """An instant-photo frame: off-white, 4-6% of the width on three sides and 18-24% below."""
+    side = round(image.width * rng.uniform(0.04, 0.06))
+    below = round(image.height * rng.uniform(0.18, 0.24))
+    canvas = Image.new("RGB", (image.width + 2 * side, image.height + side + below), (245, 243, 236))
+    canvas.paste(image, (side, side))
+    return canvas
+
+
+def on_blurred_backdrop(image: Image.Image, rng: random.Random) -> Image.Image:
+    """The picture centred on a square of its own enlarged, blurred copy, as feeds that show only squares do."""
+    side = max(image.size)
+    scale = side / min(image.size)
+    backdrop = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+    left, top = (backdrop.width - side) // 2, (backdrop.height - side) // 2
+    backdrop = backdrop.crop((left, top, left + side, top + side)).filter(ImageFilter.GaussianBlur(rng.uniform(8, 14)))
+    backdrop.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+    return backdrop
+
+
 Edit = Callable[[Image.Image, random.Random], Image.Image]
 JPEG90 = {"quality": 90}
 
@@ -208,7 +267,10 @@ JPEG90 = {"quality": 90}
 # Recipe "fresh": edits none of the rules were ever looked at on (frames, captions, blur, colour, stretch, WebP,
 # mirrors combined with tone, corner crops and WebP). Recipe "unseen": written after the margin rule was chosen on
 # "fresh" and before any rule ran on it (bars, padding, meme and title bars, frames with resize or mirror, hue,
-# gamma, noise, sharpening, a small corner crop, a 2-degree rotation).
+# gamma, noise, sharpening, a small corner crop, a 2-degree rotation). Recipe "blind": written after near_pairs'
+# packing change and before any rule ran on it (thumbnails, a mirror with crop and resize, a rotation with a white
+# fill then a crop, a 10% crop as WebP, phone filters, vignette, sepia, posterize, a median filter, two resizes,
+# a stamp, a corner logo, an instant-photo frame, a blurred square backdrop).
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -275,9 +337,26 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "down-up": lambda im, rng: im.resize((im.width // 2, im.height // 2), Image.Resampling.BILINEAR).resize(
             im.size, Image.Resampling.BICUBIC),
     },
+    "blind": {
+        "thumbnail": lambda im, rng: scaled(im, 0.4),
+        "mirror-crop-resize": lambda im, rng: scaled(crop(ImageOps.mirror(im), 0.09, rng), 0.8),
+        "rotate-3-white-crop": lambda im, rng: crop(rotated(im, 3, rng, fill=(255, 255, 255)), 0.04, rng),
+        "crop-10-webp": lambda im, rng: crop(im, 0.10, rng),
+        "warm-filter": warm_filter,
+        "vignette": vignette,
+        "sepia": lambda im, rng: ImageOps.colorize(im.convert("L"), (40, 26, 13), (255, 240, 192)),
+        "posterize": lambda im, rng: ImageOps.posterize(im, 4),
+        "median": lambda im, rng: im.filter(ImageFilter.MedianFilter(3)),
+        "double-resize": lambda im, rng: scaled(scaled(im, 0.8), 1.1),
+        "stamp": stamped,
+        "logo-corner": logo,
+        "polaroid": polaroid,
+        "blurred-backdrop": on_blurred_backdrop,
+    },
 }
-QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20}
-WEBP_KINDS = frozenset({"mirror-webp", "caption-webp"})  # saved as lossy WebP (quality 70) instead of JPEG
+QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
+              "double-resize": 60}
+WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp"})  # saved as lossy WebP (quality 70) instead of JPEG
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
