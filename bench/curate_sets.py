@@ -255,7 +255,8 @@ def on_blurred_backdrop(image: Image.Image, rng: random.Random) -> Image.Image:
     scale = side / min(image.size)
     backdrop = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
     left, top = (backdrop.width - side) // 2, (backdrop.height - side) // 2
-    backdrop = backdrop.crop((left, top, left + side, top + side)).filter(ImageFilter.GaussianBlur(rng.uniform(8, 14)))
+    backdrop = backdrop.crop((left, top, left + side, top + side))
+    backdrop = backdrop.filter(ImageFilter.GaussianBlur(rng.uniform(8, 14)))
     backdrop.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
     return backdrop
 
@@ -356,7 +357,8 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
               "double-resize": 60}
-WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp"})  # saved as lossy WebP (quality 70) instead of JPEG
+# Saved as lossy WebP (quality 70) instead of JPEG.
+WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 

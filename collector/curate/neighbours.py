@@ -4,10 +4,10 @@ Split the 64 bits into k blocks. Two hashes at distance <= t differ in at most t
 at least r = k - t of them (pigeonhole). For every choice of r blocks ("a table"), sorting the hashes by those bits
 puts such pairs next to each other; candidates in a run of equal keys are checked with a popcount, first on the
 other bits of the hash that fit in the sorted word beside the key and the index (most fail there, before their
-hashes are fetched). A pair is kept only in the first table it agrees on, so each is reported once. k is chosen by a cost model of sorting versus
-checking candidates; small inputs and very large thresholds are compared all-pairs, which is then cheaper. The
-tables are shared out among up to MAX_THREADS threads. (Manku, Jain, Das Sarma: "Detecting near-duplicates for web
-crawling", WWW 2007.)
+hashes are fetched). A pair is kept only in the first table it agrees on, so each is reported once. k is chosen by
+a cost model of sorting versus checking candidates; small inputs and very large thresholds are compared all-pairs,
+which is then cheaper. The tables are shared out among up to MAX_THREADS threads. (Manku, Jain, Das Sarma:
+"Detecting near-duplicates for web crawling", WWW 2007.)
 """
 
 from __future__ import annotations
