@@ -17,10 +17,11 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 
-from .inspect import LOSSLESS_VIEWS, MIRROR_OF, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
+from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
 from .layout import Entry
 from .neighbours import near_pairs, union_groups
 
@@ -77,6 +78,7 @@ class Member:
     distance: int  # Hamming distance to the kept (or best) member, 0 for identical pixels
     kept: bool
     reason: str | None  # why it leaves: duplicate or label-conflict; None when kept
+    match: str | None  # how it matches the kept (or best) member (see `relation`); None for that member
 
 
 @dataclass(frozen=True)
@@ -311,6 +313,9 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
     def apart(a: int, b: int) -> int:
         return distance(items[a].inspection, items[b].inspection, kind, views)
 
+    def how(k: int) -> str | None:
+        return None if k == best else closest(items[best].inspection, items[k].inspection, kind, views)[1]
+
     small = len(indices) <= CENTRALITY_LIMIT
     ordered = sorted(indices, key=lambda k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0))
     best = ordered[0]
@@ -330,16 +335,37 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
         keep = {best}
     leave_reason = "label-conflict" if conflict and not options.keep_conflicts else "duplicate"
     digests = {items[k].inspection.pixel_digest for k in ordered}
-    members = tuple(Member(k, apart(best, k), k in keep, None if k in keep else leave_reason) for k in ordered)
+    members = tuple(Member(k, apart(best, k), k in keep, None if k in keep else leave_reason, how(k)) for k in ordered)
     group_kind = "exact" if len(digests) == 1 else "near"
     return Group(number, group_kind, conflict, len(splits) > 1, members)
 
 
 def distance(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (WHOLE,)) -> int:
     """Hamming distance of the closest pair of views, 0 for identical pixels."""
+    return closest(a, b, kind, views)[0]
+
+
+def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (WHOLE,)) -> tuple[int, str]:
+    """Hamming distance of the closest pair of views of `a` and `b`, and how that pair relates them (`relation`); of
+    equally close pairs, the first in `views` order (the whole picture first); (0, "identical") for identical pixels."""
     if a.pixel_digest is not None and a.pixel_digest == b.pixel_digest:
-        return 0
-    return min((view_hash(a, x, kind) ^ view_hash(b, y, kind)).bit_count() for x in views for y in views)
+        return 0, "identical"
+    bits, first, second = min((((view_hash(a, x, kind) ^ view_hash(b, y, kind)).bit_count(), x, y)
+                               for x in views for y in views), key=itemgetter(0))
+    return bits, relation(first, second)
+
+
+def relation(first: str, second: str) -> str:
+    """How a view of one picture matching a view of another relates the two, in the report's words: "as is",
+    "mirrored", "cropped" (through a crop view: a crop, a small rotation), "inside margins" (a frame, bars or a
+    caption around one of them), or "mirrored, cropped" and the like. A mirror matching a mirror is "as is"."""
+    sources = {MIRROR_OF.get(first, first), MIRROR_OF.get(second, second)}
+    how = ["mirrored"] if (first in MIRROR_OF) != (second in MIRROR_OF) else []
+    if CONTENT in sources:
+        how.append("inside margins")
+    elif sources != {WHOLE}:
+        how.append("cropped")
+    return ", ".join(how) or "as is"
 
 
 def count_leakage_fixed(

@@ -81,6 +81,7 @@ figure.gone { opacity: .8; }
 .badge.kept { background: var(--ok); color: #fff; }
 .badge.gone { background: #ffebe9; color: var(--bad); }
 .badge.dist { background: #ddf4ff; color: #0550ae; }
+.badge.match { background: #dafbe1; color: #116329; }
 .badge.split-val, .badge.split-test { background: #fbefff; color: #8250df; }
 .badge.flag { background: #fff1e5; color: var(--warn); }
 .groups { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
@@ -241,7 +242,8 @@ def _groups(page: _Page, groups: list[DuplicateGroup], report: CurateReport) -> 
     rule, first = rule_text(report.settings.hash, report.settings.threshold)
     note = (
         f"Near duplicates: {rule} (Hamming distance, bits of 64). The number on each copy is its {first} distance to "
-        "the kept image, 0 for identical pixels; the kept image has a green frame."
+        "the kept image, 0 for identical pixels, and the green word beside it how the two matched (as is, mirrored, "
+        "cropped, inside margins: a frame, bars or a caption left out); the kept image has a green frame."
     )
     leakage = (
         f'<p><span class="tag leakage">leakage</span> {int(fixed)} train/val pair(s) fixed: groups spanning splits '
@@ -294,6 +296,8 @@ def _member_badges(member: GroupMember) -> list[str]:
         badges.append('<span class="badge gone">moved</span>')
         distance = _e(member.distance)
         badges.append(f'<span class="badge dist" title="Hamming distance to the kept image">d={distance}</span>')
+        if member.match:
+            badges.append(f'<span class="badge match" title="how it matched the kept image">{_e(member.match)}</span>')
     return badges + _place_badges(member)
 
 

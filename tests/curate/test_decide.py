@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.curate.decide import DecideOptions, Item, decide
+from collector.curate.decide import DecideOptions, Item, decide, relation
 from collector.curate.inspect import MIRROR_OF, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
@@ -68,6 +68,29 @@ def test_near_duplicates_keep_the_member_closest_to_the_others_then_the_most_det
     assert decisions.reasons == {0: "duplicate", 1: "duplicate"}
     distances = {m.index: m.distance for m in group.members}
     assert distances == {2: 0, 1: 2, 0: 1}  # to the kept member: flip(3) ^ flip(2) differ in one bit
+
+
+def test_each_copy_says_how_it_matched_the_kept_member() -> None:
+    items = [item("train/cat/a.jpg", hash_value=BASE, size=900),
+             item("train/cat/b.jpg", hash_value=flip(BASE, 3), size=1000),
+             item("train/cat/c.jpg", hash_value=flip(BASE, 24), crops=flip(BASE, 1), size=1100),
+             item("train/cat/d.jpg", digest="train/cat/a.jpg", size=1200)]
+    [group] = decide(items, DecideOptions(threshold=6)).groups
+    assert {m.index: m.match for m in group.members} == {0: None, 1: "as is", 2: "cropped", 3: "identical"}
+    mirrored = [item("train/cat/a.jpg", hash_value=BASE, size=900),
+                item("train/cat/b.jpg", hash_value=flip(BASE, 30), mirror=flip(BASE, 1), size=1000)]
+    [group] = decide(mirrored, DecideOptions(threshold=6)).groups
+    assert [m.match for m in group.members] == [None, "mirrored"]
+
+
+def test_relations_name_the_edit_between_two_views_and_a_mirror_on_both_sides_cancels() -> None:
+    assert relation(WHOLE, WHOLE) == "as is"
+    assert relation("mirror", "mirror") == "as is"
+    assert relation(WHOLE, "mirror") == "mirrored"
+    assert relation("top-left", WHOLE) == "cropped"
+    assert relation(WHOLE, "mirror-centre") == "mirrored, cropped"
+    assert relation("content", "mirror") == "mirrored, inside margins"
+    assert relation("centre", "content") == "inside margins"
 
 
 def test_pairs_beyond_the_threshold_are_not_grouped() -> None:

@@ -26,6 +26,11 @@ def photo(seed: int, size: tuple[int, int] = (240, 180)) -> Image.Image:
     return Image.fromarray((np.asarray(make_photo(*size, seed=seed)) + grain).clip(0, 255).astype(np.uint8))
 
 
+def matches(report: dict) -> dict[str, str]:
+    """{path: how it matched its group's kept (or best) member} of every other group member in a JSON report."""
+    return {m["path"]: m["match"] for group in report["groups"] for m in group["members"] if m["match"]}
+
+
 def moved(root: Path) -> dict[str, str]:
     """{original path: quarantine reason} of every file curate moved."""
     quarantine = root / "_quarantine"
@@ -72,6 +77,7 @@ def test_a_mirrored_copy_across_splits_is_found_and_leaves_val(tmp_path: Path) -
     assert moved(root) == {"val/cat/p_mirrored.jpg": "duplicate", "train/dog/q.jpg": "label-conflict",
                            "val/cat/q_mirrored.jpg": "label-conflict"}
     assert report["leakage_pairs_fixed"] == 2 and report["label_conflicts"] == 1
+    assert matches(report) == {"val/cat/p_mirrored.jpg": "mirrored", "train/dog/q.jpg": "mirrored"}
 
 
 def test_a_corner_cropped_copy_across_splits_is_found_through_a_corner_view_and_leaves_val(tmp_path: Path) -> None:
@@ -85,6 +91,7 @@ def test_a_corner_cropped_copy_across_splits_is_found_through_a_corner_view_and_
     report = curate(root, workers=1, progress=False).to_json()
     assert moved(root) == {"val/cat/p_corner.jpg": "duplicate"}
     assert report["leakage_pairs_fixed"] == 1
+    assert matches(report) == {"val/cat/p_corner.jpg": "cropped"}
 
 
 def test_a_mirrored_and_cropped_copy_in_another_class_is_a_label_conflict(tmp_path: Path) -> None:
@@ -142,6 +149,7 @@ def test_a_captioned_copy_across_splits_is_found_and_loses_to_its_original_thoug
     report = curate(root, workers=1, progress=False).to_json()
     assert moved(root) == {"val/cat/p_captioned.jpg": "duplicate"}
     assert report["leakage_pairs_fixed"] == 1
+    assert matches(report) == {"val/cat/p_captioned.jpg": "inside margins"}
 
 
 def flat_colours() -> Image.Image:
