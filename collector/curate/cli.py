@@ -173,9 +173,12 @@ def curate(root, min_side, max_aspect, hash_kind, threshold, min_similarity, kee
     there is one, records every move.
 
     Of each duplicate group the least-edited copy stays: the one closest to the
-    others, then colour over grey, then a JPEG without traces of an edit of an
-    earlier JPEG (a mirrored grid, stretched quantisation steps) over one with
-    them, then the most detail, most pixels, finest JPEG steps, smallest file.
+    others, then colour over grey, then no white, grey or black margin over one
+    (a frame, bars or a caption added), then a JPEG without traces of an edit of
+    an earlier JPEG (a mirrored grid, stretched quantisation steps) over one with
+    them, then the most detail, most pixels inside the margins, finest JPEG steps,
+    smallest file, train over val. The report names, for every copy that leaves,
+    how it matched the kept one and the first of these it lost on.
 
     \b
     Examples:

@@ -79,6 +79,7 @@ class Member:
     kept: bool
     reason: str | None  # why it leaves: duplicate or label-conflict; None when kept
     match: str | None  # how it matches the kept (or best) member (see `relation`); None for that member
+    lost_on: str | None  # why it ranked below the kept member (RANK_REASONS); None when kept or in a label conflict
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,11 @@ def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list
     return left, right
 
 
+# Why a member ranks below another, by the first key of `rank` where they differ (in its order).
+RANK_REASONS = ("further from the rest", "grey", "neutral margin", "recompression traces", "less detail",
+                "fewer pixels", "coarser JPEG", "larger file", "split order", "path order")
+
+
 def rank(item: Item, centrality: int = 0) -> tuple:
     """Sort key of the least-edited copy: closest to the rest of its group, then in colour over a grey copy, then
     without a neutral margin over with (a frame, bars or a caption was added), then fewest recompression traces,
@@ -317,7 +323,8 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
         return None if k == best else closest(items[best].inspection, items[k].inspection, kind, views)[1]
 
     small = len(indices) <= CENTRALITY_LIMIT
-    ordered = sorted(indices, key=lambda k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0))
+    keys = {k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0) for k in indices}
+    ordered = sorted(indices, key=keys.__getitem__)
     best = ordered[0]
     classes = {items[k].entry.class_name for k in ordered}
     splits = {items[k].entry.split for k in ordered}
@@ -335,9 +342,15 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
         keep = {best}
     leave_reason = "label-conflict" if conflict and not options.keep_conflicts else "duplicate"
     digests = {items[k].inspection.pixel_digest for k in ordered}
-    members = tuple(Member(k, apart(best, k), k in keep, None if k in keep else leave_reason, how(k)) for k in ordered)
+    members = tuple(Member(k, apart(best, k), k in keep, None if k in keep else leave_reason, how(k),
+                           None if conflict or k in keep else lost_on(keys[k], keys[best])) for k in ordered)
     group_kind = "exact" if len(digests) == 1 else "near"
     return Group(number, group_kind, conflict, len(splits) > 1, members)
+
+
+def lost_on(loser: tuple, winner: tuple) -> str:
+    """The RANK_REASONS entry of the first `rank` key on which `loser` comes after `winner`."""
+    return next(reason for reason, mine, theirs in zip(RANK_REASONS, loser, winner, strict=True) if mine != theirs)
 
 
 def distance(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (WHOLE,)) -> int:

@@ -82,6 +82,7 @@ figure.gone { opacity: .8; }
 .badge.gone { background: #ffebe9; color: var(--bad); }
 .badge.dist { background: #ddf4ff; color: #0550ae; }
 .badge.match { background: #dafbe1; color: #116329; }
+.badge.lost { background: #f6f8fa; color: #57606a; }
 .badge.split-val, .badge.split-test { background: #fbefff; color: #8250df; }
 .badge.flag { background: #fff1e5; color: var(--warn); }
 .groups { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
@@ -243,7 +244,9 @@ def _groups(page: _Page, groups: list[DuplicateGroup], report: CurateReport) -> 
     note = (
         f"Near duplicates: {rule} (Hamming distance, bits of 64). The number on each copy is its {first} distance to "
         "the kept image, 0 for identical pixels, and the green word beside it how the two matched (as is, mirrored, "
-        "cropped, inside margins: a frame, bars or a caption left out); the kept image has a green frame."
+        "cropped, inside margins: a frame, bars or a caption left out), then why the kept image was preferred "
+        "(the first rule of curate --help's keep order it lost on: less detail, a neutral margin, a larger "
+        "file...); the kept image has a green frame."
     )
     leakage = (
         f'<p><span class="tag leakage">leakage</span> {int(fixed)} train/val pair(s) fixed: groups spanning splits '
@@ -298,6 +301,9 @@ def _member_badges(member: GroupMember) -> list[str]:
         badges.append(f'<span class="badge dist" title="Hamming distance to the kept image">d={distance}</span>')
         if member.match:
             badges.append(f'<span class="badge match" title="how it matched the kept image">{_e(member.match)}</span>')
+        if member.lost_on:
+            why = _e(member.lost_on)
+            badges.append(f'<span class="badge lost" title="why the kept image was preferred">{why}</span>')
     return badges + _place_badges(member)
 
 

@@ -57,6 +57,7 @@ class GroupMember(Located):
     size: int  # bytes
     distance: int  # Hamming bits to the kept (or best) member on the first hash kind, 0 for identical pixels
     match: str | None  # how it matches that member: identical, as is, mirrored, cropped, inside margins; None for it
+    lost_on: str | None  # why the kept member was preferred (less detail, larger file, ...); None when none was kept
     kept: bool
     moved_to: str | None
 
@@ -177,7 +178,8 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         DuplicateGroup(group.id, group.kind, group.label_conflict, group.leakage, tuple(
             GroupMember(*_where(entries[m.index]), width=items[m.index].inspection.width,
                         height=items[m.index].inspection.height, size=items[m.index].inspection.size,
-                        distance=m.distance, match=m.match, kept=m.kept, moved_to=moved_to.get(entries[m.index].path))
+                        distance=m.distance, match=m.match, lost_on=m.lost_on, kept=m.kept,
+                        moved_to=moved_to.get(entries[m.index].path))
             for m in group.members))
         for group in decisions.groups
     )

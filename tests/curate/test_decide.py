@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.curate.decide import DecideOptions, Item, decide, relation
+from collector.curate.decide import DecideOptions, Decisions, Item, decide, relation
 from collector.curate.inspect import MIRROR_OF, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
@@ -216,23 +216,37 @@ def test_a_hash_match_that_does_not_look_alike_on_small_copies_is_dropped() -> N
     assert decide(items, DecideOptions(min_similarity=0.6)).groups == []
 
 
+def lost_on(decisions: Decisions) -> dict[int, str | None]:
+    return {m.index: m.lost_on for group in decisions.groups for m in group.members}
+
+
 def test_an_upscale_has_more_pixels_but_less_detail_and_loses_to_its_source() -> None:
     items = [item("train/cat/big.jpg", width=448, height=336, size=9000, detail=0.004),
              item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=224, height=168, size=3000, detail=0.2)]
     decisions = decide(items, DecideOptions())
     assert decisions.reasons == {0: "duplicate"}
+    assert lost_on(decisions) == {0: "less detail", 1: None}
 
 
 def test_a_framed_copy_has_more_pixels_but_no_more_picture_and_loses_to_its_source() -> None:
     items = [item("train/cat/framed.jpg", width=340, height=240, size=9000, content=300 * 200 / (340 * 240)),
              item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=300, height=200, size=8000)]
-    assert decide(items, DecideOptions()).reasons == {0: "duplicate"}
+    decisions = decide(items, DecideOptions())
+    assert decisions.reasons == {0: "duplicate"}
+    assert lost_on(decisions) == {0: "larger file", 1: None}
 
 
 def test_a_copy_with_a_white_grey_or_black_margin_loses_even_where_it_measures_more_detail() -> None:
     items = [item("train/cat/captioned.jpg", width=300, height=240, size=9000, content=0.83, frame=True, detail=0.3),
              item("train/cat/source.jpg", hash_value=flip(BASE, 1), width=300, height=200, size=8000, detail=0.2)]
-    assert decide(items, DecideOptions()).reasons == {0: "duplicate"}
+    decisions = decide(items, DecideOptions())
+    assert decisions.reasons == {0: "duplicate"}
+    assert lost_on(decisions) == {0: "neutral margin", 1: None}
+
+
+def test_members_of_a_label_conflict_lost_on_nothing_since_none_is_kept() -> None:
+    items = [item("train/cat/a.jpg", size=900), item("train/dog/a.jpg", hash_value=flip(BASE, 1), size=1000)]
+    assert lost_on(decide(items, DecideOptions())) == {0: None, 1: None}
 
 
 def test_a_coloured_backdrop_is_no_frame_so_a_copy_that_lost_it_still_loses_on_detail() -> None:

@@ -76,15 +76,17 @@ def make_dataset_report(root: Path, *, dry_run: bool = False) -> CurateReport:
         groups=(
             DuplicateGroup(1, "near", label_conflict=False, leakage=True, members=(
                 GroupMember("train/cat/big.jpg", "train", "cat", width=240, height=180, size=9000, distance=0,
-                            match=None, kept=True, moved_to=None),
+                            match=None, lost_on=None, kept=True, moved_to=None),
                 GroupMember("val/cat/small.jpg", "val", "cat", width=120, height=90, size=3000, distance=4,
-                            match="mirrored, cropped", kept=False, moved_to=moved(small)),
+                            match="mirrored, cropped", lost_on="less detail", kept=False,
+                            moved_to=moved(small)),
             )),
             DuplicateGroup(2, "exact", label_conflict=True, leakage=False, members=(
                 GroupMember("train/cat/same.png", "train", "cat", width=200, height=200, size=50000, distance=0,
-                            match=None, kept=False, moved_to=moved(conflict_a)),
+                            match=None, lost_on=None, kept=False, moved_to=moved(conflict_a)),
                 GroupMember("train/dog/same.jpg", "train", "dog", width=200, height=200, size=12000, distance=0,
-                            match="identical", kept=False, moved_to=moved(conflict_b)),
+                            match="identical", lost_on=None, kept=False,
+                            moved_to=moved(conflict_b)),
             )),
         ),
         leakage_pairs_fixed=1,
@@ -170,7 +172,8 @@ def test_every_string_from_the_report_is_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;.jpg" in page
 
 
-def test_kept_image_is_marked_and_moved_copies_show_their_distance_and_how_they_matched(tmp_path: Path) -> None:
+def test_kept_image_is_marked_and_moved_copies_show_their_distance_how_they_matched_and_why_they_lost(
+        tmp_path: Path) -> None:
     parsed = parse(render_report(make_dataset_report(tmp_path), tmp_path))
     kept = figure_for(parsed, "train/cat/big.jpg")
     moved = figure_for(parsed, "val/cat/small.jpg")
@@ -178,6 +181,7 @@ def test_kept_image_is_marked_and_moved_copies_show_their_distance_and_how_they_
     assert "KEPT" in kept["text"] and "mirrored" not in kept["text"]
     assert "kept" not in moved["class"].split()
     assert "d=4" in moved["text"] and "mirrored, cropped" in moved["text"] and "KEPT" not in moved["text"]
+    assert "less detail" in moved["text"] and "less detail" not in kept["text"]
 
 
 def test_conflict_and_leakage_groups_are_highlighted_and_listed_first(tmp_path: Path) -> None:
