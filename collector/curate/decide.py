@@ -262,8 +262,9 @@ def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list
     return left, right
 
 
-# Why a member ranks below another, by the first key of `rank` where they differ (in its order).
-RANK_REASONS = ("further from the rest", "grey", "neutral margin", "recompression traces", "less detail",
+# Why a member ranks below another, by the first key of `rank` where they differ (in its order); least central:
+# furthest, in summed Hamming distance, from the other members.
+RANK_REASONS = ("least central", "grey", "neutral margin", "recompression traces", "less detail",
                 "fewer pixels", "coarser JPEG", "larger file", "split order", "path order")
 
 
