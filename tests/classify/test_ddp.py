@@ -50,8 +50,10 @@ import classify
 
 result = classify.train(sys.argv[1], weights="none", model="shufflenet_v2_x0_5", image_size=32, batch_size=4,
                         epochs=1, workers=0, device="cpu", runs=sys.argv[2], name="api", progress=False)
-print(json.dumps({"rank": int(os.environ["RANK"]), "best_epoch": result.best_epoch,
-                  "images": result.evaluation.images, "accuracy": result.evaluation.accuracy}))
+line = json.dumps({"rank": int(os.environ["RANK"]), "best_epoch": result.best_epoch,
+                   "images": result.evaluation.images, "accuracy": result.evaluation.accuracy})
+sys.stdout.write(line + "\\n")  # one write: print's separate newline let two ranks' lines run together
+sys.stdout.flush()
 """
 
 
