@@ -37,7 +37,7 @@ import pickle
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -169,6 +169,8 @@ class Outcome:
     kept: Counter = field(default_factory=Counter)  # kind -> same-class pairs where only the original stays
     decided: Counter = field(default_factory=Counter)  # kind -> same-class pairs where exactly one stays
     kept_before: Counter = field(default_factory=Counter)  # kind -> pairs the previous rank would keep the original
+    # kind -> the keep rule (decide.RANK_REASONS) each original lost on, in same-class pairs where its copy stayed
+    lost_on: defaultdict = field(default_factory=lambda: defaultdict(Counter))
     previous_keep: bool = False  # report kept_before: the contender keeps copies by the previous rule
 
     def near(self) -> tuple[float, float, float]:
@@ -280,7 +282,14 @@ def score_decisions(qs: QualitySet, paths: list[str], inspections: list[Inspecti
                     ) -> Outcome:
     groups = [[m.index for m in group.members] for group in decisions.groups]
     removed = {i for i, reason in decisions.reasons.items() if reason in ("duplicate", "label-conflict")}
-    return score(qs, paths, inspections, groups, removed)
+    outcome = score(qs, paths, inspections, groups, removed)
+    lost_on = {m.index: m.lost_on for group in decisions.groups for m in group.members if m.lost_on}
+    index = {path: k for k, path in enumerate(paths)}
+    for pair in qs.pairs:
+        original, copy = index[pair.original], index[pair.copy]
+        if original in lost_on and copy not in removed:
+            outcome.lost_on[pair.kind][lost_on[original]] += 1
+    return outcome
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -458,13 +467,19 @@ def summary_rows(outcomes: list[Outcome]) -> list[list[str]]:
 
 
 def kind_rows(outcomes: list[Outcome]) -> list[list[str]]:
-    """Per kind: recall, and how often the original stays (now and with the previous keep rule) per contender."""
+    """Per kind: recall, and how often the original stays (now and with the previous keep rule) per contender; for
+    the first, the keep rules the originals that left lost on (the two most frequent)."""
     kinds = sorted(outcomes[0].truth)
     return [[kind, str(outcomes[0].truth[kind])] + [
         f"R {pct(safe(o.found[kind], o.truth[kind]))} kept "
         f"{(o.kept_before if o.previous_keep else o.kept)[kind]}/{o.decided[kind]}"
-        + (f" (previous keep rule {o.kept_before[kind]}/{o.decided[kind]})" if n == 0 else "")
+        + (f" (previous keep rule {o.kept_before[kind]}/{o.decided[kind]}){lost_on_text(o.lost_on[kind])}"
+           if n == 0 else "")
         for n, o in enumerate(outcomes)] for kind in kinds]
+
+
+def lost_on_text(reasons: Counter) -> str:
+    return "; lost on " + ", ".join(f"{reason} {count}" for reason, count in reasons.most_common(2)) if reasons else ""
 
 
 def _crop_resistant(path: Path) -> imagehash.ImageMultiHash:
@@ -733,7 +748,8 @@ def main() -> None:
               f"files, {len(qs.bad)} bad files; rule chosen on {selection.name} ==")
         print(table(["", *names], summary_rows(outcomes)))
         print("\nper kind (recall R; kept: same-class pairs where the original stayed / pairs where one copy stayed; "
-              "the previous keep rule, most pixels then largest file, shown on the same pairs):")
+              "the previous keep rule, most pixels then largest file, shown on the same pairs; lost on: the keep "
+              "rule the originals that left lost on):")
         print(table(["kind", "pairs", *names], kind_rows(outcomes)))
         results["held_out"][qs.name] = {name: {"near_prf": o.near(), "removal_precision": o.removal_precision,
                                                "odd_lost": o.odd_lost, "photos_lost": o.photos_lost,
