@@ -320,9 +320,6 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
     def apart(a: int, b: int) -> int:
         return distance(items[a].inspection, items[b].inspection, kind, views)
 
-    def how(k: int) -> str | None:
-        return None if k == best else closest(items[best].inspection, items[k].inspection, kind, views)[1]
-
     small = len(indices) <= CENTRALITY_LIMIT
     keys = {k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0) for k in indices}
     ordered = sorted(indices, key=keys.__getitem__)
@@ -343,7 +340,9 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
         keep = {best}
     leave_reason = "label-conflict" if conflict and not options.keep_conflicts else "duplicate"
     digests = {items[k].inspection.pixel_digest for k in ordered}
-    members = tuple(Member(k, apart(best, k), k in keep, None if k in keep else leave_reason, how(k),
+    to_best = {k: closest(items[best].inspection, items[k].inspection, kind, views) for k in ordered}
+    members = tuple(Member(k, to_best[k][0], k in keep, None if k in keep else leave_reason,
+                           None if k == best else to_best[k][1],
                            None if conflict or k in keep else lost_on(keys[k], keys[best])) for k in ordered)
     group_kind = "exact" if len(digests) == 1 else "near"
     return Group(number, group_kind, conflict, len(splits) > 1, members)
