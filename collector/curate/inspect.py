@@ -370,18 +370,16 @@ def measure_detail(rgb: Image.Image, box: tuple[int, int, int, int]) -> float:
 
 
 def view_hashes(sources: dict[str, Image.Image], kinds: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """{view: {kind: hash}} of the whole picture and every view of VIEWS, from `view_sources`' pictures. The views'
+    """{view: {kind: hash}} of the whole picture and every view of VIEWS, from `view_sources`' pictures. The
     pHashes are taken all at once, a mirrored view's from its source's small copy flipped: imagehash.phash's values
     wherever a picture has structure (6,720 of 6,752 views of 844 bench files; the 32 others were of its 4 blank
-    files). The whole picture's is imagehash's own, to the last bit even on a blank picture, whose coefficients are
-    rounding noise."""
+    files, whose coefficients are rounding noise and whose hashes never match: see `decide.MIN_STRUCTURE`)."""
     names = (WHOLE, *VIEWS)
     found: dict[str, dict[str, int]] = {name: {} for name in names}
     for kind in kinds:
         if kind == "phash":
             for name, value in zip(names, phashes(sources, names), strict=True):
                 found[name][kind] = value
-            found[WHOLE][kind] = _hash_int(imagehash.phash(sources[WHOLE]))
         else:
             for name in names:
                 picture = ImageOps.mirror(sources[MIRROR_OF[name]]) if name in MIRROR_OF else sources[name]
