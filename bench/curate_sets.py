@@ -4,7 +4,7 @@ Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 1
 (so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
 edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
 16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
-another class (a label conflict). Five recipes make the copies in five different ways, so that a rule chosen on
+another class (a label conflict). Six recipes make the copies in six different ways, so that a rule chosen on
 one set can be confirmed on sets it has never seen.
 """
 
@@ -261,6 +261,47 @@ def on_blurred_backdrop(image: Image.Image, rng: random.Random) -> Image.Image:
     return backdrop
 
 
+def squashed(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Narrowed to 86-90% of its width, as a feed that forces an aspect ratio does."""
+    return image.resize((round(image.width * rng.uniform(0.86, 0.90)), image.height), Image.Resampling.BILINEAR)
+
+
+def colour_cast(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A cold or warm white balance: red and blue scaled 8-12% in opposite directions."""
+    shift = rng.choice((-1, 1)) * rng.uniform(0.08, 0.12)
+    red, green, blue = image.split()
+    return Image.merge("RGB", (red.point(lambda v: min(255, round(v * (1 + shift)))), green,
+                               blue.point(lambda v: min(255, round(v * (1 - shift))))))
+
+
+def banner(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A coloured sale banner across the bottom 10-14% of the picture itself, with white text."""
+    marked = image.copy()
+    top = image.height - round(image.height * rng.uniform(0.10, 0.14))
+    draw = ImageDraw.Draw(marked)
+    draw.rectangle((0, top, image.width, image.height), fill=rng.choice(((200, 20, 30), (20, 90, 200))))
+    font = ImageFont.load_default(size=max(8, (image.height - top) * 2 // 3))
+    draw.text((image.width // 10, top + (image.height - top) // 8), "NOW 50% OFF", font=font, fill=(255, 255, 255))
+    return marked
+
+
+def on_canvas(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A screenshot of a page: the picture off centre on a light canvas 25-40% larger each way."""
+    scale = rng.uniform(1.25, 1.40)
+    canvas = Image.new("RGB", (round(image.width * scale), round(image.height * scale)), (236, 238, 240))
+    canvas.paste(image, (rng.randint(0, canvas.width - image.width), rng.randint(0, canvas.height - image.height)))
+    return canvas
+
+
+def sticker(image: Image.Image, rng: random.Random) -> Image.Image:
+    """An opaque yellow disc 18-24% of the width somewhere inside the picture, as a sticker or an emoji."""
+    side = round(image.width * rng.uniform(0.18, 0.24))
+    left, top = rng.randint(0, image.width - side), rng.randint(0, image.height - side)
+    marked = image.copy()
+    ImageDraw.Draw(marked).ellipse((left, top, left + side, top + side), fill=(250, 210, 40), outline=(40, 30, 0))
+    return marked
+
+
 Edit = Callable[[Image.Image, random.Random], Image.Image]
 JPEG90 = {"quality": 90}
 
@@ -271,7 +312,11 @@ JPEG90 = {"quality": 90}
 # gamma, noise, sharpening, a small corner crop, a 2-degree rotation). Recipe "blind": written after near_pairs'
 # packing change and before any rule ran on it (thumbnails, a mirror with crop and resize, a rotation with a white
 # fill then a crop, a 10% crop as WebP, phone filters, vignette, sepia, posterize, a median filter, two resizes,
-# a stamp, a corner logo, an instant-photo frame, a blurred square backdrop).
+# a stamp, a corner logo, an instant-photo frame, a blurred square backdrop). Recipe "candid": written after the
+# whole-picture hash change to inspect and before any rule ran on it (a 15% crop, mirrors with a corner crop or a
+# resize at JPEG 60, a small rotation then a crop, a narrowed aspect, a colour cast, lower contrast with more light,
+# a coloured banner inside the picture, a page screenshot, a halved and sharpened copy, luminance grain, a mild
+# resize at JPEG 75, a sticker).
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -354,9 +399,25 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "polaroid": polaroid,
         "blurred-backdrop": on_blurred_backdrop,
     },
+    "candid": {
+        "crop-15": lambda im, rng: crop(im, 0.15, rng),
+        "mirror-crop-10-corner": lambda im, rng: crop(ImageOps.mirror(im), 0.10, rng, corner=True),
+        "mirror-resize-jpeg-60": lambda im, rng: scaled(ImageOps.mirror(im), 0.7),
+        "rotate-1.5-crop-5": lambda im, rng: crop(rotated(im, 1.5, rng), 0.05, rng),
+        "squash": squashed,
+        "colour-cast": colour_cast,
+        "contrast-down-brighter": lambda im, rng: ImageEnhance.Brightness(ImageEnhance.Contrast(im).enhance(0.8))
+        .enhance(1.1),
+        "banner": banner,
+        "screenshot": on_canvas,
+        "half-sharpen": lambda im, rng: scaled(im, 0.5).filter(ImageFilter.UnsharpMask(1, 80, 2)),
+        "grain-luma": lambda im, rng: grained(im, rng.randrange(2**32), sigma=5),
+        "resize-jpeg-75": lambda im, rng: scaled(im, 0.85, Image.Resampling.BICUBIC),
+        "sticker": sticker,
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
-              "double-resize": 60}
+              "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75}
 # Saved as lossy WebP (quality 70) instead of JPEG.
 WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
