@@ -79,15 +79,18 @@ THRESHOLDS = (6, 8, 10, 12)  # pHash distances between photos are even: 32 of it
 SIMILARITIES = (None, 0.5, 0.6, 0.7, 0.8, 0.9)
 VIEW_CHOICES = ((), ("mirror",), ("mirror", "centre"), VIEWS)
 MARGINS = (0, 2)
+# Correlations a pair through a crop or the margins at the edge of the threshold (beyond threshold - margin) may
+# match at instead of not being searched.
+VIEW_SIMILARITIES = (None, 0.85, 0.9, 0.95)
 # Seconds near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), on this shared
 # 2-core machine, the tables searched on its 2 threads (2026-12-01, one after the other, /tmp script over
 # `planted_hashes`, after near_pairs learnt to reject candidates on the bits packed beside its keys; before that:
-# 3.0, 9.8, 6.5, 33.6, 10.5, 54.7 and 42.5 s).
-# A rule is "fast" when its searches add up to SEARCH_BUDGET or less: twice the issue's goal for a million hashes,
-# since a million pictures here are two to nine million hashes; the million section times the chosen one.
+# 3.0, 9.8, 6.5, 33.6, 10.5, 54.7 and 42.5 s; (9, 8) alone, near_pairs on 9 million random hashes).
+# A rule is "fast" when its searches add up to SEARCH_BUDGET or less: a tenth of what inspecting the million
+# pictures takes at the issue's 300 images/s on 2 processes (55 minutes), so that grouping never dominates a run.
 MILLION_SEARCH_SECONDS = {(1, 6): 1.6, (1, 8): 10.4, (2, 6): 4.7, (2, 8): 28.2, (3, 6): 9.2, (3, 8): 48.6,
-                          (9, 6): 39.1}
-SEARCH_BUDGET = 120.0
+                          (9, 6): 39.1, (9, 8): 240.0}
+SEARCH_BUDGET = 333.0
 # Share of the million pictures given margins, so that their content view is a hash of its own: twice the 2.6% of
 # the selection set's originals that have them (a flat sky or backdrop at an edge).
 FRAMED_SHARE = 0.05
@@ -106,10 +109,17 @@ class Config:
     views: tuple[str, ...]
     similarity: float | None
     margin: int = 0
+    view_similarity: float | None = None
 
     def options(self) -> DecideOptions:
         return DecideOptions(threshold=self.threshold, views=self.views, min_similarity=self.similarity,
-                             view_margin=self.margin)
+                             view_margin=self.margin, view_similarity=self.view_similarity)
+
+    @property
+    def search_margin(self) -> int:
+        """How much closer a pair through another view must be to be searched: none when `view_similarity` lets
+        the edge pairs in after a stricter check."""
+        return 0 if self.view_similarity is not None else self.margin
 
     @property
     def ordered(self) -> tuple[str, ...]:
@@ -123,7 +133,7 @@ class Config:
 
     def searches(self) -> list[tuple[int, int]]:
         """(hashes per picture, threshold) of each near_pairs search view_pairs runs."""
-        if self.lossless == len(self.ordered) or not self.margin:
+        if self.lossless == len(self.ordered) or not self.search_margin:
             return [(len(self.ordered), self.threshold)]
         return [(len(self.ordered), self.threshold - self.margin), (self.lossless, self.threshold)]
 
@@ -136,6 +146,8 @@ class Config:
         views = "".join(f" +{view}" for view in self.views)
         cropped = self.lossless < len(self.ordered) and self.margin
         margin = f" (crops <={self.threshold - self.margin})" if cropped else ""
+        if cropped and self.view_similarity is not None:
+            margin = f" (crops <={self.threshold - self.margin}, up to {self.threshold} at corr>={self.view_similarity:g})"
         check = f", corr>={self.similarity:g}" if self.similarity is not None else ""
         return f"phash<={self.threshold}{views}{margin}{check}"
 
@@ -529,7 +541,7 @@ def timed(function: Callable, *args) -> tuple[object, float]:
 
 def group(values: np.ndarray, pictures: int, config: Config) -> tuple[int, list[list[int]]]:
     """What `decide` does with hashes: near pairs over every view of every picture, then union-find."""
-    first, second = view_pairs({"phash": values}, pictures, (config.threshold,), view_margin=config.margin,
+    first, second = view_pairs({"phash": values}, pictures, (config.threshold,), view_margin=config.search_margin,
                                lossless=config.lossless)
     return len(first), union_groups(pictures, first % pictures, second % pictures)
 
@@ -542,7 +554,7 @@ def all_pairs(values: np.ndarray, pictures: int, config: Config, rows: int = 512
     lossless = config.lossless * pictures
     for start in range(0, len(values), rows):
         full = (position[start:start + rows, None] < lossless) & (position[None, start:] < lossless)
-        limit = np.where(full, config.threshold, config.threshold - config.margin)
+        limit = np.where(full, config.threshold, config.threshold - config.search_margin)
         near = np.bitwise_count(values[start:start + rows, None] ^ values[None, start:]) <= limit
         near &= owner[start:start + rows, None] != owner[None, start:]
         found += int(np.triu(near, 1).sum())
@@ -599,7 +611,7 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
         cluster[position:position + size] = number
         for k in range(1, size):
             view = int(rng.integers(0, views))
-            reach = config.threshold - (config.margin if view >= config.lossless else 0)
+            reach = config.threshold - (config.search_margin if view >= config.lossless else 0)
             flips = rng.choice(64, size=int(rng.integers(0, reach + 1)), replace=False)
             values[0, position + k] = values[view, position] ^ np.uint64(sum(1 << int(b) for b in flips))
         position += size
@@ -689,8 +701,9 @@ def main() -> None:
     selection = sets[0]
     paths, inspections = inspected[selection.name]
     items = items_of(paths, inspections)
-    configs = [Config(t, views, s, m) for views in VIEW_CHOICES for t in THRESHOLDS for s in SIMILARITIES
-               for m in MARGINS if set(views) - LOSSLESS_VIEWS or not m]
+    configs = [Config(t, views, s, m, v) for views in VIEW_CHOICES for t in THRESHOLDS for s in SIMILARITIES
+               for m in MARGINS for v in VIEW_SIMILARITIES
+               if (set(views) - LOSSLESS_VIEWS or not m) and (v is None or (m and s is not None and v > s))]
     scored = [(config, score_decisions(selection, paths, inspections, decide(items, config.options())))
               for config in tqdm(configs, desc="sweep", unit="rule", file=sys.stderr)]
     eligible = [(c, o) for c, o in scored if o.removal_precision >= MIN_REMOVAL_PRECISION and o.odd_lost == 0
@@ -722,8 +735,9 @@ def main() -> None:
     results["chosen"] = str(chosen)
     default = CurateOptions()
     matches_default = (default.hash, default.thresholds, default.views, default.min_similarity,
-                       default.view_margin) == ("phash", (chosen.threshold,), chosen.views, chosen.similarity,
-                                                chosen.margin if chosen.views else 0)
+                       default.view_margin, default.view_similarity) == (
+        "phash", (chosen.threshold,), chosen.views, chosen.similarity, chosen.margin if chosen.views else 0,
+        chosen.view_similarity)
     print(f"curate's defaults are this rule: {matches_default}")
 
     print(f"\n== imagehash crop_resistant_hash (defaults) vs the chosen rule on {selection.name}: share of pairs "

@@ -96,6 +96,7 @@ class Settings:
     threshold: tuple[int, ...]  # one per hash kind
     views: tuple[str, ...]
     view_margin: int
+    view_similarity: float | None
     min_similarity: float | None
     min_side: int
     max_aspect: float
@@ -196,7 +197,8 @@ def build_report(root: Path, options: CurateOptions, items: Sequence[Item], deci
         finished_at=now().replace("+00:00", "Z"),
         seconds=round(seconds, 3),
         settings=Settings(hash=options.hash, threshold=options.thresholds, views=options.views,
-                          view_margin=options.view_margin, min_similarity=options.min_similarity,
+                          view_margin=options.view_margin, view_similarity=options.view_similarity,
+                          min_similarity=options.min_similarity,
                           min_side=options.min_side,
                           max_aspect=options.max_aspect, keep_conflicts=options.keep_conflicts,
                           reject_quality=options.reject_quality, normalize=options.normalize,

@@ -50,7 +50,7 @@ def build_audited(root: Path) -> Path:
     for k, relative in enumerate(MISLABELLED):
         tinted(500 + k, RED).save(root / relative)
     tinted(700, GREEN).save(root / OFF_TOPIC)
-    Image.open(root / ORIGINAL).crop((2, 8, 56, 62)).resize((64, 64)).save(root / COPY)
+    Image.open(root / ORIGINAL).crop((0, 6, 54, 60)).resize((64, 64)).save(root / COPY)
     return root
 
 

@@ -265,6 +265,24 @@ def test_view_margin_asks_pairs_through_a_crop_to_be_closer_than_whole_pictures(
     assert len(decide(cropped_pair, DecideOptions(threshold=9, view_margin=2)).groups) == 1
 
 
+def test_a_pair_through_a_crop_at_the_edge_of_the_threshold_matches_when_it_looks_more_alike() -> None:
+    striped = bytes(60 + 8 * column + (23 if row % 2 else -23) for row in range(16) for column in range(16))
+    assert 0.8 < np.corrcoef(np.frombuffer(striped, np.uint8), np.frombuffer(RAMP, np.uint8))[0, 1] < 0.9
+
+    def pair(crop_bits: int, thumbnail: bytes) -> list[Item]:
+        return [item("train/cat/a.jpg", crops=flip(BASE, 40)),
+                item("train/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, crops=flip(BASE, crop_bits),
+                     thumbnail=thumbnail)]
+
+    options = DecideOptions(threshold=8, view_margin=2, min_similarity=0.8, view_similarity=0.9)
+    assert len(decide(pair(7, RAMP), options).groups) == 1
+    assert decide(pair(7, striped), options).groups == []
+    assert decide(pair(7, RAMP), replace(options, view_similarity=None)).groups == []
+    assert len(decide(pair(6, striped), options).groups) == 1  # within threshold - margin: min_similarity only
+    whole = [item("train/cat/a.jpg"), item("train/cat/b.jpg", hash_value=flip(BASE, 8), thumbnail=striped)]
+    assert len(decide(whole, options).groups) == 1  # the whole pictures are compared at the full threshold
+
+
 def test_a_mirrored_copy_matches_at_the_threshold_of_an_unflipped_one_despite_the_view_margin() -> None:
     mirrored_pair = [item("train/cat/a.jpg", mirror=flip(BASE, 40)),
                      item("val/cat/b.jpg", hash_value=flip(BASE, 40) ^ 0xFF00, mirror=flip(BASE, 8))]

@@ -39,7 +39,7 @@ def write(root: Path, relative: str, data: bytes) -> str:
     return relative
 
 
-SETTINGS = Settings(hash="phash", threshold=(8,), views=("mirror", "centre"), view_margin=2,
+SETTINGS = Settings(hash="phash", threshold=(8,), views=("mirror", "centre"), view_margin=2, view_similarity=0.9,
                     min_similarity=0.5, min_side=32, max_aspect=5.0, keep_conflicts=False,
                     reject_quality=False, normalize=False, quality=QualityThresholds())
 

@@ -97,6 +97,20 @@ def test_a_corner_cropped_copy_across_splits_is_found_through_a_corner_view_and_
     assert matches(report) == {"val/cat/p_corner.jpg": "cropped"}
 
 
+def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_by_looking_more_alike(tmp_path: Path
+                                                                                                 ) -> None:
+    root = tmp_path / "data"
+    original = photo(40)
+    cut = original.crop((10, 14, 221, 172))  # 12% off each side, unevenly: between the centre and a corner view
+    write(root, {"train/cat/p.jpg": jpeg(original), "val/cat/p_cut.jpg": jpeg(cut.resize((158, 118))),
+                 "train/cat/other.jpg": jpeg(photo(41)), "val/cat/third.jpg": jpeg(photo(42))})
+    before = curate(root, workers=1, progress=False, dry_run=True, view_similarity=None).to_json()
+    assert before["groups"] == []  # 8 bits through a crop view: beyond the view margin
+    report = curate(root, workers=1, progress=False).to_json()
+    assert moved(root) == {"val/cat/p_cut.jpg": "duplicate"}
+    assert report["leakage_pairs_fixed"] == 1 and matches(report) == {"val/cat/p_cut.jpg": "cropped"}
+
+
 def test_a_mirrored_and_cropped_copy_in_another_class_is_a_label_conflict(tmp_path: Path) -> None:
     root = tmp_path / "data"
     original = photo(18, (300, 225))
