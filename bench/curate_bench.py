@@ -15,8 +15,8 @@ palette, animated). Every matching option is scored with `curate`'s own `decide`
 4,000 photos: chance matches between different photos grow with the square of a set's size); the best one (removal
 precision >= 99%, no odd file lost, the issue's mirror and 10%-crop recall, fast enough for a million images; of
 those, the fewest photos lost, then the best F1) is then reported on the held-out sets (graded seed 1, other seed 2,
-fresh seed 3, unseen seed 4, blind seed 5, candid seed 6) beside the previous default rule and imagededup's PHash at its defaults
-(`find_duplicates_to_remove`), run in its own interpreter (`--imagededup-python`) on the same files.
+fresh seed 3, unseen seed 4, blind seed 5, candid seed 6) beside the previous default rule and imagededup's PHash at
+its defaults (`find_duplicates_to_remove`), run in its own interpreter (`--imagededup-python`) on the same files.
 
 Speed: images/s of inspect_image against the tutorial `imagehash.phash(Image.open(path))` and imagededup's
 encoder in pools of `--workers` processes; grouping time on a speed set against all-pairs comparison; and one
@@ -147,7 +147,8 @@ class Config:
         cropped = self.lossless < len(self.ordered) and self.margin
         margin = f" (crops <={self.threshold - self.margin})" if cropped else ""
         if cropped and self.view_similarity is not None:
-            margin = f" (crops <={self.threshold - self.margin}, up to {self.threshold} at corr>={self.view_similarity:g})"
+            margin = (f" (crops <={self.threshold - self.margin}, up to {self.threshold} at "
+                      f"corr>={self.view_similarity:g})")
         check = f", corr>={self.similarity:g}" if self.similarity is not None else ""
         return f"phash<={self.threshold}{views}{margin}{check}"
 

@@ -247,8 +247,9 @@ def view_hash(inspection: Inspection, view: str, kind: str) -> int:
 
 
 def view_thumbnails(inspections: Sequence[Inspection], views: tuple[str, ...]) -> np.ndarray:
-    """One row per (view, picture), in the order `similar_pairs` hashes them: the grey copy less its mean, scaled to length 1, so
-    that a dot product is the correlation of two views. A mirrored view's copy is its source's flipped."""
+    """One row per (view, picture), in the order `similar_pairs` hashes them: the grey copy less its mean, scaled
+    to length 1, so that a dot product is the correlation of two views. A mirrored view's copy is its source's
+    flipped."""
 
     def grey(view: str) -> np.ndarray:
         source = MIRROR_OF.get(view, view)

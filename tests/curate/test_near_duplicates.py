@@ -97,8 +97,8 @@ def test_a_corner_cropped_copy_across_splits_is_found_through_a_corner_view_and_
     assert matches(report) == {"val/cat/p_corner.jpg": "cropped"}
 
 
-def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_by_looking_more_alike(tmp_path: Path
-                                                                                                 ) -> None:
+def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_as_it_looks_more_alike(
+        tmp_path: Path) -> None:
     root = tmp_path / "data"
     original = photo(40)
     cut = original.crop((10, 14, 221, 172))  # 12% off each side, unevenly: between the centre and a corner view
