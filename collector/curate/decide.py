@@ -6,17 +6,17 @@ Hashes are compared across views (as is, mirrored, the centre and the corners, t
 inside its margins), so a mirrored, slightly rotated, cropped, framed or captioned copy is found; a pair must then
 look alike on small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at the
 edge of the threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches only
-by its pixels. In each group the least-edited member stays; the others leave as
-`duplicate`. A group spanning classes is a label conflict and leaves whole (`label-conflict`) unless
-`keep_conflicts`, which keeps the best of each class but only in the split of the group's best member, so no near
-pair is ever left across splits (leakage).
+by its pixels. In each group the least-edited member stays; the others leave as `duplicate`, each only as a direct
+match of a member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes is a
+label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but
+only in the split of the group's best member, so no near pair is ever left across splits (leakage).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -120,13 +120,27 @@ def decide(items: Sequence[Item], options: DecideOptions) -> Decisions:
                 decisions.reasons[i] = f"quality-{quality[0]}"
     candidates = [i for i in accepted if i not in decisions.reasons]
     pairs = similar_pairs([items[i].inspection for i in candidates], options)
-    local_groups = union_groups(len(candidates), pairs[0], pairs[1])
-    for number, local in enumerate(local_groups, start=1):
-        group = decide_group(number, [candidates[k] for k in local], items, options)
-        decisions.groups.append(group)
-        for member in group.members:
-            if member.reason:
-                decisions.reasons[member.index] = member.reason
+    near: dict[int, set[int]] = defaultdict(set)
+    for a, b in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+        near[candidates[a]].add(candidates[b])
+        near[candidates[b]].add(candidates[a])
+
+    def matched(a: int, b: int) -> bool:
+        return b in near[a] or items[a].inspection.pixel_digest == items[b].inspection.pixel_digest
+
+    for local in union_groups(len(candidates), pairs[0], pairs[1]):
+        indices = [candidates[k] for k in local]
+        keys = rank_keys(indices, items, options)
+        ordered = sorted(indices, key=keys.__getitem__)
+        one_class = len({items[k].entry.class_name for k in indices}) == 1
+        for part in stars(ordered, matched) if one_class else [ordered]:
+            if len(part) == 1:
+                continue  # it matched only members that left with another: nothing to decide
+            group = decide_group(len(decisions.groups) + 1, part, items, options, keys)
+            decisions.groups.append(group)
+            for member in group.members:
+                if member.reason:
+                    decisions.reasons[member.index] = member.reason
     decisions.leakage_pairs_fixed = count_leakage_fixed(items, candidates, pairs, decisions.reasons)
     return decisions
 
@@ -327,7 +341,8 @@ def detail_level(inspection: Inspection) -> int:
     return round(math.log2(max(weighted, 1.0)) / DETAIL_STEP)
 
 
-def decide_group(number: int, indices: list[int], items: Sequence[Item], options: DecideOptions) -> Group:
+def rank_keys(indices: list[int], items: Sequence[Item], options: DecideOptions) -> dict[int, tuple]:
+    """`rank` of each member of a group, its centrality summed over the whole group (see CENTRALITY_LIMIT)."""
     kind = options.hash_kinds[0]
     views = (WHOLE, *options.views)
 
@@ -335,7 +350,30 @@ def decide_group(number: int, indices: list[int], items: Sequence[Item], options
         return distance(items[a].inspection, items[b].inspection, kind, views)
 
     small = len(indices) <= CENTRALITY_LIMIT
-    keys = {k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0) for k in indices}
+    return {k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0) for k in indices}
+
+
+def stars(ordered: list[int], matched: Callable[[int, int], bool]) -> list[list[int]]:
+    """A group, best member first, split around the members that stay: each member goes with the first staying
+    member it matches directly, or stays. So nothing leaves for a chain of resemblances alone (a copy of a copy of
+    ...: at 20,000 photos, airliners on grass chained 75 different photos), and no two staying members match."""
+    parts: list[list[int]] = []
+    for k in ordered:
+        part = next((part for part in parts if matched(k, part[0])), None)
+        if part is None:
+            parts.append([k])
+        else:
+            part.append(k)
+    return parts
+
+
+def decide_group(number: int, indices: list[int], items: Sequence[Item], options: DecideOptions,
+                 keys: dict[int, tuple] | None = None) -> Group:
+    """The group of `indices`, ranked by `keys` (by `rank_keys` over the group when None): one member stays, or
+    none in a label conflict, or the best of each class with `keep_conflicts`."""
+    kind = options.hash_kinds[0]
+    views = (WHOLE, *options.views)
+    keys = keys or rank_keys(indices, items, options)
     ordered = sorted(indices, key=keys.__getitem__)
     best = ordered[0]
     classes = {items[k].entry.class_name for k in ordered}

@@ -126,6 +126,16 @@ def test_chains_are_grouped_transitively_and_the_member_closest_to_all_others_is
     assert decisions.leakage_pairs_fixed == 1  # only b-c was a near pair across splits
 
 
+def test_a_member_leaves_only_as_a_direct_match_of_one_that_stays_never_through_a_chain() -> None:
+    chain = [BASE, flip(BASE, 6), flip(BASE, 6) ^ 0xFC0, flip(BASE, 6) ^ 0xFC0 ^ 0x3F000]  # 6 bits per step
+    items = [item(f"train/cat/{name}.jpg", hash_value=value, size=size)
+             for name, value, size in zip("abcd", chain, (3000, 1000, 2000, 3000), strict=True)]
+    decisions = decide(items, DecideOptions(threshold=6))  # a-b, b-c and c-d are near
+    assert decisions.reasons == {0: "duplicate", 2: "duplicate"}  # b stays; d matches only c, which left
+    [group] = decisions.groups
+    assert [m.index for m in group.members if m.kept] == [1] and 3 not in [m.index for m in group.members]
+
+
 def test_a_group_spanning_classes_is_a_label_conflict_and_leaves_whole() -> None:
     items = [item("train/cat/a.jpg", digest="d", size=2000), item("train/dog/a.jpg", digest="d"),
              item("train/dog/other.jpg", hash_value=flip(BASE, 50))]
