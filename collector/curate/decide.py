@@ -120,29 +120,37 @@ def decide(items: Sequence[Item], options: DecideOptions) -> Decisions:
                 decisions.reasons[i] = f"quality-{quality[0]}"
     candidates = [i for i in accepted if i not in decisions.reasons]
     pairs = similar_pairs([items[i].inspection for i in candidates], options)
+    decisions.groups = pair_groups(candidates, *pairs, items, options)
+    for group in decisions.groups:
+        for member in group.members:
+            if member.reason:
+                decisions.reasons[member.index] = member.reason
+    decisions.leakage_pairs_fixed = count_leakage_fixed(items, candidates, pairs, decisions.reasons)
+    return decisions
+
+
+def pair_groups(indices: Sequence[int], first: np.ndarray, second: np.ndarray, items: Sequence[Item],
+                options: DecideOptions) -> list[Group]:
+    """The groups that the pairs (`indices[first[k]]`, `indices[second[k]]`) join, numbered from 1: connected
+    pictures, then, within one class, split around the members that stay (`stars`)."""
     near: dict[int, set[int]] = defaultdict(set)
-    for a, b in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-        near[candidates[a]].add(candidates[b])
-        near[candidates[b]].add(candidates[a])
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        near[indices[a]].add(indices[b])
+        near[indices[b]].add(indices[a])
 
     def matched(a: int, b: int) -> bool:
         return b in near[a] or items[a].inspection.pixel_digest == items[b].inspection.pixel_digest
 
-    for local in union_groups(len(candidates), pairs[0], pairs[1]):
-        indices = [candidates[k] for k in local]
-        keys = rank_keys(indices, items, options)
-        ordered = sorted(indices, key=keys.__getitem__)
-        one_class = len({items[k].entry.class_name for k in indices}) == 1
+    groups: list[Group] = []
+    for local in union_groups(len(indices), first, second):
+        members = [indices[k] for k in local]
+        keys = rank_keys(members, items, options)
+        ordered = sorted(members, key=keys.__getitem__)
+        one_class = len({items[k].entry.class_name for k in members}) == 1
         for part in stars(ordered, matched) if one_class else [ordered]:
-            if len(part) == 1:
-                continue  # it matched only members that left with another: nothing to decide
-            group = decide_group(len(decisions.groups) + 1, part, items, options, keys)
-            decisions.groups.append(group)
-            for member in group.members:
-                if member.reason:
-                    decisions.reasons[member.index] = member.reason
-    decisions.leakage_pairs_fixed = count_leakage_fixed(items, candidates, pairs, decisions.reasons)
-    return decisions
+            if len(part) > 1:  # a lone part matched only members that left with another: nothing to decide
+                groups.append(decide_group(len(groups) + 1, part, items, options, keys))
+    return groups
 
 
 def effective_flags(items: Sequence[Item], accepted: list[int]) -> dict[int, tuple[str, ...]]:

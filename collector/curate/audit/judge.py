@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..decide import DecideOptions, Group, Item, decide_group
-from ..neighbours import union_groups
+from ..decide import DecideOptions, Group, Item, pair_groups
 from .confident import LabelIssues, find_label_issues
 from .offtopic import OffTopic, OffTopicRule, find_off_topic
 from .semantic import NEIGHBOURS, copy_pairs, grey_copies, instance_vectors, pixel_similarity
@@ -88,16 +87,15 @@ def judge(items: Sequence[Item], evidence: Evidence, rules: AuditRules, options:
 def semantic_groups(items: Sequence[Item], indices: Sequence[int], vectors: np.ndarray, threshold: float,
                     options: DecideOptions) -> tuple[list[Group], dict[int, float], int]:
     """Groups of near-copies among `items[indices]` (row k of the instance `vectors` is `items[indices[k]]`),
-    with the kept member as the hash pass picks it, each member's pixel similarity to it, and the pairs across
-    splits."""
+    formed and split and with the kept member as the hash pass does it (`pair_groups`), each member's pixel
+    similarity to it, and the pairs across splits."""
     whole, centre = grey_copies([items[i].inspection for i in indices])
     left, right, _ = copy_pairs(vectors, whole, centre, NEIGHBOURS, threshold)
     index = np.asarray(indices, dtype=np.int64)
-    groups, similarity = [], {}
-    for number, local in enumerate(union_groups(len(index), left, right), start=1):
-        group = decide_group(number, [int(index[k]) for k in local], items, options)
-        groups.append(group)
-        row = {int(index[k]): k for k in local}
+    groups = pair_groups(index.tolist(), left, right, items, options)
+    row = {int(i): k for k, i in enumerate(index.tolist())}
+    similarity: dict[int, float] = {}
+    for group in groups:
         best = next((m.index for m in group.members if m.kept), group.members[0].index)
         members = np.array([row[m.index] for m in group.members])
         alike = pixel_similarity(whole, centre, members, np.full(len(members), row[best]))
