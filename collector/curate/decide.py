@@ -364,7 +364,8 @@ def rank_keys(indices: list[int], items: Sequence[Item], options: DecideOptions)
 def stars(ordered: list[int], matched: Callable[[int, int], bool]) -> list[list[int]]:
     """A group, best member first, split around the members that stay: each member goes with the first staying
     member it matches directly, or stays. So nothing leaves for a chain of resemblances alone (a copy of a copy of
-    ...: at 20,000 photos, airliners on grass chained 75 different photos), and no two staying members match."""
+    ...: among 20,000 distinct photos one chain joined 75, mostly different airliners on grass), and no two staying
+    members match."""
     parts: list[list[int]] = []
     for k in ordered:
         part = next((part for part in parts if matched(k, part[0])), None)
@@ -376,12 +377,11 @@ def stars(ordered: list[int], matched: Callable[[int, int], bool]) -> list[list[
 
 
 def decide_group(number: int, indices: list[int], items: Sequence[Item], options: DecideOptions,
-                 keys: dict[int, tuple] | None = None) -> Group:
-    """The group of `indices`, ranked by `keys` (by `rank_keys` over the group when None): one member stays, or
-    none in a label conflict, or the best of each class with `keep_conflicts`."""
+                 keys: dict[int, tuple]) -> Group:
+    """The group of `indices`, ranked by `keys` (`rank_keys`): one member stays, or none in a label conflict, or
+    the best of each class with `keep_conflicts`."""
     kind = options.hash_kinds[0]
     views = (WHOLE, *options.views)
-    keys = keys or rank_keys(indices, items, options)
     ordered = sorted(indices, key=keys.__getitem__)
     best = ordered[0]
     classes = {items[k].entry.class_name for k in ordered}
