@@ -132,7 +132,8 @@ def decide(items: Sequence[Item], options: DecideOptions) -> Decisions:
 def pair_groups(indices: Sequence[int], first: np.ndarray, second: np.ndarray, items: Sequence[Item],
                 options: DecideOptions) -> list[Group]:
     """The groups that the pairs (`indices[first[k]]`, `indices[second[k]]`) join, numbered from 1: connected
-    pictures, then, within one class, split around the members that stay (`stars`)."""
+    pictures, split around the members that stay (`stars`). With `keep_conflicts` a group spanning classes stays
+    whole: it keeps a member per class, and split, one of those could match a member that stays in another part."""
     near: dict[int, set[int]] = defaultdict(set)
     for a, b in zip(first.tolist(), second.tolist(), strict=True):
         near[indices[a]].add(indices[b])
@@ -146,8 +147,8 @@ def pair_groups(indices: Sequence[int], first: np.ndarray, second: np.ndarray, i
         members = [indices[k] for k in local]
         keys = rank_keys(members, items, options)
         ordered = sorted(members, key=keys.__getitem__)
-        one_class = len({items[k].entry.class_name for k in members}) == 1
-        for part in stars(ordered, matched) if one_class else [ordered]:
+        whole = options.keep_conflicts and len({items[k].entry.class_name for k in members}) > 1
+        for part in [ordered] if whole else stars(ordered, matched):
             if len(part) > 1:  # a lone part matched only members that left with another: nothing to decide
                 groups.append(decide_group(len(groups) + 1, part, items, options, keys))
     return groups
@@ -364,8 +365,8 @@ def rank_keys(indices: list[int], items: Sequence[Item], options: DecideOptions)
 def stars(ordered: list[int], matched: Callable[[int, int], bool]) -> list[list[int]]:
     """A group, best member first, split around the members that stay: each member goes with the first staying
     member it matches directly, or stays. So nothing leaves for a chain of resemblances alone (a copy of a copy of
-    ...: among 20,000 distinct photos one chain joined 75, mostly different airliners on grass), and no two staying
-    members match."""
+    ...: among 20,000 distinct photos, chains joined 75 photos, mostly different airliners on grass, and 53 small
+    planes and birds against the sky into one label conflict), and no two staying members match."""
     parts: list[list[int]] = []
     for k in ordered:
         part = next((part for part in parts if matched(k, part[0])), None)

@@ -126,7 +126,7 @@ def test_chains_are_grouped_transitively_and_the_member_closest_to_all_others_is
     assert decisions.leakage_pairs_fixed == 1  # only b-c was a near pair across splits
 
 
-def test_a_member_leaves_only_as_a_direct_match_of_one_that_stays_never_through_a_chain() -> None:
+def test_a_member_leaves_only_as_a_direct_match_of_one_that_stays_not_through_a_chain_of_classes() -> None:
     chain = [BASE, flip(BASE, 6), flip(BASE, 6) ^ 0xFC0, flip(BASE, 6) ^ 0xFC0 ^ 0x3F000]  # 6 bits per step
     items = [item(f"train/cat/{name}.jpg", hash_value=value, size=size)
              for name, value, size in zip("abcd", chain, (3000, 1000, 2000, 3000), strict=True)]
@@ -134,6 +134,11 @@ def test_a_member_leaves_only_as_a_direct_match_of_one_that_stays_never_through_
     assert decisions.reasons == {0: "duplicate", 2: "duplicate"}  # b stays; d matches only c, which left
     [group] = decisions.groups
     assert [m.index for m in group.members if m.kept] == [1] and 3 not in [m.index for m in group.members]
+    items[3] = replace(items[3], entry=Entry("train/dog/d.jpg", "train", "dog"))
+    decisions = decide(items, DecideOptions(threshold=6))
+    assert decisions.reasons == {0: "duplicate", 2: "duplicate"} and decisions.label_conflicts == 0
+    whole = decide(items, DecideOptions(threshold=6, keep_conflicts=True))  # one member per class stays
+    assert [len(group.members) for group in whole.groups] == [4] and whole.label_conflicts == 1
 
 
 def test_a_group_spanning_classes_is_a_label_conflict_and_leaves_whole() -> None:
