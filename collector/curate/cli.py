@@ -69,7 +69,7 @@ def curate_options(**fields: object) -> CurateOptions:
                    "framed and captioned copies match; a pair through a crop or the margins must be 2 bits closer "
                    "unless its 16x16 grey copies correlate at 0.9 or more, a mirrored pair need not. On six sets "
                    "the default was not chosen on (1,000 edited copies each): recall 95.6%, 98.0%, 92.9%, 98.5%, "
-                   "94.6% and 92.9%, removal precision 99.5-99.9%, mirrors 100% (76.4% where each mirror was also "
+                   "94.6% and 92.7%, removal precision 99.7-99.9%, mirrors 100% (76.4% where each mirror was also "
                    "cut by 9% and resized), 10% crops 72.6%, 100%, 89.2% and 80.6%. A picture whose 32x32 grey "
                    "copy varies by under 2 grey levels (standard deviation: flat, blank, near-black; every one of "
                    "5,000 photos measured over 6.8) has no hash worth comparing: only identical pixels make it a "
