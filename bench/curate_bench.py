@@ -117,9 +117,7 @@ class Config:
 
     @property
     def search_margin(self) -> int:
-        """How much closer a pair through another view must be to be searched: none when `view_similarity` lets
-        the edge pairs in after a stricter check."""
-        return 0 if self.view_similarity is not None else self.margin
+        return self.options().search_margin
 
     @property
     def ordered(self) -> tuple[str, ...]:

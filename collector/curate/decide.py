@@ -18,6 +18,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from operator import itemgetter
 
 import numpy as np
@@ -67,6 +68,12 @@ class DecideOptions:
     view_similarity: float | None = None  # ...unless its small grey copies correlate this much (None: no unless)
     min_similarity: float | None = None  # correlation of the small grey copies a hash match must also reach
     min_structure: float = MIN_STRUCTURE  # below this grey-level spread, only identical pixels match
+
+    @property
+    def search_margin(self) -> int:
+        """How many bits closer than the threshold a pair through another view must be to be searched at all: none
+        when `view_similarity` lets the pairs beyond `view_margin` in after a stricter check."""
+        return 0 if self.view_similarity is not None else self.view_margin
 
     def thresholds(self) -> tuple[int, ...]:
         """One threshold per kind, in the order of `hash_kinds`; a single value stands for every kind."""
@@ -181,9 +188,9 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     values = {kind: np.array([view_hash(inspections[k], view, kind) for view in views for k in hashed],
                              dtype=np.uint64) for kind in options.hash_kinds}
     lossless = sum(view in LOSSLESS_VIEWS for view in views)
-    widened = options.view_similarity is not None and options.view_margin > 0
+    widened = options.search_margin < options.view_margin
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
-                               view_margin=0 if widened else options.view_margin, lossless=lossless)
+                               view_margin=options.search_margin, lossless=lossless)
     if first.size and (options.min_similarity is not None or widened):
         needed = np.full(len(first), -np.inf if options.min_similarity is None else options.min_similarity)
         if widened:
@@ -354,12 +361,13 @@ def rank_keys(indices: list[int], items: Sequence[Item], options: DecideOptions)
     """`rank` of each member of a group, its centrality summed over the whole group (see CENTRALITY_LIMIT)."""
     kind = options.hash_kinds[0]
     views = (WHOLE, *options.views)
-
-    def apart(a: int, b: int) -> int:
-        return distance(items[a].inspection, items[b].inspection, kind, views)
-
-    small = len(indices) <= CENTRALITY_LIMIT
-    return {k: rank(items[k], sum(apart(k, other) for other in indices) if small else 0) for k in indices}
+    centrality = dict.fromkeys(indices, 0)
+    if len(indices) <= CENTRALITY_LIMIT:
+        for a, b in combinations(indices, 2):  # distance is symmetric: each pair once
+            apart = distance(items[a].inspection, items[b].inspection, kind, views)
+            centrality[a] += apart
+            centrality[b] += apart
+    return {k: rank(items[k], centrality[k]) for k in indices}
 
 
 def stars(ordered: list[int], matched: Callable[[int, int], bool]) -> list[list[int]]:
@@ -377,13 +385,12 @@ def stars(ordered: list[int], matched: Callable[[int, int], bool]) -> list[list[
     return parts
 
 
-def decide_group(number: int, indices: list[int], items: Sequence[Item], options: DecideOptions,
+def decide_group(number: int, ordered: list[int], items: Sequence[Item], options: DecideOptions,
                  keys: dict[int, tuple]) -> Group:
-    """The group of `indices`, ranked by `keys` (`rank_keys`): one member stays, or none in a label conflict, or
-    the best of each class with `keep_conflicts`."""
+    """The group of `ordered`, best first by its `keys` (`rank_keys`): one member stays, or none in a label
+    conflict, or the best of each class with `keep_conflicts`."""
     kind = options.hash_kinds[0]
     views = (WHOLE, *options.views)
-    ordered = sorted(indices, key=keys.__getitem__)
     best = ordered[0]
     classes = {items[k].entry.class_name for k in ordered}
     splits = {items[k].entry.split for k in ordered}
