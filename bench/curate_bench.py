@@ -72,7 +72,7 @@ from collector.curate.run import CurateOptions
 
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 # The first selects, the others confirm.
-SETS = (("graded", 0), ("graded", 1), ("other", 2), ("fresh", 3), ("unseen", 4), ("blind", 5), ("candid", 6))
+SETS = (("graded", 0), ("graded", 1), ("other", 2), ("fresh", 3), ("unseen", 4), ("blind", 5), ("candid", 6), ("feeds", 7))
 MIN_REMOVAL_PRECISION = 0.99
 MIN_MIRROR_RECALL, MIN_CROP_RECALL = 0.95, 0.5  # the goals for mirrors and 10% crops
 THRESHOLDS = (6, 8, 10, 12)  # pHash distances between photos are even: 32 of its 64 bits are ones

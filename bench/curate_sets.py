@@ -302,6 +302,15 @@ def sticker(image: Image.Image, rng: random.Random) -> Image.Image:
     return marked
 
 
+def reshaped(image: Image.Image, aspect: float, place: float = 0.5) -> Image.Image:
+    """The largest crop of `aspect` (width / height), placed at `place` of the room it leaves (0.5: centred), as a
+    feed or a link preview cuts a picture to its own shape."""
+    width, height = image.size
+    cut_w, cut_h = max(0, width - round(height * aspect)), max(0, height - round(width / aspect))
+    left, top = round(cut_w * place), round(cut_h * place)
+    return image.crop((left, top, left + width - cut_w, top + height - cut_h))
+
+
 Edit = Callable[[Image.Image, random.Random], Image.Image]
 JPEG90 = {"quality": 90}
 
@@ -316,7 +325,10 @@ JPEG90 = {"quality": 90}
 # whole-picture hash change to inspect and before any rule ran on it (a 15% crop, mirrors with a corner crop or a
 # resize at JPEG 60, a small rotation then a crop, a narrowed aspect, a colour cast, lower contrast with more light,
 # a coloured banner inside the picture, a page screenshot, a halved and sharpened copy, luminance grain, a mild
-# resize at JPEG 75, a sticker).
+# resize at JPEG 75, a sticker). Recipe "feeds": written after the square view's first trial (on square crops of
+# the selection set's originals) and before any rule ran on it: pictures cut to a feed's shape (a centred square,
+# as is, as a small thumbnail, mirrored, captioned or as WebP; a square off centre; a 4:5 portrait; a 1.91:1 link
+# preview) among a resize at JPEG 70, a mirror with a 6% crop, a brightness change and a corner credit.
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -415,11 +427,26 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "resize-jpeg-75": lambda im, rng: scaled(im, 0.85, Image.Resampling.BICUBIC),
         "sticker": sticker,
     },
+    "feeds": {
+        "square-centre": lambda im, rng: reshaped(im, 1.0),
+        "square-thumbnail": lambda im, rng: reshaped(im, 1.0).resize((150, 150), Image.Resampling.BICUBIC),
+        "mirror-square": lambda im, rng: reshaped(ImageOps.mirror(im), 1.0),
+        "square-caption": lambda im, rng: captioned(reshaped(im, 1.0), rng),
+        "square-webp": lambda im, rng: scaled(reshaped(im, 1.0), 0.8),
+        "square-off-centre": lambda im, rng: reshaped(im, 1.0, rng.choice((0.2, 0.8))),
+        "portrait-4-5": lambda im, rng: reshaped(im, 0.8),
+        "preview-1.91": lambda im, rng: reshaped(im, 1.91),
+        "resize-jpeg-70": lambda im, rng: scaled(im, 0.6),
+        "mirror-crop-6": lambda im, rng: crop(ImageOps.mirror(im), 0.06, rng),
+        "brightness-15": lambda im, rng: ImageEnhance.Brightness(im).enhance(1 + rng.choice((-1, 1)) * 0.15),
+        "credit-corner": lambda im, rng: watermark(im, "mild", rng),
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
-              "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75}
+              "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75, "square-thumbnail": 75,
+              "resize-jpeg-70": 70}
 # Saved as lossy WebP (quality 70) instead of JPEG.
-WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp"})
+WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp", "square-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
