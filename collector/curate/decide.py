@@ -1,15 +1,16 @@
 """What happens to each file, decided from the inspections alone: no disk, so every rule is tested in isolation.
 
 Rules, in order: broken files leave for their reason; with `reject_quality`, poor images leave as `quality-<flag>`;
-the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find).
-Hashes are compared across views (as is, mirrored, the centre and the corners, the mirrored centre, the picture
-inside its margins), so a mirrored, slightly rotated, cropped, framed or captioned copy is found; a pair must then
-look alike on small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at the
-edge of the threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches only
-by its pixels. In each group the least-edited member stays; the others leave as `duplicate`, each only as a direct
-match of a member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes is a
-label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but
-only in the split of the group's best member, so no near pair is ever left across splits (leakage).
+the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find). Hashes
+are compared across views (as is, mirrored, the centre and the corners, the mirrored centre, the picture inside its
+margins, the central square), so a mirrored, slightly rotated, cropped, framed, captioned or squared copy is found;
+a pair must then look alike on small grey copies of the matched views (`min_similarity`; a pair through a crop or
+the margins at the edge of the threshold, `view_similarity`), and a picture with no structure to hash
+(`min_structure`) matches only by its pixels. In each group the least-edited member stays; the others leave as
+`duplicate`, each only as a direct match of a member that stays (`stars`: a member that merely chains to it stays
+too). A group spanning classes is a label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`,
+which keeps the best of each class but only in the split of the group's best member, so no near pair is ever left
+across splits (leakage).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
+from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SQUARE, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
 from .layout import Entry
 from .neighbours import near_pairs, union_groups
 
@@ -42,6 +43,9 @@ GREY_COLOUR = 0.02
 # 0.0095 and 16.9; 53% of mirrored and 16-29% of brightened copies made from those files cross them.
 MIRROR_TRACE = 0.01
 SCALING_TRACE = 17.0
+# A picture at most this much longer than wide (or taller) is square: a square cut saved and resized stays within
+# a pixel of it.
+SQUARE_ASPECT = 1.02
 # Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
 CENTRALITY_LIMIT = 64
 # Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
@@ -191,6 +195,8 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     widened = options.search_margin < options.view_margin
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
                                view_margin=options.search_margin, lossless=lossless)
+    if SQUARE in views:
+        first, second = _square_pairs(first, second, [inspections[k] for k in hashed], views)
     if first.size and (options.min_similarity is not None or widened):
         needed = np.full(len(first), -np.inf if options.min_similarity is None else options.min_similarity)
         if widened:
@@ -227,6 +233,24 @@ def _edge_pairs(values: dict[str, np.ndarray], first: np.ndarray, second: np.nda
              for kind, t in zip(options.hash_kinds, options.thresholds(), strict=True)]
     within = np.logical_or.reduce(close) if options.match_any else np.logical_and.reduce(close)
     return ((first >= lossless_end) | (second >= lossless_end)) & ~within
+
+
+def _square_pairs(first: np.ndarray, second: np.ndarray, inspections: Sequence[Inspection], views: tuple[str, ...]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs, less those through a square view unless the other side is a square picture as is or mirrored: the
+    square view is there to find a square cut of a wider or taller picture, and any other pair through it is a
+    chance match of two centres."""
+    m = len(inspections)
+    square = np.array([max(ins.width, ins.height) <= SQUARE_ASPECT * min(ins.width, ins.height)
+                       for ins in inspections], dtype=bool)
+    through = np.array([view == SQUARE for view in views])
+    whole = np.array([view in LOSSLESS_VIEWS for view in views])
+
+    def other_is_square(mine: np.ndarray, other: np.ndarray) -> np.ndarray:
+        return ~through[mine // m] | (whole[other // m] & square[other % m])
+
+    keep = other_is_square(first, second) & other_is_square(second, first)
+    return first[keep], second[keep]
 
 
 def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[int, ...], *,

@@ -1,9 +1,9 @@
 """Judge one file for `curate`: is it a usable image, what are its fingerprints, and does it look poor.
 
 Everything comes from a single full decode: the full pixels give the exact-duplicate digest (and prove the file
-is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of nine
-views (as is, mirrored, the centre and the four corners, the mirrored centre, the picture inside its margins), the
-small grey copies that verify a match, and the quality metrics.
+is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of ten
+views (as is, mirrored, the centre and the four corners, the mirrored centre, the picture inside its margins, the
+central square), the small grey copies that verify a match, and the quality metrics.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ CROPS = {"centre": (0.5, 0.5), "top-left": (0.0, 0.0), "top-right": (1.0, 0.0), 
 MIRROR_OF = {"mirror": WHOLE, "mirror-centre": "centre"}
 # The picture inside its margins (see `content_box`): a frame, bars or a caption bar left out.
 CONTENT = "content"
-VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT)
+# The largest centred square: what a feed that shows only squares keeps of a wider or taller picture.
+SQUARE = "square"
+VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT, SQUARE)
 # The views that keep every pixel: a match through one is as strong as a match of whole pictures.
 LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})
 
@@ -316,10 +318,11 @@ def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np
 
 
 def view_sources(grey: Image.Image, box: tuple[int, int, int, int]) -> dict[str, Image.Image]:
-    """The whole picture, its crops (CROPS): what a small rotation or a crop leaves of it, and what lies inside its
-    margins (`box`, see `content_box`). Every view of VIEWS is one of them, or one of them mirrored (MIRROR_OF),
-    which is flipped only where a hash needs the picture."""
-    return {WHOLE: grey} | {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()} | {CONTENT: grey.crop(box)}
+    """The whole picture, its crops (CROPS): what a small rotation or a crop leaves of it, what lies inside its
+    margins (`box`, see `content_box`), and its central square. Every view of VIEWS is one of them, or one of them
+    mirrored (MIRROR_OF), which is flipped only where a hash needs the picture."""
+    crops = {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()}
+    return {WHOLE: grey} | crops | {CONTENT: grey.crop(box), SQUARE: square_view(grey)}
 
 
 def scaled_box(box: tuple[int, int, int, int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -337,6 +340,14 @@ def crop_view(grey: Image.Image, x: float, y: float) -> Image.Image:
     room_x, room_y = 2 * round(width * (1 - CROP_SHARE) / 2), 2 * round(height * (1 - CROP_SHARE) / 2)
     left, top = round(room_x * x), round(room_y * y)
     return grey.crop((left, top, left + width - room_x, top + height - room_y))
+
+
+def square_view(grey: Image.Image) -> Image.Image:
+    """The largest square at the picture's centre; the picture itself when it is square."""
+    width, height = grey.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return grey.crop((left, top, left + side, top + side))
 
 
 def thumbnail(grey: Image.Image) -> bytes:

@@ -306,6 +306,28 @@ def test_a_mirrored_copy_matches_at_the_threshold_of_an_unflipped_one_despite_th
     assert decide(mirrored_pair, DecideOptions(threshold=7, view_margin=2)).groups == []
 
 
+def test_the_square_view_matches_only_a_square_picture_as_is_or_mirrored() -> None:
+    """A square cut of a wide picture is found through its square view; two wide pictures whose centres match are
+    not, nor is a wide picture that happens to hash as another's centre square."""
+
+    def wide(path: str, whole: int = flip(BASE, 30)) -> Item:
+        picture = item(path, hash_value=whole, crops=flip(BASE, 40) ^ whole ^ flip(BASE, 30))
+        views = picture.inspection.views | {"square": {"phash": BASE}}
+        return replace(picture, inspection=replace(picture.inspection, views=views))
+
+    def other(path: str, width: int, mirrored: bool = False) -> Item:
+        far = BASE ^ ALL_BITS
+        return item(path, width=width, height=150, hash_value=far if mirrored else BASE, crops=far,
+                    mirror=BASE if mirrored else None)
+
+    found = decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=150)], DecideOptions())
+    assert found.reasons == {1: "duplicate"} and found.groups[0].members[1].match == "cropped"
+    flipped = decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=151, mirrored=True)], DecideOptions())
+    assert flipped.reasons == {1: "duplicate"} and flipped.groups[0].members[1].match == "mirrored, cropped"
+    assert decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=200)], DecideOptions()).groups == []
+    assert decide([wide("train/cat/a.jpg"), wide("val/cat/b.jpg", whole=BASE ^ ALL_BITS)], DecideOptions()).groups == []
+
+
 def test_a_large_group_of_identical_pictures_keeps_one_without_ranking_by_centrality() -> None:
     items = [item(f"train/cat/{k:03d}.jpg", digest="placeholder") for k in range(100)]
     [group] = decide(items, DecideOptions()).groups

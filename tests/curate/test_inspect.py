@@ -249,13 +249,23 @@ def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path
     grey = Image.open(path).convert("L")
     # 90% of each side leaves 12 x 10 px (even, so the centre is cut 6 and 5 px from each side)
     crops = {"centre": (6, 5, 122, 91), "top-left": (0, 0, 116, 86), "top-right": (12, 0, 128, 86),
-             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96)}
+             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96), "square": (16, 0, 112, 96)}
     expected = {name: grey.crop(box) for name, box in crops.items()}
     expected |= {"mirror": ImageOps.mirror(grey), "mirror-centre": ImageOps.mirror(expected["centre"]),
                  "content": grey}  # no margins: all of it is picture
     assert set(result.views) == set(VIEWS) == set(expected)
     for name, picture in expected.items():
         assert hash_to_hex(result.views[name]["phash"]) == str(imagehash.phash(picture)), name
+
+
+def test_a_square_cut_from_the_middle_hashes_as_the_square_view_of_its_original(tmp_path: Path) -> None:
+    photo = make_photo(128, 80, seed=36)
+    photo.save(tmp_path / "original.png")
+    photo.crop((24, 0, 104, 80)).save(tmp_path / "square.png")
+    original, square = (inspect_image(tmp_path / name, InspectOptions()) for name in ("original.png", "square.png"))
+    assert min((original.views[view]["phash"] ^ square.hashes["phash"]).bit_count() for view in VIEWS
+               if view != "square") > 8
+    assert original.views["square"]["phash"] == square.hashes["phash"]
 
 
 def test_a_copy_cut_from_one_corner_hashes_as_that_corner_view_of_its_original(tmp_path: Path) -> None:

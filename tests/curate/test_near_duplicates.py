@@ -1,5 +1,5 @@
 """Near duplicates on real files through the whole pipeline: pictures with nothing to hash stay apart, mirrored,
-slightly rotated and captioned copies are found, and the copy that stays is the original, not the edit."""
+slightly rotated, captioned and squared copies are found, and the copy that stays is the original, not the edit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from collector.curate.inspect import InspectOptions, inspect_image
+from collector.curate.inspect import VIEWS, InspectOptions, inspect_image
 from collector.curate.rgb import to_rgb
 from collector.curate.run import curate
 from tests.curate.conftest import make_photo
@@ -109,6 +109,19 @@ def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_as_it_l
     report = curate(root, workers=1, progress=False).to_json()
     assert moved(root) == {"val/cat/p_cut.jpg": "duplicate"}
     assert report["leakage_pairs_fixed"] == 1 and matches(report) == {"val/cat/p_cut.jpg": "cropped"}
+
+
+def test_a_square_thumbnail_of_a_wide_photo_across_splits_is_found_through_the_square_view(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    original = photo(44, (320, 180))
+    thumbnail = original.crop((70, 0, 250, 180)).resize((150, 150), Image.Resampling.BICUBIC)
+    write(root, {"train/cat/p.jpg": jpeg(original), "val/cat/p_square.jpg": jpeg(thumbnail),
+                 "train/cat/other.jpg": jpeg(photo(45)), "val/cat/third.jpg": jpeg(photo(46))})
+    without = tuple(view for view in VIEWS if view != "square")
+    assert curate(root, workers=1, progress=False, dry_run=True, views=without).to_json()["groups"] == []
+    report = curate(root, workers=1, progress=False).to_json()
+    assert moved(root) == {"val/cat/p_square.jpg": "duplicate"}
+    assert report["leakage_pairs_fixed"] == 1 and matches(report) == {"val/cat/p_square.jpg": "cropped"}
 
 
 def test_a_mirrored_and_cropped_copy_in_another_class_is_a_label_conflict(tmp_path: Path) -> None:
