@@ -64,7 +64,16 @@ from bench.curate_sets import (
     speed_jobs,
     speed_photo,
 )
-from collector.curate.decide import DecideOptions, Decisions, Item, decide, ordered_views, view_pairs
+from collector.curate.decide import (
+    SHAPED_VIEWS,
+    DecideOptions,
+    Decisions,
+    Item,
+    decide,
+    of_shape,
+    ordered_views,
+    view_pairs,
+)
 from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, VIEWS, Inspection, InspectOptions, inspect_image
 from collector.curate.layout import Entry
 from collector.curate.neighbours import union_groups
@@ -85,16 +94,19 @@ VIEW_SIMILARITIES = (None, 0.85, 0.9, 0.95)
 # Seconds near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), on this shared
 # 2-core machine, the tables searched on its 2 threads (2026-12-01, one after the other, /tmp script over
 # `planted_hashes`, after near_pairs learnt to reject candidates on the bits packed beside its keys; before that:
-# 3.0, 9.8, 6.5, 33.6, 10.5, 54.7 and 42.5 s; (9, 8) alone, near_pairs on 9 million random hashes; the square view's
-# (10, 6) and (10, 8) likewise on 10 million, after 9 million at 6 bits in the same run took 44.1 s).
+# 3.0, 9.8, 6.5, 33.6, 10.5, 54.7 and 42.5 s; (9, 8) alone, near_pairs on 9 million random hashes). A shaped view
+# (decide.SHAPED_VIEWS) is one search of its own of about one hash per picture.
 # A rule is "fast" when its searches add up to SEARCH_BUDGET or less: a tenth of what inspecting the million
 # pictures takes at the issue's 300 images/s on 2 processes (55 minutes), so that grouping never dominates a run.
 MILLION_SEARCH_SECONDS = {(1, 6): 1.6, (1, 8): 10.4, (2, 6): 4.7, (2, 8): 28.2, (3, 6): 9.2, (3, 8): 48.6,
-                          (9, 6): 39.1, (9, 8): 240.0, (10, 6): 48.3, (10, 8): 319.8}
+                          (9, 6): 39.1, (9, 8): 240.0}
 SEARCH_BUDGET = 333.0
 # Share of the million pictures given margins, so that their content view is a hash of its own: twice the 2.6% of
 # the selection set's originals that have them (a flat sky or backdrop at an edge).
 FRAMED_SHARE = 0.05
+# Share of the million pictures that are square, so that their whole picture is searched against every square view:
+# the search is of about one hash per picture whatever the share.
+SQUARE_SHARE = 0.1
 # Twins (same_photo) are looked for in groups of up to this many members only: a loose rule chains many unrelated
 # photos into one group, whose pairs are too many to check one by one (the sweep stalled on them).
 TWIN_GROUP_LIMIT = 16
@@ -130,11 +142,19 @@ class Config:
         """How many of the ordered views are compared at the full threshold."""
         return sum(view in LOSSLESS_VIEWS for view in self.ordered)
 
+    @property
+    def shaped(self) -> list[int]:
+        """Positions in `ordered` of the views searched only against pictures of their shape."""
+        return [index for index, view in enumerate(self.ordered) if view in SHAPED_VIEWS]
+
     def searches(self) -> list[tuple[int, int]]:
         """(hashes per picture, threshold) of each near_pairs search view_pairs runs."""
-        if self.lossless == len(self.ordered) or not self.search_margin:
-            return [(len(self.ordered), self.threshold)]
-        return [(len(self.ordered), self.threshold - self.margin), (self.lossless, self.threshold)]
+        plain = len(self.ordered) - len(self.shaped)
+        narrowed = self.threshold - self.search_margin
+        shaped = [(1, narrowed)] * len(self.shaped)
+        if self.lossless == plain or not self.search_margin:
+            return [(plain, self.threshold), *shaped]
+        return [(plain, narrowed), (self.lossless, self.threshold), *shaped]
 
     @property
     def fast(self) -> bool:
@@ -539,26 +559,43 @@ def timed(function: Callable, *args) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def group(values: np.ndarray, pictures: int, config: Config) -> tuple[int, list[list[int]]]:
-    """What `decide` does with hashes: near pairs over every view of every picture, then union-find."""
+def group(values: np.ndarray, pictures: int, config: Config, shapes: dict[int, np.ndarray]
+          ) -> tuple[int, list[list[int]]]:
+    """What `decide` does with hashes: near pairs over every view of every picture, then union-find; `shapes` maps
+    each of `config.shaped` to the pictures of its shape."""
     first, second = view_pairs({"phash": values}, pictures, (config.threshold,), view_margin=config.search_margin,
-                               lossless=config.lossless)
+                               lossless=config.lossless, shaped=shapes)
     return len(first), union_groups(pictures, first % pictures, second % pictures)
 
 
-def all_pairs(values: np.ndarray, pictures: int, config: Config, rows: int = 512) -> int:
-    """The baseline: every view against every later one, a block of rows at a time; pairs of two pictures."""
+def all_pairs(values: np.ndarray, pictures: int, config: Config, shapes: dict[int, np.ndarray], rows: int = 512
+              ) -> int:
+    """The baseline: every view against every later one, a block of rows at a time; pairs of two pictures, a shaped
+    view's only with a lossless view of a picture of its shape."""
     found = 0
     position = np.arange(len(values))
     owner = position % pictures
+    view = position // pictures
     lossless = config.lossless * pictures
+    # per shaped view: the positions it may meet, the lossless views of the pictures of its shape
+    meets = {index: (position < lossless) & mask[owner] for index, mask in shapes.items()}
+    shaped = np.isin(view, list(shapes))
     for start in range(0, len(values), rows):
         full = (position[start:start + rows, None] < lossless) & (position[None, start:] < lossless)
         limit = np.where(full, config.threshold, config.threshold - config.search_margin)
         near = np.bitwise_count(values[start:start + rows, None] ^ values[None, start:]) <= limit
         near &= owner[start:start + rows, None] != owner[None, start:]
+        for index, fits in meets.items():
+            mine, theirs = view[start:start + rows, None] == index, view[None, start:] == index
+            near &= (~mine | fits[None, start:]) & (~theirs | fits[start:start + rows, None])
+        near &= ~(shaped[start:start + rows, None] & shaped[None, start:])
         found += int(np.triu(near, 1).sum())
     return found
+
+
+def shapes_of(inspections: list[Inspection], config: Config) -> dict[int, np.ndarray]:
+    """Each shaped view's position in `config.ordered`, to the pictures of its shape."""
+    return {index: of_shape(inspections, SHAPED_VIEWS[config.ordered[index]]) for index in config.shaped}
 
 
 def view_values(inspections: list[Inspection], config: Config) -> np.ndarray:
@@ -584,9 +621,9 @@ def speed_set(args: argparse.Namespace, extracted: Path, config: Config, results
     results["speed_set"] = {"images": len(files), "seconds": seconds, "images_per_s": rate, "grouping": {}}
     rows = []
     for n in [int(s) for s in args.speed_steps.split(",") if int(s) <= len(files)]:
-        values = view_values(inspected[:n], config)
-        (pairs, groups), ours = timed(group, values, n, config)
-        baseline_pairs, baseline = timed(all_pairs, values, n, config)
+        values, shapes = view_values(inspected[:n], config), shapes_of(inspected[:n], config)
+        (pairs, groups), ours = timed(group, values, n, config, shapes)
+        baseline_pairs, baseline = timed(all_pairs, values, n, config, shapes)
         assert baseline_pairs == pairs, f"view_pairs found {pairs} pairs, all-pairs {baseline_pairs}"
         rows.append([str(n), str(pairs), str(len(groups)), f"{ours:.3f}", f"{baseline:.3f}", f"{baseline / ours:.1f}x"])
         results["speed_set"]["grouping"][n] = {"seconds": ours, "all_pairs_seconds": baseline, "pairs": pairs}
@@ -618,17 +655,18 @@ def distinct_photos_removed(extracted: Path, cache: Path, jobs: list[tuple[Path,
     results["speed_set"]["distinct"] = {"groups": len(decisions.groups), "removed": removed, "lost": lost}
 
 
-def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n pictures of 1 + len(views) random view hashes, the content view the whole picture's hash again where a
-    picture has no margins; about 5% of them in clusters of 2-4 whose copies' whole hash is near one view of the
-    first's (closer by the margin for a crop). Returns the view hashes and each picture's cluster (-1 for the random
-    ones)."""
+    picture has no margins, SQUARE_SHARE of them square; about 5% of them in clusters of 2-4 whose copies' whole hash
+    is near one view of the first's (closer by the margin for a crop; a copy near the square view is square).
+    Returns the view hashes, each picture's cluster (-1 for the random ones) and which pictures are square."""
     rng = np.random.default_rng(seed)
     views = 1 + len(config.views)
     values = rng.integers(0, 2**64, size=(views, n), dtype=np.uint64)
     if CONTENT in config.ordered:
         unframed = rng.random(n) >= FRAMED_SHARE
         values[config.ordered.index(CONTENT), unframed] = values[0, unframed]
+    square = rng.random(n) < SQUARE_SHARE
     cluster = np.full(n, -1, dtype=np.int64)
     position = 0
     for number in range(n // 20 // 3):
@@ -639,14 +677,15 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
             reach = config.threshold - (config.search_margin if view >= config.lossless else 0)
             flips = rng.choice(64, size=int(rng.integers(0, reach + 1)), replace=False)
             values[0, position + k] = values[view, position] ^ np.uint64(sum(1 << int(b) for b in flips))
+            square[position + k] |= view in config.shaped
         position += size
     order = rng.permutation(n)
-    return values[:, order].ravel(), cluster[order]
+    return values[:, order].ravel(), cluster[order], square[order]
 
 
 def million(n: int, config: Config, seed: int, results: dict) -> None:
-    values, cluster = planted_hashes(n, config, seed)
-    (pairs, groups), seconds = timed(group, values, n, config)
+    values, cluster, square = planted_hashes(n, config, seed)
+    (pairs, groups), seconds = timed(group, values, n, config, dict.fromkeys(config.shaped, square))
     group_of = np.full(n, -1, dtype=np.int64)
     for number, members in enumerate(groups):
         group_of[members] = number

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from operator import itemgetter
@@ -43,9 +43,12 @@ GREY_COLOUR = 0.02
 # 0.0095 and 16.9; 53% of mirrored and 16-29% of brightened copies made from those files cross them.
 MIRROR_TRACE = 0.01
 SCALING_TRACE = 17.0
-# A picture at most this much longer than wide (or taller) is square: a square cut saved and resized stays within
-# a pixel of it.
-SQUARE_ASPECT = 1.02
+# Views compared only with the whole picture (as is or mirrored) of a picture of their shape, width over height: the
+# central square is there to find a feed's square cut of a wider or taller picture, and any other pair through it is
+# a chance match of two centres. A picture is of a shape within SHAPE_TOLERANCE of it either way: a square cut saved
+# and resized stays within a pixel of square.
+SHAPED_VIEWS = {SQUARE: 1.0}
+SHAPE_TOLERANCE = 1.02
 # Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
 CENTRALITY_LIMIT = 64
 # Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
@@ -193,10 +196,10 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
                              dtype=np.uint64) for kind in options.hash_kinds}
     lossless = sum(view in LOSSLESS_VIEWS for view in views)
     widened = options.search_margin < options.view_margin
+    shaped = {index: of_shape([inspections[k] for k in hashed], SHAPED_VIEWS[view])
+              for index, view in enumerate(views) if view in SHAPED_VIEWS}
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
-                               view_margin=options.search_margin, lossless=lossless)
-    if SQUARE in views:
-        first, second = _square_pairs(first, second, [inspections[k] for k in hashed], views)
+                               view_margin=options.search_margin, lossless=lossless, shaped=shaped)
     if first.size and (options.min_similarity is not None or widened):
         needed = np.full(len(first), -np.inf if options.min_similarity is None else options.min_similarity)
         if widened:
@@ -216,8 +219,15 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
 
 
 def ordered_views(views: Sequence[str]) -> tuple[str, ...]:
-    """The whole picture, then the other lossless views, then the rest: the order `view_pairs` takes them in."""
-    return (WHOLE, *sorted(views, key=lambda view: view not in LOSSLESS_VIEWS))
+    """The whole picture, then the other lossless views, then the rest, the shaped views last: the order
+    `view_pairs` takes them in."""
+    return (WHOLE, *sorted(views, key=lambda view: (view in SHAPED_VIEWS, view not in LOSSLESS_VIEWS)))
+
+
+def of_shape(inspections: Sequence[Inspection], aspect: float) -> np.ndarray:
+    """Which pictures are of the shape `aspect` (width over height), within SHAPE_TOLERANCE either way."""
+    ratio = np.array([ins.width / ins.height for ins in inspections], dtype=np.float64)
+    return (ratio <= aspect * SHAPE_TOLERANCE) & (ratio >= aspect / SHAPE_TOLERANCE)
 
 
 def has_structure(inspection: Inspection, options: DecideOptions) -> bool:
@@ -235,46 +245,50 @@ def _edge_pairs(values: dict[str, np.ndarray], first: np.ndarray, second: np.nda
     return ((first >= lossless_end) | (second >= lossless_end)) & ~within
 
 
-def _square_pairs(first: np.ndarray, second: np.ndarray, inspections: Sequence[Inspection], views: tuple[str, ...]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs, less those through a square view unless the other side is a square picture as is or mirrored: the
-    square view is there to find a square cut of a wider or taller picture, and any other pair through it is a
-    chance match of two centres."""
-    m = len(inspections)
-    square = np.array([max(ins.width, ins.height) <= SQUARE_ASPECT * min(ins.width, ins.height)
-                       for ins in inspections], dtype=bool)
-    through = np.array([view == SQUARE for view in views])
-    whole = np.array([view in LOSSLESS_VIEWS for view in views])
-
-    def other_is_square(mine: np.ndarray, other: np.ndarray) -> np.ndarray:
-        return ~through[mine // m] | (whole[other // m] & square[other % m])
-
-    keep = other_is_square(first, second) & other_is_square(second, first)
-    return first[keep], second[keep]
-
-
 def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[int, ...], *,
-               match_any: bool = False, view_margin: int = 0, lossless: int = 1) -> tuple[np.ndarray, np.ndarray]:
+               match_any: bool = False, view_margin: int = 0, lossless: int = 1,
+               shaped: Mapping[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Near pairs of positions view * pictures + k in `values` (one array per hash kind, the whole pictures first,
     then each other view), each of two different pictures; thresholds in the order of `values`.
 
     With `view_margin`, a pair involving a view past the first `lossless` ones (the whole picture, its mirror) must
     be that many bits closer: the search over every view then runs at a smaller threshold, which is several times
-    faster on a million pictures, while a mirrored copy is matched exactly as an unflipped one.
+    faster on a million pictures, while a mirrored copy is matched exactly as an unflipped one. A view in `shaped`
+    (its index, after every other view, to a mask of the pictures of its shape) is compared only with the lossless
+    views of those pictures: one hash per picture searched, not one more view in the search of all.
     """
     empty = np.empty(0, dtype=np.int64)
     if pictures < 2:
         return empty, empty
+    shaped = shaped or {}
     size = len(next(iter(values.values())))
-    if size > lossless * pictures and view_margin:
-        found = [_near(values, tuple(max(0, t - view_margin) for t in thresholds), match_any),
+    plain = size - len(shaped) * pictures
+    narrowed = tuple(max(0, t - view_margin) for t in thresholds)
+    if plain > lossless * pictures and view_margin:
+        found = [_near({kind: v[:plain] for kind, v in values.items()}, narrowed, match_any),
                  _near({kind: v[:lossless * pictures] for kind, v in values.items()}, thresholds, match_any)]
     else:
-        found = [_near(values, thresholds, match_any)]
+        found = [_near({kind: v[:plain] for kind, v in values.items()}, thresholds, match_any)]
+    found += [_shaped_near(values, pictures, index, np.flatnonzero(fits), lossless, narrowed, match_any)
+              for index, fits in shaped.items()]
     codes = np.unique(np.concatenate([first * size + second for first, second in found]))
     first, second = codes // size, codes % size
     apart = first % pictures != second % pictures
     return first[apart], second[apart]
+
+
+def _shaped_near(values: dict[str, np.ndarray], pictures: int, index: int, fitting: np.ndarray, lossless: int,
+                 thresholds: tuple[int, ...], match_any: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Near positions (view `index` of a picture, a lossless view of a picture in `fitting`)."""
+    if not fitting.size:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    shaped = index * pictures + np.arange(pictures)
+    whole = (np.arange(lossless)[:, None] * pictures + fitting[None, :]).ravel()
+    positions = np.concatenate([shaped, whole])
+    first, second = _near({kind: v[positions] for kind, v in values.items()}, thresholds, match_any)
+    first, second = positions[first], positions[second]
+    across = (first < index * pictures) != (second < index * pictures)
+    return first[across], second[across]
 
 
 def _near(values: dict[str, np.ndarray], thresholds: tuple[int, ...], match_any: bool

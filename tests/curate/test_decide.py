@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.curate.decide import DecideOptions, Decisions, Item, decide, relation
+from collector.curate.decide import DecideOptions, Decisions, Item, decide, relation, view_pairs
 from collector.curate.inspect import MIRROR_OF, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
@@ -326,6 +326,30 @@ def test_the_square_view_matches_only_a_square_picture_as_is_or_mirrored() -> No
     assert flipped.reasons == {1: "duplicate"} and flipped.groups[0].members[1].match == "mirrored, cropped"
     assert decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=200)], DecideOptions()).groups == []
     assert decide([wide("train/cat/a.jpg"), wide("val/cat/b.jpg", whole=BASE ^ ALL_BITS)], DecideOptions()).groups == []
+
+
+def test_view_pairs_finds_every_near_pair_of_two_pictures_a_shaped_view_only_against_its_shape() -> None:
+    """Against every pair compared: positions view * pictures + k of (whole, mirror, a crop, a shaped view), the
+    crop and the shaped view 2 bits closer, the shaped view only with the whole or mirror of a marked picture."""
+    rng = np.random.default_rng(5)
+    pictures, views, threshold, margin = 120, 4, 22, 2
+    base = rng.integers(0, 2**64, size=pictures, dtype=np.uint64)
+    values = np.concatenate([base ^ rng.integers(0, 2**64, size=pictures, dtype=np.uint64)
+                             & np.uint64(0x0000_00FF_0000_FF00) for _ in range(views)])
+    fits = rng.random(pictures) < 0.3
+    first, second = view_pairs({"phash": values}, pictures, (threshold,), view_margin=margin, lossless=2,
+                               shaped={3: fits})
+    expected = set()
+    for x in range(len(values)):
+        for y in range(x + 1, len(values)):
+            (vx, kx), (vy, ky) = divmod(x, pictures), divmod(y, pictures)
+            bits = int(np.bitwise_count(values[x] ^ values[y]))
+            limit = threshold if vx < 2 and vy < 2 else threshold - margin
+            shaped_ok = (vx != 3 or (vy < 2 and fits[ky])) and (vy != 3 or (vx < 2 and fits[kx]))
+            if kx != ky and bits <= limit and shaped_ok:
+                expected.add((x, y))
+    found = {tuple(sorted(pair)) for pair in zip(first.tolist(), second.tolist(), strict=True)}
+    assert found == expected and any(y // pictures == 3 for _, y in expected)
 
 
 def test_a_large_group_of_identical_pictures_keeps_one_without_ranking_by_centrality() -> None:
