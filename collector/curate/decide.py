@@ -191,13 +191,13 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     more alike, without it it is not searched at all (several times faster on a million pictures).
     """
     hashed = np.array([k for k, ins in enumerate(inspections) if has_structure(ins, options)], dtype=np.int64)
+    pictures = [inspections[k] for k in hashed]
     views = ordered_views(options.views)
-    values = {kind: np.array([view_hash(inspections[k], view, kind) for view in views for k in hashed],
-                             dtype=np.uint64) for kind in options.hash_kinds}
+    values = {kind: np.array([view_hash(ins, view, kind) for view in views for ins in pictures], dtype=np.uint64)
+              for kind in options.hash_kinds}
     lossless = sum(view in LOSSLESS_VIEWS for view in views)
     widened = options.search_margin < options.view_margin
-    shaped = {index: of_shape([inspections[k] for k in hashed], SHAPED_VIEWS[view])
-              for index, view in enumerate(views) if view in SHAPED_VIEWS}
+    shaped = {index: of_shape(pictures, SHAPED_VIEWS[view]) for index, view in enumerate(views) if view in SHAPED_VIEWS}
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
                                view_margin=options.search_margin, lossless=lossless, shaped=shaped)
     if first.size and (options.min_similarity is not None or widened):
@@ -205,7 +205,7 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
         if widened:
             edge = _edge_pairs(values, first, second, len(hashed) * lossless, options)
             needed[edge] = np.maximum(needed[edge], options.view_similarity)
-        thumbs = view_thumbnails([inspections[k] for k in hashed], views)
+        thumbs = view_thumbnails(pictures, views)
         alike = np.einsum("ij,ij->i", thumbs[first], thumbs[second]) >= needed
         first, second = first[alike], second[alike]
     m = max(len(hashed), 1)
@@ -262,13 +262,14 @@ def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[i
         return empty, empty
     shaped = shaped or {}
     size = len(next(iter(values.values())))
-    plain = size - len(shaped) * pictures
+    together = size - len(shaped) * pictures  # the positions searched all against all
+    plain = {kind: v[:together] for kind, v in values.items()}
     narrowed = tuple(max(0, t - view_margin) for t in thresholds)
-    if plain > lossless * pictures and view_margin:
-        found = [_near({kind: v[:plain] for kind, v in values.items()}, narrowed, match_any),
+    if together > lossless * pictures and view_margin:
+        found = [_near(plain, narrowed, match_any),
                  _near({kind: v[:lossless * pictures] for kind, v in values.items()}, thresholds, match_any)]
     else:
-        found = [_near({kind: v[:plain] for kind, v in values.items()}, thresholds, match_any)]
+        found = [_near(plain, thresholds, match_any)]
     found += [_shaped_near(values, pictures, index, np.flatnonzero(fits), lossless, narrowed, match_any)
               for index, fits in shaped.items()]
     codes = np.unique(np.concatenate([first * size + second for first, second in found]))
