@@ -4,7 +4,7 @@ Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 1
 (so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
 edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
 16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
-another class (a label conflict). Six recipes make the copies in six different ways, so that a rule chosen on
+another class (a label conflict). Eight recipes make the copies in eight different ways, so that a rule chosen on
 one set can be confirmed on sets it has never seen.
 """
 
@@ -328,7 +328,11 @@ JPEG90 = {"quality": 90}
 # resize at JPEG 75, a sticker). Recipe "feeds": written after the square view's first trial (on square crops of
 # the selection set's originals) and before any rule ran on it: pictures cut to a feed's shape (a centred square,
 # as is, as a small thumbnail, mirrored, captioned or as WebP; a square off centre; a 4:5 portrait; a 1.91:1 link
-# preview) among a resize at JPEG 70, a mirror with a 6% crop, a brightness change and a corner credit.
+# preview) among a resize at JPEG 70, a mirror with a 6% crop, a brightness change and a corner credit. Recipe
+# "shapes": written after the feeds set was scored and before any view for a shape other than the centred square was
+# built or tried: squares anywhere along the picture, small, mirrored at an edge or brighter; 4:5 portraits resized,
+# off centre or mirrored as WebP; 1.91:1 previews from the upper part or small; 16:9, 9:16 and 3:2 cuts; a resize as
+# WebP and an 8% corner crop at JPEG 75.
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -441,12 +445,32 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "brightness-15": lambda im, rng: ImageEnhance.Brightness(im).enhance(1 + rng.choice((-1, 1)) * 0.15),
         "credit-corner": lambda im, rng: watermark(im, "mild", rng),
     },
+    "shapes": {
+        "square-anywhere": lambda im, rng: reshaped(im, 1.0, rng.uniform(0.0, 1.0)),
+        "square-small": lambda im, rng: reshaped(im, 1.0, rng.uniform(0.35, 0.65)).resize(
+            (100, 100), Image.Resampling.BILINEAR),
+        "mirror-square-edge": lambda im, rng: reshaped(ImageOps.mirror(im), 1.0, rng.choice((0.0, 1.0))),
+        "square-brighter": lambda im, rng: ImageEnhance.Brightness(reshaped(im, 1.0, rng.uniform(0.3, 0.7))).enhance(
+            1.12),
+        "portrait-4-5-resize": lambda im, rng: scaled(reshaped(im, 0.8), 0.75),
+        "portrait-4-5-off-centre": lambda im, rng: reshaped(im, 0.8, rng.uniform(0.25, 0.75)),
+        "mirror-portrait-4-5": lambda im, rng: reshaped(ImageOps.mirror(im), 0.8),
+        "preview-1.91-upper": lambda im, rng: reshaped(im, 1.91, rng.uniform(0.2, 0.45)),
+        "preview-1.91-small": lambda im, rng: scaled(reshaped(im, 1.91), 0.6),
+        "widescreen-16-9": lambda im, rng: reshaped(im, 16 / 9, rng.uniform(0.4, 0.6)),
+        "story-9-16": lambda im, rng: reshaped(im, 9 / 16),
+        "photo-3-2": lambda im, rng: reshaped(im, 1.5),
+        "resize-0.7-webp": lambda im, rng: scaled(im, 0.7),
+        "crop-8-corner-jpeg-75": lambda im, rng: crop(im, 0.08, rng, corner=True),
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
               "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75, "square-thumbnail": 75,
-              "resize-jpeg-70": 70}
+              "resize-jpeg-70": 70, "square-small": 80, "portrait-4-5-resize": 80, "preview-1.91-small": 75,
+              "crop-8-corner-jpeg-75": 75}
 # Saved as lossy WebP (quality 70) instead of JPEG.
-WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp", "square-webp"})
+WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp", "square-webp", "mirror-portrait-4-5",
+                        "resize-0.7-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
