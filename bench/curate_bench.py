@@ -67,7 +67,6 @@ from bench.curate_sets import (
     speed_photo,
 )
 from collector.curate.decide import (
-    SHAPED_VIEWS,
     DecideOptions,
     Decisions,
     Item,
@@ -76,7 +75,7 @@ from collector.curate.decide import (
     ordered_views,
     view_pairs,
 )
-from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, VIEWS, Inspection, InspectOptions, inspect_image
+from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, SHAPES, VIEWS, Inspection, InspectOptions, inspect_image
 from collector.curate.layout import Entry
 from collector.curate.neighbours import union_groups
 from collector.curate.run import CurateOptions
@@ -98,7 +97,7 @@ VIEW_SIMILARITIES = (None, 0.85, 0.9, 0.95)
 # 2-core machine, the tables searched on its 2 threads (2026-12-01, one after the other, /tmp script over
 # `planted_hashes`, after near_pairs learnt to reject candidates on the bits packed beside its keys; before that:
 # 3.0, 9.8, 6.5, 33.6, 10.5, 54.7 and 42.5 s; (9, 8) alone, near_pairs on 9 million random hashes). A shaped view
-# (decide.SHAPED_VIEWS) is one search of its own of about one hash per picture.
+# (inspect.SHAPES) is one search of its own of about one hash per picture.
 # A rule is "fast" when its searches add up to SEARCH_BUDGET or less: a tenth of what inspecting the million
 # pictures takes at the issue's 300 images/s on 2 processes (55 minutes), so that grouping never dominates a run.
 MILLION_SEARCH_SECONDS = {(1, 6): 1.6, (1, 8): 10.4, (2, 6): 4.7, (2, 8): 28.2, (3, 6): 9.2, (3, 8): 48.6,
@@ -107,9 +106,9 @@ SEARCH_BUDGET = 333.0
 # Share of the million pictures given margins, so that their content view is a hash of its own: twice the 2.6% of
 # the selection set's originals that have them (a flat sky or backdrop at an edge).
 FRAMED_SHARE = 0.05
-# Share of the million pictures that are square, so that their whole picture is searched against every square view:
-# the search is of about one hash per picture whatever the share.
-SQUARE_SHARE = 0.1
+# Share of the million pictures of each shape of inspect.SHAPES, so that their whole picture is searched against that
+# shape's view of every picture: each such search is of about one hash per picture whatever the share.
+SHAPE_SHARE = 0.1
 # Twins (same_photo) are looked for in groups of up to this many members only: a loose rule chains many unrelated
 # photos into one group, whose pairs are too many to check one by one (the sweep stalled on them).
 TWIN_GROUP_LIMIT = 16
@@ -148,7 +147,7 @@ class Config:
     @property
     def shaped(self) -> list[int]:
         """Positions in `ordered` of the views searched only against pictures of their shape."""
-        return [index for index, view in enumerate(self.ordered) if view in SHAPED_VIEWS]
+        return [index for index, view in enumerate(self.ordered) if view in SHAPES]
 
     def searches(self) -> list[tuple[int, int]]:
         """(hashes per picture, threshold) of each near_pairs search view_pairs runs."""
@@ -598,7 +597,7 @@ def all_pairs(values: np.ndarray, pictures: int, config: Config, shapes: dict[in
 
 def shapes_of(inspections: list[Inspection], config: Config) -> dict[int, np.ndarray]:
     """Each shaped view's position in `config.ordered`, to the pictures of its shape."""
-    return {index: of_shape(inspections, SHAPED_VIEWS[config.ordered[index]]) for index in config.shaped}
+    return {index: of_shape(inspections, SHAPES[config.ordered[index]]) for index in config.shaped}
 
 
 def view_values(inspections: list[Inspection], config: Config) -> np.ndarray:
@@ -658,18 +657,19 @@ def distinct_photos_removed(extracted: Path, cache: Path, jobs: list[tuple[Path,
     results["speed_set"]["distinct"] = {"groups": len(decisions.groups), "removed": removed, "lost": lost}
 
 
-def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """n pictures of 1 + len(views) random view hashes, the content view the whole picture's hash again where a
-    picture has no margins, SQUARE_SHARE of them square; about 5% of them in clusters of 2-4 whose copies' whole hash
-    is near one view of the first's (closer by the margin for a crop; a copy near the square view is square).
-    Returns the view hashes, each picture's cluster (-1 for the random ones) and which pictures are square."""
+    picture has no margins, SHAPE_SHARE of them of each shape; about 5% of them in clusters of 2-4 whose copies' whole
+    hash is near one view of the first's (closer by the margin for a crop; a copy near a shaped view is of its shape).
+    Returns the view hashes, each picture's cluster (-1 for the random ones) and, per shaped view, which pictures are
+    of its shape."""
     rng = np.random.default_rng(seed)
     views = 1 + len(config.views)
     values = rng.integers(0, 2**64, size=(views, n), dtype=np.uint64)
     if CONTENT in config.ordered:
         unframed = rng.random(n) >= FRAMED_SHARE
         values[config.ordered.index(CONTENT), unframed] = values[0, unframed]
-    square = rng.random(n) < SQUARE_SHARE
+    shapes = {index: rng.random(n) < SHAPE_SHARE for index in config.shaped}
     cluster = np.full(n, -1, dtype=np.int64)
     position = 0
     for number in range(n // 20 // 3):
@@ -680,15 +680,16 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
             reach = config.threshold - (config.search_margin if view >= config.lossless else 0)
             flips = rng.choice(64, size=int(rng.integers(0, reach + 1)), replace=False)
             values[0, position + k] = values[view, position] ^ np.uint64(sum(1 << int(b) for b in flips))
-            square[position + k] |= view in config.shaped
+            if view in shapes:
+                shapes[view][position + k] = True
         position += size
     order = rng.permutation(n)
-    return values[:, order].ravel(), cluster[order], square[order]
+    return values[:, order].ravel(), cluster[order], {index: mask[order] for index, mask in shapes.items()}
 
 
 def million(n: int, config: Config, seed: int, results: dict) -> None:
-    values, cluster, square = planted_hashes(n, config, seed)
-    (pairs, groups), seconds = timed(group, values, n, config, dict.fromkeys(config.shaped, square))
+    values, cluster, shapes = planted_hashes(n, config, seed)
+    (pairs, groups), seconds = timed(group, values, n, config, shapes)
     group_of = np.full(n, -1, dtype=np.int64)
     for number, members in enumerate(groups):
         group_of[members] = number

@@ -24,7 +24,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SQUARE, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection
+from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SHAPES, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection, Shape
 from .layout import Entry
 from .neighbours import near_pairs, union_groups
 
@@ -43,12 +43,6 @@ GREY_COLOUR = 0.02
 # 0.0095 and 16.9; 53% of mirrored and 16-29% of brightened copies made from those files cross them.
 MIRROR_TRACE = 0.01
 SCALING_TRACE = 17.0
-# Views compared only with the whole picture (as is or mirrored) of a picture of their shape, width over height: the
-# central square is there to find a feed's square cut of a wider or taller picture, and any other pair through it is
-# a chance match of two centres. A picture is of a shape within SHAPE_TOLERANCE of it either way: a square cut saved
-# and resized stays within a pixel of square.
-SHAPED_VIEWS = {SQUARE: 1.0}
-SHAPE_TOLERANCE = 1.02
 # Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
 CENTRALITY_LIMIT = 64
 # Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
@@ -197,7 +191,7 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
               for kind in options.hash_kinds}
     lossless = sum(view in LOSSLESS_VIEWS for view in views)
     widened = options.search_margin < options.view_margin
-    shaped = {index: of_shape(pictures, SHAPED_VIEWS[view]) for index, view in enumerate(views) if view in SHAPED_VIEWS}
+    shaped = {index: of_shape(pictures, SHAPES[view]) for index, view in enumerate(views) if view in SHAPES}
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
                                view_margin=options.search_margin, lossless=lossless, shaped=shaped)
     if first.size and (options.min_similarity is not None or widened):
@@ -221,13 +215,16 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
 def ordered_views(views: Sequence[str]) -> tuple[str, ...]:
     """The whole picture, then the other lossless views, then the rest, the shaped views last: the order
     `view_pairs` takes them in."""
-    return (WHOLE, *sorted(views, key=lambda view: (view in SHAPED_VIEWS, view not in LOSSLESS_VIEWS)))
+    return (WHOLE, *sorted(views, key=lambda view: (view in SHAPES, view not in LOSSLESS_VIEWS)))
 
 
-def of_shape(inspections: Sequence[Inspection], aspect: float) -> np.ndarray:
-    """Which pictures are of the shape `aspect` (width over height), within SHAPE_TOLERANCE either way."""
-    ratio = np.array([ins.width / ins.height for ins in inspections], dtype=np.float64)
-    return (ratio <= aspect * SHAPE_TOLERANCE) & (ratio >= aspect / SHAPE_TOLERANCE)
+def of_shape(inspections: Sequence[Inspection], shape: Shape) -> np.ndarray:
+    """Which pictures are of `shape`: their width over height within its tolerance of its aspect, either way, give or
+    take a pixel of their shorter side (a small cut's sides are rounded)."""
+    width = np.array([ins.width for ins in inspections], dtype=np.float64)
+    height = np.array([ins.height for ins in inspections], dtype=np.float64)
+    slack = math.log(shape.tolerance) + 1 / np.minimum(width, height)
+    return np.abs(np.log(width / height) - math.log(shape.aspect)) <= slack
 
 
 def has_structure(inspection: Inspection, options: DecideOptions) -> bool:

@@ -1,9 +1,10 @@
 """Judge one file for `curate`: is it a usable image, what are its fingerprints, and does it look poor.
 
 Everything comes from a single full decode: the full pixels give the exact-duplicate digest (and prove the file
-is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of ten
-views (as is, mirrored, the centre and the four corners, the mirrored centre, the picture inside its margins, the
-central square), the small grey copies that verify a match, and the quality metrics.
+is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of
+fifteen views (as is, mirrored, the centre and the four corners, the mirrored centre, the picture inside its
+margins, and the cuts a feed makes: squares, portraits, stories, wide frames), the small grey copies that verify a
+match, and the quality metrics.
 """
 
 from __future__ import annotations
@@ -47,9 +48,27 @@ CROPS = {"centre": (0.5, 0.5), "top-left": (0.0, 0.0), "top-right": (1.0, 0.0), 
 MIRROR_OF = {"mirror": WHOLE, "mirror-centre": "centre"}
 # The picture inside its margins (see `content_box`): a frame, bars or a caption bar left out.
 CONTENT = "content"
-# The largest centred square: what a feed that shows only squares keeps of a wider or taller picture.
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A feed's shape: the largest cut of `aspect` (width over height) that it keeps of a wider or taller picture,
+    placed at `place` of the room it leaves (0: at the left or top edge, 1: at the right or bottom edge). A picture
+    within `tolerance` of `aspect` either way is of this shape: a cut saved and resized stays within a pixel of it."""
+
+    aspect: float
+    place: float = 0.5
+    tolerance: float = 1.02
+
+
+# The cuts hashed besides the crops: squares (a feed's or a thumbnail's, centred or at either end), 4:5 portraits,
+# 9:16 stories, and 16:9 to 1.91:1 video frames and link previews, one view for both. Each is compared only with the
+# whole picture (as is or mirrored) of a picture of its shape: any other pair through it matches two parts by chance.
 SQUARE = "square"
-VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT, SQUARE)
+SHAPES = {SQUARE: Shape(1.0), "square-start": Shape(1.0, 0.0), "square-end": Shape(1.0, 1.0),
+          "portrait": Shape(0.8, tolerance=1.04), "story": Shape(9 / 16, tolerance=1.04),
+          "wide": Shape(1.85, tolerance=1.05)}
+VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT, *SHAPES)
 # The views that keep every pixel: a match through one is as strong as a match of whole pictures.
 LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})
 
@@ -80,6 +99,8 @@ NEUTRAL_SPREAD = 16
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 
 ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom, as Pillow crops
 
 # Pixel bytes hashed at a time: images up to about 1.4 MP in one piece, bigger ones in strips.
 DIGEST_STRIP_BYTES = 4 * 2**20
@@ -212,15 +233,16 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     grey = small.convert("L")
     margins = find_margins(rgb)
     box = content_box(margins, width, height)
-    pictures = view_sources(grey, scaled_box(box, rgb.size, grey.size))
-    views = view_hashes(pictures, options.hash_kinds)
+    boxes = view_boxes(grey.size, scaled_box(box, rgb.size, grey.size))
+    lanczos, boxed = small_copies(grey, boxes)
+    views = view_hashes(grey, boxes, lanczos, options.hash_kinds)
     hashes = views.pop(WHOLE)
     metrics = measure_quality(np.asarray(small)) | {
         "structure": measure_structure(grey), "detail": measure_detail(rgb, box),
         "content": measure_content(box, width, height), "frame": float(any(m.neutral for m in margins.values())),
         "jpeg_step": compression} | _traces(stored, image, rgb, table)
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
-    thumbnails = {name: thumbnail(picture) for name, picture in pictures.items()}
+    thumbnails = {name: copy.tobytes() for name, copy in boxed.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
                       thumbnails)
 
@@ -317,15 +339,16 @@ def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np
     return recompression_traces(np.asarray(pixels.crop(measured_box(*pixels.size))), table, pixels.width)
 
 
-def view_sources(grey: Image.Image, box: tuple[int, int, int, int]) -> dict[str, Image.Image]:
-    """The whole picture, its crops (CROPS): what a small rotation or a crop leaves of it, what lies inside its
-    margins (`box`, see `content_box`), and its central square. Every view of VIEWS is one of them, or one of them
-    mirrored (MIRROR_OF), which is flipped only where a hash needs the picture."""
-    crops = {name: crop_view(grey, x, y) for name, (x, y) in CROPS.items()}
-    return {WHOLE: grey} | crops | {CONTENT: grey.crop(box), SQUARE: square_view(grey)}
+def view_boxes(size: tuple[int, int], content: Box) -> dict[str, Box]:
+    """Where each view lies on a picture of `size`: the whole of it, its crops (CROPS): what a small rotation or a
+    crop leaves of it, what lies inside its margins (`content`, see `content_box`), and its cut to each of SHAPES.
+    Every view of VIEWS is one of them, or one of them mirrored (MIRROR_OF), flipped only where a hash needs it."""
+    crops = {name: crop_box(size, x, y) for name, (x, y) in CROPS.items()}
+    shaped = {name: shaped_box(size, shape) for name, shape in SHAPES.items()}
+    return {WHOLE: (0, 0, *size)} | crops | {CONTENT: content} | shaped
 
 
-def scaled_box(box: tuple[int, int, int, int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
+def scaled_box(box: Box, size: tuple[int, int], to: tuple[int, int]) -> Box:
     """`box` on a picture of `size` carried to a copy of it of size `to`, rounded inwards: no margin pixel is
     blended into the copy's edge. The box keeps at least half of each side (`find_margins`), so it never empties."""
     left, top, right, bottom = box
@@ -333,25 +356,38 @@ def scaled_box(box: tuple[int, int, int, int], size: tuple[int, int], to: tuple[
     return math.ceil(left * x), math.ceil(top * y), math.floor(right * x), math.floor(bottom * y)
 
 
-def crop_view(grey: Image.Image, x: float, y: float) -> Image.Image:
+def crop_box(size: tuple[int, int], x: float, y: float) -> Box:
     """CROP_SHARE of each side, placed at `x`, `y` of the room it leaves (see CROPS); the room is even, so that the
     centre is cut equally from both sides."""
-    width, height = grey.size
+    width, height = size
     room_x, room_y = 2 * round(width * (1 - CROP_SHARE) / 2), 2 * round(height * (1 - CROP_SHARE) / 2)
     left, top = round(room_x * x), round(room_y * y)
-    return grey.crop((left, top, left + width - room_x, top + height - room_y))
+    return left, top, left + width - room_x, top + height - room_y
 
 
-def square_view(grey: Image.Image) -> Image.Image:
-    """The largest square at the picture's centre; the picture itself when it is square."""
-    width, height = grey.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return grey.crop((left, top, left + side, top + side))
+def shaped_box(size: tuple[int, int], shape: Shape) -> Box:
+    """The largest cut of the shape's aspect, placed where it says; the whole picture when it has that aspect."""
+    width, height = size
+    cut_width, cut_height = max(0, width - round(height * shape.aspect)), max(0, height - round(width / shape.aspect))
+    left, top = math.floor(cut_width * shape.place), math.floor(cut_height * shape.place)
+    return left, top, left + width - cut_width, top + height - cut_height
 
 
-def thumbnail(grey: Image.Image) -> bytes:
-    return grey.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
+def small_copies(grey: Image.Image, boxes: dict[str, Box]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each view's PHASH_SIDE Lanczos copy, which its pHash is taken from, and its THUMBNAIL_SIDE box-filtered copy,
+    which verifies a match; views on the same box share their copies. Each box is cut once, and the copies are read
+    into numpy as one sheet per size: one conversion per copy cost a third as much as the resizes."""
+    distinct = list(dict.fromkeys(boxes.values()))
+    sizes = ((PHASH_SIDE, Image.Resampling.LANCZOS), (THUMBNAIL_SIDE, Image.Resampling.BOX))
+    sheets = [Image.new("L", (side * len(distinct), side)) for side, _ in sizes]
+    for k, box in enumerate(distinct):
+        cut = grey.crop(box)
+        for sheet, (side, method) in zip(sheets, sizes, strict=True):
+            sheet.paste(cut.resize((side, side), method), (side * k, 0))
+    lanczos, boxed = (np.asarray(sheet).reshape(side, len(distinct), side).swapaxes(0, 1)
+                      for sheet, (side, _) in zip(sheets, sizes, strict=True))
+    return ({name: lanczos[distinct.index(box)] for name, box in boxes.items()},
+            {name: boxed[distinct.index(box)] for name, box in boxes.items()})
 
 
 def measure_structure(grey: Image.Image) -> float:
@@ -359,7 +395,7 @@ def measure_structure(grey: Image.Image) -> float:
     return float(np.asarray(grey.resize((STRUCTURE_SIDE, STRUCTURE_SIDE), Image.Resampling.BOX), np.float32).std())
 
 
-def measure_detail(rgb: Image.Image, box: tuple[int, int, int, int]) -> float:
+def measure_detail(rgb: Image.Image, box: Box) -> float:
     """Spectral energy of a window at the centre of `box` (the picture inside its margins) in its finest band (above
     0.6 of the Nyquist frequency, on each axis) over the band below (0.3 to 0.6), at the image's own size.
 
@@ -380,31 +416,31 @@ def measure_detail(rgb: Image.Image, box: tuple[int, int, int, int]) -> float:
     return finest / below if below > 0 else 0.0
 
 
-def view_hashes(sources: dict[str, Image.Image], kinds: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """{view: {kind: hash}} of the whole picture and every view of VIEWS, from `view_sources`' pictures. The
-    pHashes are taken all at once, a mirrored view's from its source's small copy flipped: imagehash.phash's values
-    wherever a picture has structure (6,720 of 6,752 views of 844 bench files; the 32 others were of its 4 blank
-    files, whose coefficients are rounding noise and whose hashes never match: see `decide.MIN_STRUCTURE`)."""
+def view_hashes(grey: Image.Image, boxes: dict[str, Box], lanczos: dict[str, np.ndarray], kinds: tuple[str, ...]
+                ) -> dict[str, dict[str, int]]:
+    """{view: {kind: hash}} of the whole picture and every view of VIEWS, on `grey` where `view_boxes` says. The
+    pHashes are taken all at once from the views' Lanczos copies (`small_copies`), a mirrored view's from its
+    source's copy flipped: imagehash.phash's values wherever a picture has structure (6,720 of 6,752 views of 844
+    bench files; the 32 others were of its 4 blank files, whose coefficients are rounding noise and whose hashes
+    never match: see `decide.MIN_STRUCTURE`)."""
     names = (WHOLE, *VIEWS)
     found: dict[str, dict[str, int]] = {name: {} for name in names}
     for kind in kinds:
         if kind == "phash":
-            for name, value in zip(names, phashes(sources, names), strict=True):
+            for name, value in zip(names, phashes(lanczos, names), strict=True):
                 found[name][kind] = value
         else:
             for name in names:
-                picture = ImageOps.mirror(sources[MIRROR_OF[name]]) if name in MIRROR_OF else sources[name]
-                found[name][kind] = _hash_int(HASHERS[kind](picture))
+                picture = grey.crop(boxes[MIRROR_OF.get(name, name)])
+                found[name][kind] = _hash_int(HASHERS[kind](ImageOps.mirror(picture) if name in MIRROR_OF else picture))
     return found
 
 
-def phashes(sources: dict[str, Image.Image], names: tuple[str, ...]) -> list[int]:
-    """imagehash.phash of each view in `names` (a source, or a source mirrored): the low 8x8 corner of the DCT-II
-    of a 32x32 Lanczos copy, each bit set where a coefficient exceeds their median."""
-    small = {name: np.asarray(picture.resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.LANCZOS), np.float64)
-             for name, picture in sources.items()}
+def phashes(small: dict[str, np.ndarray], names: tuple[str, ...]) -> list[int]:
+    """imagehash.phash of each view in `names` (one of `small`, or one of them mirrored) from its 32x32 Lanczos copy
+    (`small_copies`): the low 8x8 corner of its DCT-II, each bit set where a coefficient exceeds their median."""
     stacked = np.stack([small[MIRROR_OF[name]][:, ::-1] if name in MIRROR_OF else small[name] for name in names])
-    low = (PHASH_DCT @ stacked @ PHASH_DCT.T).reshape(len(names), -1)
+    low = (PHASH_DCT @ stacked.astype(np.float64) @ PHASH_DCT.T).reshape(len(names), -1)
     bits = low > np.median(low, axis=1, keepdims=True)
     return [int.from_bytes(row.tobytes(), "big") for row in np.packbits(bits, axis=1)]
 
@@ -447,20 +483,20 @@ def find_margins(rgb: Image.Image) -> dict[str, Margin]:
     return margins
 
 
-def content_box(margins: dict[str, Margin], width: int, height: int) -> tuple[int, int, int, int]:
+def content_box(margins: dict[str, Margin], width: int, height: int) -> Box:
     """(left, top, right, bottom) of the picture inside its margins."""
     return (margins["left"].depth, margins["top"].depth, width - margins["right"].depth,
             height - margins["bottom"].depth)
 
 
-def measure_content(box: tuple[int, int, int, int], width: int, height: int) -> float:
+def measure_content(box: Box, width: int, height: int) -> float:
     """Share of the picture inside its margins (`content_box`): 1 for a photo, less for a copy given a frame, bars
     or a caption, whose added pixels hold nothing of the picture."""
     left, top, right, bottom = box
     return (right - left) * (bottom - top) / (width * height)
 
 
-def _edge_box(side: str, width: int, height: int, depth: int) -> tuple[int, int, int, int]:
+def _edge_box(side: str, width: int, height: int, depth: int) -> Box:
     """The `depth` lines of pixels next to one side."""
     return {"top": (0, 0, width, depth), "bottom": (0, height - depth, width, height),
             "left": (0, 0, depth, height), "right": (width - depth, 0, width, height)}[side]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.curate.decide import DecideOptions, Decisions, Item, decide, relation, view_pairs
-from collector.curate.inspect import MIRROR_OF, VIEWS, WHOLE, Inspection
+from collector.curate.decide import DecideOptions, Decisions, Item, decide, of_shape, relation, view_pairs
+from collector.curate.inspect import MIRROR_OF, SHAPES, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
 BASE = 0x0F0F_3C3C_A5A5_5A5A
@@ -326,6 +326,20 @@ def test_the_square_view_matches_only_a_square_picture_as_is_or_mirrored() -> No
     assert flipped.reasons == {1: "duplicate"} and flipped.groups[0].members[1].match == "mirrored, cropped"
     assert decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=200)], DecideOptions()).groups == []
     assert decide([wide("train/cat/a.jpg"), wide("val/cat/b.jpg", whole=BASE ^ ALL_BITS)], DecideOptions()).groups == []
+
+
+def test_a_picture_is_of_a_shape_within_its_tolerance_give_or_take_a_pixel_of_its_shorter_side() -> None:
+    def shaped(sizes: list[tuple[int, int]], view: str) -> list[bool]:
+        pictures = [item("train/cat/a.jpg", width=width, height=height).inspection for width, height in sizes]
+        return of_shape(pictures, SHAPES[view]).tolist()
+
+    # 41 x 40 is 2.5% off square, a pixel from 40 x 40; 206 x 200 is 3% off, 2 pixels past the 2% tolerance
+    assert shaped([(40, 40), (400, 408), (41, 40), (206, 200), (300, 200)], "square") == [True, True, True, False,
+                                                                                         False]
+    # 16:9 and 1.91:1 frames are both wide, a 77 x 40 preview shrunk from 128 x 67 too; 3:2 and 2:1 are not
+    assert shaped([(320, 180), (382, 200), (77, 40), (300, 200), (400, 200)], "wide") == [True, True, True, False,
+                                                                                          False]
+    assert shaped([(108, 192), (160, 200), (150, 200)], "story") == [True, False, False]
 
 
 def test_view_pairs_finds_every_near_pair_of_two_pictures_a_shaped_view_only_against_its_shape() -> None:

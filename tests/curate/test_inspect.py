@@ -247,9 +247,12 @@ def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path
     make_photo(128, 96, seed=34).save(path)  # within the analysis size: hashed as it is
     result = inspect_image(path, InspectOptions())
     grey = Image.open(path).convert("L")
-    # 90% of each side leaves 12 x 10 px (even, so the centre is cut 6 and 5 px from each side)
+    # 90% of each side leaves 12 x 10 px (even, so the centre is cut 6 and 5 px from each side); a 4:5 cut is 77 px
+    # wide, 51 px cut away, 25 of them on the left; a 9:16 cut 54 px; a 1.85:1 cut 69 px high, 13 px cut at the top
     crops = {"centre": (6, 5, 122, 91), "top-left": (0, 0, 116, 86), "top-right": (12, 0, 128, 86),
-             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96), "square": (16, 0, 112, 96)}
+             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96), "square": (16, 0, 112, 96),
+             "square-start": (0, 0, 96, 96), "square-end": (32, 0, 128, 96), "portrait": (25, 0, 102, 96),
+             "story": (37, 0, 91, 96), "wide": (0, 13, 128, 82)}
     expected = {name: grey.crop(box) for name, box in crops.items()}
     expected |= {"mirror": ImageOps.mirror(grey), "mirror-centre": ImageOps.mirror(expected["centre"]),
                  "content": grey}  # no margins: all of it is picture

@@ -1,5 +1,6 @@
 """Near duplicates on real files through the whole pipeline: pictures with nothing to hash stay apart, mirrored,
-slightly rotated, captioned and squared copies are found, and the copy that stays is the original, not the edit."""
+slightly rotated, captioned copies and a feed's cuts are found, and the copy that stays is the original, not the
+edit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import imagehash
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from collector.curate.inspect import VIEWS, InspectOptions, inspect_image
@@ -124,6 +126,22 @@ def test_a_square_thumbnail_of_a_wide_photo_across_splits_is_found_through_the_s
     thumbnail = original.crop((70, 0, 250, 180)).resize((150, 150), Image.Resampling.BICUBIC)
     without = tuple(view for view in VIEWS if view != "square")
     assert_cropped_leak_found_only_with_the_default(tmp_path, original, thumbnail, 45, views=without)
+
+
+@pytest.mark.parametrize(("box", "view"), [
+    ((0, 0, 240, 240), "square-start"),  # a square at the left edge
+    ((80, 0, 320, 240), "square-end"),
+    ((64, 0, 256, 240), "portrait"),  # 4:5
+    ((93, 0, 228, 240), "story"),  # 9:16
+    ((0, 36, 320, 204), "wide"),  # 1.91:1
+])
+def test_a_feed_cut_of_a_photo_across_splits_is_found_through_the_view_of_its_shape(
+        tmp_path: Path, box: tuple[int, int, int, int], view: str) -> None:
+    original = photo(46, (320, 240))
+    cut = original.crop(box)
+    copy = cut.resize((cut.width * 4 // 5, cut.height * 4 // 5), Image.Resampling.BICUBIC)
+    without = tuple(other for other in VIEWS if other != view)
+    assert_cropped_leak_found_only_with_the_default(tmp_path, original, copy, 47, views=without)
 
 
 def test_a_mirrored_and_cropped_copy_in_another_class_is_a_label_conflict(tmp_path: Path) -> None:
