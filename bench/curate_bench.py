@@ -575,23 +575,23 @@ def all_pairs(values: np.ndarray, pictures: int, config: Config, shapes: dict[in
     """The baseline: every view against every later one, a block of rows at a time; pairs of two pictures, a shaped
     view's only with a lossless view of a picture of its shape."""
     found = 0
-    position = np.arange(len(values))
-    owner = position % pictures
-    view = position // pictures
+    owner = np.arange(len(values)) % pictures
+    plain = (len(config.ordered) - len(shapes)) * pictures
     lossless = config.lossless * pictures
-    # per shaped view: the positions it may meet, the lossless views of the pictures of its shape
-    meets = {index: (position < lossless) & mask[owner] for index, mask in shapes.items()}
-    shaped = np.isin(view, list(shapes))
-    for start in range(0, len(values), rows):
-        full = (position[start:start + rows, None] < lossless) & (position[None, start:] < lossless)
-        limit = np.where(full, config.threshold, config.threshold - config.search_margin)
-        near = np.bitwise_count(values[start:start + rows, None] ^ values[None, start:]) <= limit
-        near &= owner[start:start + rows, None] != owner[None, start:]
-        for index, fits in meets.items():
-            mine, theirs = view[start:start + rows, None] == index, view[None, start:] == index
-            near &= (~mine | fits[None, start:]) & (~theirs | fits[start:start + rows, None])
-        near &= ~(shaped[start:start + rows, None] & shaped[None, start:])
+    narrowed = config.threshold - config.search_margin
+    for start in range(0, plain, rows):
+        block = np.arange(start, min(start + rows, plain))
+        full = (block[:, None] < lossless) & (np.arange(start, plain)[None, :] < lossless)
+        near = np.bitwise_count(values[block, None] ^ values[None, start:plain]) <= np.where(full, config.threshold,
+                                                                                               narrowed)
+        near &= owner[block, None] != owner[None, start:plain]
         found += int(np.triu(near, 1).sum())
+    for index, fits in shapes.items():
+        targets = (np.arange(config.lossless)[:, None] * pictures + np.flatnonzero(fits)[None, :]).ravel()
+        for start in range(0, pictures, rows):
+            block = index * pictures + np.arange(start, min(start + rows, pictures))
+            near = np.bitwise_count(values[block, None] ^ values[None, targets]) <= narrowed
+            found += int((near & (owner[block, None] != owner[None, targets])).sum())
     return found
 
 

@@ -3,14 +3,14 @@
 Rules, in order: broken files leave for their reason; with `reject_quality`, poor images leave as `quality-<flag>`;
 the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find). Hashes
 are compared across views (as is, mirrored, the centre and the corners, the mirrored centre, the picture inside its
-margins, the central square), so a mirrored, slightly rotated, cropped, framed, captioned or squared copy is found;
-a pair must then look alike on small grey copies of the matched views (`min_similarity`; a pair through a crop or
-the margins at the edge of the threshold, `view_similarity`), and a picture with no structure to hash
-(`min_structure`) matches only by its pixels. In each group the least-edited member stays; the others leave as
-`duplicate`, each only as a direct match of a member that stays (`stars`: a member that merely chains to it stays
-too). A group spanning classes is a label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`,
-which keeps the best of each class but only in the split of the group's best member, so no near pair is ever left
-across splits (leakage).
+margins, the cuts a feed makes: squares, portraits, stories, wide frames), so a mirrored, slightly rotated, cropped,
+framed, captioned or feed-cut copy is found; a pair must then look alike on small grey copies of the matched views
+(`min_similarity`; a pair through a crop or the margins at the edge of the threshold, `view_similarity`), and a
+picture with no structure to hash (`min_structure`) matches only by its pixels. In each group the least-edited
+member stays; the others leave as `duplicate`, each only as a direct match of a member that stays (`stars`: a member
+that merely chains to it stays too). A group spanning classes is a label conflict and leaves whole
+(`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but only in the split of the group's
+best member, so no near pair is ever left across splits (leakage).
 """
 
 from __future__ import annotations
