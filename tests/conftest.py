@@ -1,9 +1,11 @@
-"""Shared fixtures: the fake search engine on a real socket, and small disks that fill up or refuse writes."""
+"""Shared fixtures: the fake search engine on a real socket, small disks that fill up or refuse writes, and child
+processes that Ctrl-C reaches."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.fake_engine.server import FakeEngine, FakeServer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def interruptible_children() -> None:
+    """Let SIGINT reach the child processes the Ctrl-C tests interrupt, as it reaches a terminal's foreground program:
+    a shell starts a background job (`pytest &`, some CI runners) with SIGINT ignored, and every child inherits an
+    ignored signal, but one that is caught is reset to its default when the child starts."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
