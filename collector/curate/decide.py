@@ -458,28 +458,40 @@ def lost_on(loser: tuple, winner: tuple) -> str:
 
 
 def distance(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (WHOLE,)) -> int:
-    """Hamming distance of the closest pair of views, 0 for identical pixels."""
+    """Hamming distance of the closest pair of views that matching compares (`closest`), 0 for identical pixels."""
     return closest(a, b, kind, views)[0]
 
 
 def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (WHOLE,)) -> tuple[int, str]:
-    """Hamming distance of the closest pair of views of `a` and `b`, and how that pair relates them (`relation`); of
+    """Hamming distance of the closest pair of views of `a` and `b` that matching compares (a shaped view only with
+    the whole picture or its mirror, of a picture of its shape), and how that pair relates them (`relation`); of
     equally close pairs, the first in `views` order (the whole picture first); (0, "identical") for identical pixels."""
     if a.pixel_digest is not None and a.pixel_digest == b.pixel_digest:
         return 0, "identical"
+    fits = {view: of_shape([a, b], SHAPES[view]).tolist() for view in views if view in SHAPES}
+
+    def compared(x: str, y: str) -> bool:
+        if x in fits:
+            return y in LOSSLESS_VIEWS and fits[x][1]
+        return y not in fits or (x in LOSSLESS_VIEWS and fits[y][0])
+
     bits, first, second = min((((view_hash(a, x, kind) ^ view_hash(b, y, kind)).bit_count(), x, y)
-                               for x in views for y in views), key=itemgetter(0))
+                               for x in views for y in views if compared(x, y)), key=itemgetter(0))
     return bits, relation(first, second)
 
 
 def relation(first: str, second: str) -> str:
     """How a view of one picture matching a view of another relates the two, in the report's words: "as is",
     "mirrored", "cropped" (through a crop view: a crop, a small rotation), "inside margins" (a frame, bars or a
-    caption around one of them), or "mirrored, cropped" and the like. A mirror matching a mirror is "as is"."""
+    caption around one of them), "cut to a square" (or to 4:5, 9:16, a wide frame: a feed's cut, see SHAPES), or
+    "mirrored, cropped" and the like. A mirror matching a mirror is "as is"."""
     sources = {MIRROR_OF.get(first, first), MIRROR_OF.get(second, second)}
     how = ["mirrored"] if (first in MIRROR_OF) != (second in MIRROR_OF) else []
+    cut = next((SHAPES[view].name for view in (first, second) if view in SHAPES), None)
     if CONTENT in sources:
         how.append("inside margins")
+    elif cut:
+        how.append(f"cut to {cut}")
     elif sources != {WHOLE}:
         how.append("cropped")
     return ", ".join(how) or "as is"

@@ -52,10 +52,12 @@ CONTENT = "content"
 
 @dataclass(frozen=True)
 class Shape:
-    """A feed's shape: the largest cut of `aspect` (width over height) that it keeps of a wider or taller picture,
-    placed at `place` of the room it leaves (0: at the left or top edge, 1: at the right or bottom edge). A picture
-    within `tolerance` of `aspect` either way is of this shape: a cut saved and resized stays within a pixel of it."""
+    """A feed's shape, `name`d for the report: the largest cut of `aspect` (width over height) that it keeps of a wider
+    or taller picture, placed at `place` of the room it leaves (0: at the left or top edge, 1: at the right or bottom
+    edge). A picture within `tolerance` of `aspect` either way is of this shape: a cut saved and resized stays within
+    a pixel of it."""
 
+    name: str
     aspect: float
     place: float = 0.5
     tolerance: float = 1.02
@@ -65,9 +67,9 @@ class Shape:
 # 9:16 stories, and 16:9 to 1.91:1 video frames and link previews, one view for both. Each is compared only with the
 # whole picture (as is or mirrored) of a picture of its shape: any other pair through it matches two parts by chance.
 SQUARE = "square"
-SHAPES = {SQUARE: Shape(1.0), "square-start": Shape(1.0, 0.0), "square-end": Shape(1.0, 1.0),
-          "portrait": Shape(0.8, tolerance=1.04), "story": Shape(9 / 16, tolerance=1.04),
-          "wide": Shape(1.85, tolerance=1.05)}
+SHAPES = {SQUARE: Shape("a square", 1.0), "square-start": Shape("a square", 1.0, 0.0),
+          "square-end": Shape("a square", 1.0, 1.0), "portrait": Shape("4:5", 0.8, tolerance=1.04),
+          "story": Shape("9:16", 9 / 16, tolerance=1.04), "wide": Shape("a wide frame", 1.85, tolerance=1.05)}
 VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT, *SHAPES)
 # The views that keep every pixel: a match through one is as strong as a match of whole pictures.
 LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})

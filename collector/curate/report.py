@@ -56,7 +56,7 @@ class GroupMember(Located):
     height: int
     size: int  # bytes
     distance: int  # Hamming bits to the kept (or best) member on the first hash kind, 0 for identical pixels
-    match: str | None  # how it matches that member: identical, as is, mirrored, cropped, inside margins; None for it
+    match: str | None  # how it matches that member: identical, as is, mirrored, cropped, ... (decide.relation)
     lost_on: str | None  # why the kept member was preferred (less detail, larger file, ...); None when none was kept
     kept: bool
     moved_to: str | None

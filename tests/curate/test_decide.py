@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.curate.decide import DecideOptions, Decisions, Item, decide, of_shape, relation, view_pairs
+from collector.curate.decide import DecideOptions, Decisions, Item, closest, decide, of_shape, relation, view_pairs
 from collector.curate.inspect import MIRROR_OF, SHAPES, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
@@ -91,6 +91,8 @@ def test_relations_name_the_edit_between_two_views_and_a_mirror_on_both_sides_ca
     assert relation(WHOLE, "mirror-centre") == "mirrored, cropped"
     assert relation("content", "mirror") == "mirrored, inside margins"
     assert relation("centre", "content") == "inside margins"
+    assert relation("square-end", WHOLE) == "cut to a square"
+    assert relation("mirror", "story") == "mirrored, cut to 9:16"
 
 
 def test_pairs_beyond_the_threshold_are_not_grouped() -> None:
@@ -321,11 +323,28 @@ def test_the_square_view_matches_only_a_square_picture_as_is_or_mirrored() -> No
                     mirror=BASE if mirrored else None)
 
     found = decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=150)], DecideOptions())
-    assert found.reasons == {1: "duplicate"} and found.groups[0].members[1].match == "cropped"
+    assert found.reasons == {1: "duplicate"} and found.groups[0].members[1].match == "cut to a square"
     flipped = decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=151, mirrored=True)], DecideOptions())
-    assert flipped.reasons == {1: "duplicate"} and flipped.groups[0].members[1].match == "mirrored, cropped"
+    assert flipped.reasons == {1: "duplicate"} and flipped.groups[0].members[1].match == "mirrored, cut to a square"
     assert decide([wide("train/cat/a.jpg"), other("val/cat/b.jpg", width=200)], DecideOptions()).groups == []
     assert decide([wide("train/cat/a.jpg"), wide("val/cat/b.jpg", whole=BASE ^ ALL_BITS)], DecideOptions()).groups == []
+
+
+def test_the_distance_of_two_pictures_counts_a_cut_only_against_the_whole_of_a_picture_of_its_shape() -> None:
+    """Two wide pictures whose centre squares hash alike are far apart, as matching sees them; a square picture that
+    hashes as one's centre square is that picture cut to a square."""
+
+    low, high, alternate = 0xFFFF_FFFF, 0xFFFF_FFFF << 32, 0x5555_5555_5555_5555  # 32 bits each
+
+    def picture(path: str, whole: int, width: int) -> Inspection:
+        inspection = item(path, hash_value=whole, crops=whole ^ low, mirror=whole ^ alternate, width=width,
+                          height=150).inspection
+        return replace(inspection, views=inspection.views | {"square": {"phash": BASE}})
+
+    wide, other_wide, square = (picture("a.jpg", flip(BASE, 30), 267), picture("b.jpg", flip(BASE, 30) ^ high, 267),
+                                picture("c.jpg", BASE, 150))
+    assert closest(wide, other_wide, "phash", (WHOLE, *VIEWS))[0] > 8
+    assert closest(wide, square, "phash", (WHOLE, *VIEWS)) == (0, "cut to a square")
 
 
 def test_a_picture_is_of_a_shape_within_its_tolerance_give_or_take_a_pixel_of_its_shorter_side() -> None:

@@ -99,17 +99,17 @@ def test_a_corner_cropped_copy_across_splits_is_found_through_a_corner_view_and_
     assert matches(report) == {"val/cat/p_corner.jpg": "cropped"}
 
 
-def assert_cropped_leak_found_only_with_the_default(tmp_path: Path, original: Image.Image, copy: Image.Image,
-                                                    seed: int, **without: object) -> None:
+def assert_leak_found_only_with_the_default(tmp_path: Path, original: Image.Image, copy: Image.Image, seed: int,
+                                            match: str, **without: object) -> None:
     """`copy` in val of `original` in train, beside two other photos: not grouped under the `without` options, found
-    as a "cropped" duplicate that leaves val under the defaults."""
+    as a duplicate that leaves val under the defaults, matched as `match` says."""
     root = tmp_path / "data"
     write(root, {"train/cat/p.jpg": jpeg(original), "val/cat/p_copy.jpg": jpeg(copy),
                  "train/cat/other.jpg": jpeg(photo(seed)), "val/cat/third.jpg": jpeg(photo(seed + 1))})
     assert curate(root, workers=1, progress=False, dry_run=True, **without).to_json()["groups"] == []
     report = curate(root, workers=1, progress=False).to_json()
     assert moved(root) == {"val/cat/p_copy.jpg": "duplicate"}
-    assert report["leakage_pairs_fixed"] == 1 and matches(report) == {"val/cat/p_copy.jpg": "cropped"}
+    assert report["leakage_pairs_fixed"] == 1 and matches(report) == {"val/cat/p_copy.jpg": match}
 
 
 def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_as_it_looks_more_alike(
@@ -117,31 +117,31 @@ def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_as_it_l
     original = photo(40)
     cut = original.crop((10, 14, 221, 172))  # 12% off each side, unevenly: between the centre and a corner view
     # 8 bits through a crop view: beyond the view margin, so found only by the stricter correlation
-    assert_cropped_leak_found_only_with_the_default(tmp_path, original, cut.resize((158, 118)), 41,
-                                                    view_similarity=None)
+    assert_leak_found_only_with_the_default(tmp_path, original, cut.resize((158, 118)), 41, "cropped",
+                                            view_similarity=None)
 
 
 def test_a_square_thumbnail_of_a_wide_photo_across_splits_is_found_through_the_square_view(tmp_path: Path) -> None:
     original = photo(44, (320, 180))
     thumbnail = original.crop((70, 0, 250, 180)).resize((150, 150), Image.Resampling.BICUBIC)
     without = tuple(view for view in VIEWS if view != "square")
-    assert_cropped_leak_found_only_with_the_default(tmp_path, original, thumbnail, 45, views=without)
+    assert_leak_found_only_with_the_default(tmp_path, original, thumbnail, 45, "cut to a square", views=without)
 
 
-@pytest.mark.parametrize(("box", "view"), [
-    ((0, 0, 240, 240), "square-start"),  # a square at the left edge
-    ((80, 0, 320, 240), "square-end"),
-    ((64, 0, 256, 240), "portrait"),  # 4:5
-    ((93, 0, 228, 240), "story"),  # 9:16
-    ((0, 36, 320, 204), "wide"),  # 1.91:1
+@pytest.mark.parametrize(("box", "view", "match"), [
+    ((0, 0, 240, 240), "square-start", "cut to a square"),  # a square at the left edge
+    ((80, 0, 320, 240), "square-end", "cut to a square"),
+    ((64, 0, 256, 240), "portrait", "cut to 4:5"),
+    ((93, 0, 228, 240), "story", "cut to 9:16"),
+    ((0, 36, 320, 204), "wide", "cut to a wide frame"),  # 1.91:1
 ])
 def test_a_feed_cut_of_a_photo_across_splits_is_found_through_the_view_of_its_shape(
-        tmp_path: Path, box: tuple[int, int, int, int], view: str) -> None:
+        tmp_path: Path, box: tuple[int, int, int, int], view: str, match: str) -> None:
     original = photo(46, (320, 240))
     cut = original.crop(box)
     copy = cut.resize((cut.width * 4 // 5, cut.height * 4 // 5), Image.Resampling.BICUBIC)
     without = tuple(other for other in VIEWS if other != view)
-    assert_cropped_leak_found_only_with_the_default(tmp_path, original, copy, 47, views=without)
+    assert_leak_found_only_with_the_default(tmp_path, original, copy, 47, match, views=without)
 
 
 def test_a_mirrored_and_cropped_copy_in_another_class_is_a_label_conflict(tmp_path: Path) -> None:
