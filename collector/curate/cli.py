@@ -71,7 +71,7 @@ def curate_options(**fields: object) -> CurateOptions:
                    "slightly rotated, cropped, framed, captioned and feed-cut copies match; a pair through a crop, "
                    "the margins or a cut must be 2 bits closer unless its 16x16 grey copies correlate at 0.9 or "
                    "more, a mirrored pair need not. On eight sets the default was not chosen on (1,000 edited "
-                   "copies each): recall 95.6%, 98.0%, 93.0%, 98.7%, 94.9%, 92.7%, 95.6% and 80.8% (the last two of "
+                   "copies each): recall 95.6%, 98.0%, 93.0%, 98.7%, 95.0%, 92.7%, 95.6% and 80.8% (the last two of "
                    "feed cuts: centred, edge and small squares, 4:5, 9:16 and small 1.91:1 cuts 92-100%; 4:5 and "
                    "16:9 cuts off centre 62-65%, 1.91:1 previews from the upper part 3%, 3:2 cuts 21%), removal "
                    "precision 99.7-100%, mirrors 95.8-100% (76.4% where each mirror was also "
