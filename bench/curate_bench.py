@@ -71,8 +71,8 @@ from collector.curate.decide import (
     Decisions,
     Item,
     decide,
-    of_shape,
     ordered_views,
+    shape_masks,
     view_pairs,
 )
 from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, SHAPES, VIEWS, Inspection, InspectOptions, inspect_image
@@ -595,11 +595,6 @@ def all_pairs(values: np.ndarray, pictures: int, config: Config, shapes: dict[in
     return found
 
 
-def shapes_of(inspections: list[Inspection], config: Config) -> dict[int, np.ndarray]:
-    """Each shaped view's position in `config.ordered`, to the pictures of its shape."""
-    return {index: of_shape(inspections, SHAPES[config.ordered[index]]) for index in config.shaped}
-
-
 def view_values(inspections: list[Inspection], config: Config) -> np.ndarray:
     return np.array([ins.hashes["phash"] if view == "whole" else ins.views[view]["phash"]
                      for view in config.ordered for ins in inspections], dtype=np.uint64)
@@ -623,7 +618,7 @@ def speed_set(args: argparse.Namespace, extracted: Path, config: Config, results
     results["speed_set"] = {"images": len(files), "seconds": seconds, "images_per_s": rate, "grouping": {}}
     rows = []
     for n in [int(s) for s in args.speed_steps.split(",") if int(s) <= len(files)]:
-        values, shapes = view_values(inspected[:n], config), shapes_of(inspected[:n], config)
+        values, shapes = view_values(inspected[:n], config), shape_masks(inspected[:n], config.ordered)
         (pairs, groups), ours = timed(group, values, n, config, shapes)
         baseline_pairs, baseline = timed(all_pairs, values, n, config, shapes)
         assert baseline_pairs == pairs, f"view_pairs found {pairs} pairs, all-pairs {baseline_pairs}"

@@ -191,9 +191,9 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
               for kind in options.hash_kinds}
     lossless = sum(view in LOSSLESS_VIEWS for view in views)
     widened = options.search_margin < options.view_margin
-    shaped = {index: of_shape(pictures, SHAPES[view]) for index, view in enumerate(views) if view in SHAPES}
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
-                               view_margin=options.search_margin, lossless=lossless, shaped=shaped)
+                               view_margin=options.search_margin, lossless=lossless,
+                               shaped=shape_masks(pictures, views))
     if first.size and (options.min_similarity is not None or widened):
         needed = np.full(len(first), -np.inf if options.min_similarity is None else options.min_similarity)
         if widened:
@@ -216,6 +216,12 @@ def ordered_views(views: Sequence[str]) -> tuple[str, ...]:
     """The whole picture, then the other lossless views, then the rest, the shaped views last: the order
     `view_pairs` takes them in."""
     return (WHOLE, *sorted(views, key=lambda view: (view in SHAPES, view not in LOSSLESS_VIEWS)))
+
+
+def shape_masks(inspections: Sequence[Inspection], views: Sequence[str]) -> dict[int, np.ndarray]:
+    """Each shaped view's position in `views` (ordered as `ordered_views` orders them) to the pictures of its shape:
+    what `view_pairs` takes as `shaped`."""
+    return {index: of_shape(inspections, SHAPES[view]) for index, view in enumerate(views) if view in SHAPES}
 
 
 def of_shape(inspections: Sequence[Inspection], shape: Shape) -> np.ndarray:

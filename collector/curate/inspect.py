@@ -379,17 +379,17 @@ def small_copies(grey: Image.Image, boxes: dict[str, Box]) -> tuple[dict[str, np
     """Each view's PHASH_SIDE Lanczos copy, which its pHash is taken from, and its THUMBNAIL_SIDE box-filtered copy,
     which verifies a match; views on the same box share their copies. Each box is cut once, and the copies are read
     into numpy as one sheet per size: one conversion per copy cost a third as much as the resizes."""
-    distinct = list(dict.fromkeys(boxes.values()))
+    position = {box: k for k, box in enumerate(dict.fromkeys(boxes.values()))}
     sizes = ((PHASH_SIDE, Image.Resampling.LANCZOS), (THUMBNAIL_SIDE, Image.Resampling.BOX))
-    sheets = [Image.new("L", (side * len(distinct), side)) for side, _ in sizes]
-    for k, box in enumerate(distinct):
+    sheets = [Image.new("L", (side * len(position), side)) for side, _ in sizes]
+    for box, k in position.items():
         cut = grey.crop(box)
         for sheet, (side, method) in zip(sheets, sizes, strict=True):
             sheet.paste(cut.resize((side, side), method), (side * k, 0))
-    lanczos, boxed = (np.asarray(sheet).reshape(side, len(distinct), side).swapaxes(0, 1)
+    lanczos, boxed = (np.asarray(sheet).reshape(side, len(position), side).swapaxes(0, 1)
                       for sheet, (side, _) in zip(sheets, sizes, strict=True))
-    return ({name: lanczos[distinct.index(box)] for name, box in boxes.items()},
-            {name: boxed[distinct.index(box)] for name, box in boxes.items()})
+    return ({name: lanczos[position[box]] for name, box in boxes.items()},
+            {name: boxed[position[box]] for name, box in boxes.items()})
 
 
 def measure_structure(grey: Image.Image) -> float:
