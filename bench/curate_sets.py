@@ -133,6 +133,15 @@ def crop(image: Image.Image, fraction: float, rng: random.Random, corner: bool =
     return image.crop((left, top, left + width - cut_w, top + height - cut_h))
 
 
+def trimmed(image: Image.Image, fraction: float, rng: random.Random) -> Image.Image:
+    """Remove `fraction` of the width or of the height, all from one side, as trimming one edge of a photo does."""
+    width, height = image.size
+    side = rng.choice(("left", "top", "right", "bottom"))
+    cut_w, cut_h = (round(width * fraction), 0) if side in ("left", "right") else (0, round(height * fraction))
+    left, top = (cut_w, 0) if side == "left" else (0, cut_h) if side == "top" else (0, 0)
+    return image.crop((left, top, left + width - cut_w, top + height - cut_h))
+
+
 def scaled(image: Image.Image, factor: float, method=Image.Resampling.LANCZOS) -> Image.Image:
     return image.resize((round(image.width * factor), round(image.height * factor)), method)
 
@@ -332,7 +341,10 @@ JPEG90 = {"quality": 90}
 # "shapes": written after the feeds set was scored and before any view for a shape other than the centred square was
 # built or tried: squares anywhere along the picture, small, mirrored at an edge or brighter; 4:5 portraits resized,
 # off centre or mirrored as WebP; 1.91:1 previews from the upper part or small; 16:9, 9:16 and 3:2 cuts; a resize as
-# WebP and an 8% corner crop at JPEG 75.
+# WebP and an 8% corner crop at JPEG 75. Recipe "offsets": written after the shapes set was scored and before any crop
+# view besides the centre and the four corners was built or tried: crops of 7-12% anywhere (at JPEG 60, resized,
+# sharpened, grey), mirrors cropped anywhere (resized, as WebP, brighter or darker), one side trimmed, a rotation then
+# a crop, and a plain resize at JPEG 50.
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -463,14 +475,29 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "resize-0.7-webp": lambda im, rng: scaled(im, 0.7),
         "crop-8-corner-jpeg-75": lambda im, rng: crop(im, 0.08, rng, corner=True),
     },
+    "offsets": {
+        "crop-10": lambda im, rng: crop(im, 0.10, rng),
+        "crop-10-jpeg-60": lambda im, rng: crop(im, 0.10, rng),
+        "crop-12-resize": lambda im, rng: scaled(crop(im, 0.12, rng), 0.7),
+        "crop-10-sharpen": lambda im, rng: crop(im, 0.10, rng).filter(ImageFilter.UnsharpMask(2, 120, 3)),
+        "crop-7-grey": lambda im, rng: crop(im, 0.07, rng).convert("L"),
+        "mirror-crop-10": lambda im, rng: crop(ImageOps.mirror(im), 0.10, rng),
+        "mirror-crop-8-resize": lambda im, rng: scaled(crop(ImageOps.mirror(im), 0.08, rng), 0.6),
+        "mirror-crop-12-webp": lambda im, rng: crop(ImageOps.mirror(im), 0.12, rng),
+        "mirror-crop-6-tone": lambda im, rng: ImageEnhance.Brightness(crop(ImageOps.mirror(im), 0.06, rng)).enhance(
+            1 + rng.choice((-1, 1)) * 0.08),
+        "trim-8-one-side": lambda im, rng: trimmed(im, 0.08, rng),
+        "rotate-4-crop-9": lambda im, rng: crop(rotated(im, 4, rng), 0.09, rng),
+        "resize-0.5-jpeg-50": lambda im, rng: scaled(im, 0.5),
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
               "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75, "square-thumbnail": 75,
               "resize-jpeg-70": 70, "square-small": 80, "portrait-4-5-resize": 80, "preview-1.91-small": 75,
-              "crop-8-corner-jpeg-75": 75}
+              "crop-8-corner-jpeg-75": 75, "crop-10-jpeg-60": 60, "resize-0.5-jpeg-50": 50}
 # Saved as lossy WebP (quality 70) instead of JPEG.
 WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp", "square-webp", "mirror-portrait-4-5",
-                        "resize-0.7-webp"})
+                        "resize-0.7-webp", "mirror-crop-12-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
