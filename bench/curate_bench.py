@@ -72,12 +72,14 @@ from collector.curate.decide import (
     DecideOptions,
     Decisions,
     Item,
+    Probe,
     decide,
+    is_probed,
     ordered_views,
-    shape_masks,
+    probes,
     view_pairs,
 )
-from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, SHAPES, VIEWS, Inspection, InspectOptions, inspect_image
+from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, SIDES, VIEWS, Inspection, InspectOptions, inspect_image
 from collector.curate.layout import Entry
 from collector.curate.neighbours import union_groups
 from collector.curate.run import CurateOptions
@@ -95,15 +97,15 @@ MARGINS = (0, 2)
 # Correlations a pair through a crop or the margins at the edge of the threshold (beyond threshold - margin) may
 # match at instead of not being searched.
 VIEW_SIMILARITIES = (None, 0.85, 0.9, 0.95)
-# Seconds near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), on this shared
-# 2-core machine, the tables searched on its 2 threads (2026-12-01, one after the other, /tmp script over
-# `planted_hashes`, after near_pairs learnt to reject candidates on the bits packed beside its keys; before that:
-# 3.0, 9.8, 6.5, 33.6, 10.5, 54.7 and 42.5 s; (9, 8) alone, near_pairs on 9 million random hashes). A shaped view
-# (inspect.SHAPES) is one search of its own of about one hash per picture.
+# Seconds near_pairs + union_groups took on a million pictures per (hashes per picture, threshold), random hashes, on
+# this shared 2-core machine, the tables searched on its 2 threads (2026-12-02, one after the other, /tmp script;
+# 2026-12-01, with planted copies: 1.6, 10.4, 4.7, 28.2, 9.2, 48.6, 39.1 and 240.0 s). A cut (inspect.SHAPES) is one
+# search of its own of about one hash per picture; a side (inspect.SIDES) one of three: itself and both lossless views
+# of every picture.
 # A rule is "fast" when its searches add up to SEARCH_BUDGET or less: a tenth of what inspecting the million
 # pictures takes at the issue's 300 images/s on 2 processes (55 minutes), so that grouping never dominates a run.
-MILLION_SEARCH_SECONDS = {(1, 6): 1.6, (1, 8): 10.4, (2, 6): 4.7, (2, 8): 28.2, (3, 6): 9.2, (3, 8): 48.6,
-                          (9, 6): 39.1, (9, 8): 240.0}
+MILLION_SEARCH_SECONDS = {(1, 6): 1.3, (1, 8): 8.3, (2, 6): 3.5, (2, 8): 19.5, (3, 6): 6.2, (3, 8): 36.4,
+                          (9, 6): 38.5, (9, 8): 226.6}
 SEARCH_BUDGET = 333.0
 # Share of the million pictures given margins, so that their content view is a hash of its own: twice the 2.6% of
 # the selection set's originals that have them (a flat sky or backdrop at an edge).
@@ -147,18 +149,21 @@ class Config:
         return sum(view in LOSSLESS_VIEWS for view in self.ordered)
 
     @property
-    def shaped(self) -> list[int]:
-        """Positions in `ordered` of the views searched only against pictures of their shape."""
-        return [index for index, view in enumerate(self.ordered) if view in SHAPES]
+    def probed(self) -> list[int]:
+        """Positions in `ordered` of the views searched on their own (`decide.probes`)."""
+        return [index for index, view in enumerate(self.ordered) if is_probed(view)]
 
     def searches(self) -> list[tuple[int, int]]:
-        """(hashes per picture, threshold) of each near_pairs search view_pairs runs."""
-        plain = len(self.ordered) - len(self.shaped)
+        """(hashes per picture, threshold) of each near_pairs search view_pairs runs: a side is searched against the
+        lossless views of every picture, a cut against those of the pictures of its shape (about one hash per
+        picture)."""
+        plain = len(self.ordered) - len(self.probed)
         narrowed = self.threshold - self.search_margin
-        shaped = [(1, narrowed)] * len(self.shaped)
+        probed = [(1 + self.lossless, self.threshold - self.margin) if self.ordered[index] in SIDES else (1, narrowed)
+                  for index in self.probed]
         if self.lossless == plain or not self.search_margin:
-            return [(plain, self.threshold), *shaped]
-        return [(plain, narrowed), (self.lossless, self.threshold), *shaped]
+            return [(plain, self.threshold), *probed]
+        return [(plain, narrowed), (self.lossless, self.threshold), *probed]
 
     @property
     def fast(self) -> bool:
@@ -563,22 +568,22 @@ def timed(function: Callable, *args) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def group(values: np.ndarray, pictures: int, config: Config, shapes: dict[int, np.ndarray]
+def group(values: np.ndarray, pictures: int, config: Config, probed: dict[int, Probe]
           ) -> tuple[int, list[list[int]]]:
-    """What `decide` does with hashes: near pairs over every view of every picture, then union-find; `shapes` maps
-    each of `config.shaped` to the pictures of its shape."""
+    """What `decide` does with hashes: near pairs over every view of every picture, then union-find; `probed` maps
+    each of `config.probed` to its `Probe`."""
     first, second = view_pairs({"phash": values}, pictures, (config.threshold,), view_margin=config.search_margin,
-                               lossless=config.lossless, shaped=shapes)
+                               lossless=config.lossless, probes=probed)
     return len(first), union_groups(pictures, first % pictures, second % pictures)
 
 
-def all_pairs(values: np.ndarray, pictures: int, config: Config, shapes: dict[int, np.ndarray], rows: int = 512
+def all_pairs(values: np.ndarray, pictures: int, config: Config, probed: dict[int, Probe], rows: int = 512
               ) -> int:
-    """The baseline: every view against every later one, a block of rows at a time; pairs of two pictures, a shaped
-    view's only with a lossless view of a picture of its shape."""
+    """The baseline: every view against every later one, a block of rows at a time; pairs of two pictures, a probed
+    view's only with a lossless view of a picture it fits."""
     found = 0
     owner = np.arange(len(values)) % pictures
-    plain = (len(config.ordered) - len(shapes)) * pictures
+    plain = (len(config.ordered) - len(probed)) * pictures
     lossless = config.lossless * pictures
     narrowed = config.threshold - config.search_margin
     for start in range(0, plain, rows):
@@ -588,11 +593,11 @@ def all_pairs(values: np.ndarray, pictures: int, config: Config, shapes: dict[in
                                                                                                narrowed)
         near &= owner[block, None] != owner[None, start:plain]
         found += int(np.triu(near, 1).sum())
-    for index, fits in shapes.items():
-        targets = (np.arange(config.lossless)[:, None] * pictures + np.flatnonzero(fits)[None, :]).ravel()
+    for index, probe in probed.items():
+        targets = (np.arange(config.lossless)[:, None] * pictures + np.flatnonzero(probe.fits)[None, :]).ravel()
         for start in range(0, pictures, rows):
             block = index * pictures + np.arange(start, min(start + rows, pictures))
-            near = np.bitwise_count(values[block, None] ^ values[None, targets]) <= narrowed
+            near = np.bitwise_count(values[block, None] ^ values[None, targets]) <= config.threshold - probe.margin
             found += int((near & (owner[block, None] != owner[None, targets])).sum())
     return found
 
@@ -620,9 +625,9 @@ def speed_set(args: argparse.Namespace, extracted: Path, config: Config, results
     results["speed_set"] = {"images": len(files), "seconds": seconds, "images_per_s": rate, "grouping": {}}
     rows = []
     for n in [int(s) for s in args.speed_steps.split(",") if int(s) <= len(files)]:
-        values, shapes = view_values(inspected[:n], config), shape_masks(inspected[:n], config.ordered)
-        (pairs, groups), ours = timed(group, values, n, config, shapes)
-        baseline_pairs, baseline = timed(all_pairs, values, n, config, shapes)
+        values, probed = view_values(inspected[:n], config), probes(inspected[:n], config.ordered, config.options())
+        (pairs, groups), ours = timed(group, values, n, config, probed)
+        baseline_pairs, baseline = timed(all_pairs, values, n, config, probed)
         assert baseline_pairs == pairs, f"view_pairs found {pairs} pairs, all-pairs {baseline_pairs}"
         rows.append([str(n), str(pairs), str(len(groups)), f"{ours:.3f}", f"{baseline:.3f}", f"{baseline / ours:.1f}x"])
         results["speed_set"]["grouping"][n] = {"seconds": ours, "all_pairs_seconds": baseline, "pairs": pairs}
@@ -654,19 +659,21 @@ def distinct_photos_removed(extracted: Path, cache: Path, jobs: list[tuple[Path,
     results["speed_set"]["distinct"] = {"groups": len(decisions.groups), "removed": removed, "lost": lost}
 
 
-def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, Probe]]:
     """n pictures of 1 + len(views) random view hashes, the content view the whole picture's hash again where a
     picture has no margins, SHAPE_SHARE of them of each shape; about 5% of them in clusters of 2-4 whose copies' whole
-    hash is near one view of the first's (closer by the margin for a crop; a copy near a shaped view is of its shape).
-    Returns the view hashes, each picture's cluster (-1 for the random ones) and, per shaped view, which pictures are
-    of its shape."""
+    hash is near one view of the first's (closer by the margin for a crop, by the full margin for a side; a copy near
+    a shaped view is of its shape). Returns the view hashes, each picture's cluster (-1 for the random ones) and the
+    `Probe` of each probed view."""
     rng = np.random.default_rng(seed)
     views = 1 + len(config.views)
     values = rng.integers(0, 2**64, size=(views, n), dtype=np.uint64)
     if CONTENT in config.ordered:
         unframed = rng.random(n) >= FRAMED_SHARE
         values[config.ordered.index(CONTENT), unframed] = values[0, unframed]
-    shapes = {index: rng.random(n) < SHAPE_SHARE for index in config.shaped}
+    sides = {index for index in config.probed if config.ordered[index] in SIDES}
+    fits = {index: np.ones(n, dtype=bool) if index in sides else rng.random(n) < SHAPE_SHARE
+            for index in config.probed}
     cluster = np.full(n, -1, dtype=np.int64)
     position = 0
     for number in range(n // 20 // 3):
@@ -674,19 +681,21 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
         cluster[position:position + size] = number
         for k in range(1, size):
             view = int(rng.integers(0, views))
-            reach = config.threshold - (config.search_margin if view >= config.lossless else 0)
-            flips = rng.choice(64, size=int(rng.integers(0, reach + 1)), replace=False)
+            margin = config.margin if view in sides else config.search_margin if view >= config.lossless else 0
+            flips = rng.choice(64, size=int(rng.integers(0, config.threshold - margin + 1)), replace=False)
             values[0, position + k] = values[view, position] ^ np.uint64(sum(1 << int(b) for b in flips))
-            if view in shapes:
-                shapes[view][position + k] = True
+            if view in fits:
+                fits[view][position + k] = True
         position += size
     order = rng.permutation(n)
-    return values[:, order].ravel(), cluster[order], {index: mask[order] for index, mask in shapes.items()}
+    return values[:, order].ravel(), cluster[order], {
+        index: Probe(mask[order], config.margin if index in sides else config.search_margin)
+        for index, mask in fits.items()}
 
 
 def million(n: int, config: Config, seed: int, results: dict) -> None:
-    values, cluster, shapes = planted_hashes(n, config, seed)
-    (pairs, groups), seconds = timed(group, values, n, config, shapes)
+    values, cluster, probed = planted_hashes(n, config, seed)
+    (pairs, groups), seconds = timed(group, values, n, config, probed)
     group_of = np.full(n, -1, dtype=np.int64)
     for number, members in enumerate(groups):
         group_of[members] = number

@@ -2,15 +2,15 @@
 
 Rules, in order: broken files leave for their reason; with `reject_quality`, poor images leave as `quality-<flag>`;
 the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find). Hashes
-are compared across views (as is, mirrored, the centre and the corners, the mirrored centre, the picture inside its
-margins, the cuts a feed makes: squares, portraits, stories, wide frames), so a mirrored, slightly rotated, cropped,
-framed, captioned or feed-cut copy is found; a pair must then look alike on small grey copies of the matched views
-(`min_similarity`; a pair through a crop or the margins at the edge of the threshold, `view_similarity`), and a
-picture with no structure to hash (`min_structure`) matches only by its pixels. In each group the least-edited
-member stays; the others leave as `duplicate`, each only as a direct match of a member that stays (`stars`: a member
-that merely chains to it stays too). A group spanning classes is a label conflict and leaves whole
-(`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but only in the split of the group's
-best member, so no near pair is ever left across splits (leakage).
+are compared across views (as is, mirrored, the centre, the corners and the middle of each side, the mirrored
+centre, the picture inside its margins, the cuts a feed makes: squares, portraits, stories, wide frames), so a
+mirrored, slightly rotated, cropped, framed, captioned or feed-cut copy is found; a pair must then look alike on
+small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at the edge of the
+threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches only by its pixels.
+In each group the least-edited member stays; the others leave as `duplicate`, each only as a direct match of a
+member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes is a label
+conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but only in
+the split of the group's best member, so no near pair is ever left across splits (leakage).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SHAPES, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection, Shape
+from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SHAPES, SIDES, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection, Shape
 from .layout import Entry
 from .neighbours import near_pairs, union_groups
 
@@ -182,7 +182,8 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     of two views of the same picture is dropped. With several kinds, AND searches on the kind with the smallest
     threshold and checks the others on the same views; OR merges every kind's pairs. A pair through a crop or the
     margins more than `threshold - view_margin` bits apart is a weaker match: with `view_similarity` it must look
-    more alike, without it it is not searched at all (several times faster on a million pictures).
+    more alike, without it it is not searched at all (several times faster on a million pictures). The side views
+    and the cuts are searched apart, each against the whole pictures it may match (`probes`).
     """
     hashed = np.array([k for k, ins in enumerate(inspections) if has_structure(ins, options)], dtype=np.int64)
     pictures = [inspections[k] for k in hashed]
@@ -193,7 +194,7 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
     widened = options.search_margin < options.view_margin
     first, second = view_pairs(values, len(hashed), options.thresholds(), match_any=options.match_any,
                                view_margin=options.search_margin, lossless=lossless,
-                               shaped=shape_masks(pictures, views))
+                               probes=probes(pictures, views, options))
     if first.size and (options.min_similarity is not None or widened):
         needed = np.full(len(first), -np.inf if options.min_similarity is None else options.min_similarity)
         if widened:
@@ -213,15 +214,34 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
 
 
 def ordered_views(views: Sequence[str]) -> tuple[str, ...]:
-    """The whole picture, then the other lossless views, then the rest, the shaped views last: the order
-    `view_pairs` takes them in."""
-    return (WHOLE, *sorted(views, key=lambda view: (view in SHAPES, view not in LOSSLESS_VIEWS)))
+    """The whole picture, then the other lossless views, then the rest, the probed views (sides, cuts) last: the
+    order `view_pairs` takes them in."""
+    return (WHOLE, *sorted(views, key=lambda view: (is_probed(view), view not in LOSSLESS_VIEWS)))
 
 
-def shape_masks(inspections: Sequence[Inspection], views: Sequence[str]) -> dict[int, np.ndarray]:
-    """Each shaped view's position in `views` (ordered as `ordered_views` orders them) to the pictures of its shape:
-    what `view_pairs` takes as `shaped`."""
-    return {index: of_shape(inspections, SHAPES[view]) for index, view in enumerate(views) if view in SHAPES}
+def is_probed(view: str) -> bool:
+    """Whether a view is compared only with the whole picture (as is or mirrored) of other pictures."""
+    return view in SIDES or view in SHAPES
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A view searched on its own: only against the lossless views of the pictures in `fits`, within `margin` bits
+    less than the thresholds."""
+
+    fits: np.ndarray
+    margin: int
+
+
+def probes(inspections: Sequence[Inspection], views: Sequence[str], options: DecideOptions) -> dict[int, Probe]:
+    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`: a cut against
+    the pictures of its shape, as far as the crops are searched; a side against every picture, within the view margin
+    even when `view_similarity` lets crops further: a side searched at the full threshold costs a million pictures
+    36 s instead of 6 (bench/curate_bench.py, MILLION_SEARCH_SECONDS)."""
+    every = np.ones(len(inspections), dtype=bool)
+    return {index: Probe(every, options.view_margin) if view in SIDES
+            else Probe(of_shape(inspections, SHAPES[view]), options.search_margin)
+            for index, view in enumerate(views) if is_probed(view)}
 
 
 def of_shape(inspections: Sequence[Inspection], shape: Shape) -> np.ndarray:
@@ -250,22 +270,22 @@ def _edge_pairs(values: dict[str, np.ndarray], first: np.ndarray, second: np.nda
 
 def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[int, ...], *,
                match_any: bool = False, view_margin: int = 0, lossless: int = 1,
-               shaped: Mapping[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               probes: Mapping[int, Probe] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Near pairs of positions view * pictures + k in `values` (one array per hash kind, the whole pictures first,
     then each other view), each of two different pictures; thresholds in the order of `values`.
 
     With `view_margin`, a pair involving a view past the first `lossless` ones (the whole picture, its mirror) must
     be that many bits closer: the search over every view then runs at a smaller threshold, which is several times
-    faster on a million pictures, while a mirrored copy is matched exactly as an unflipped one. A view in `shaped`
-    (its index, after every other view, to a mask of the pictures of its shape) is compared only with the lossless
-    views of those pictures: one hash per picture searched, not one more view in the search of all.
+    faster on a million pictures, while a mirrored copy is matched exactly as an unflipped one. A view in `probes`
+    (its index, after every other view, to its `Probe`) is compared only with the lossless views of the pictures it
+    fits, in a search of its own: not one more view in the search of all against all.
     """
     empty = np.empty(0, dtype=np.int64)
     if pictures < 2:
         return empty, empty
-    shaped = shaped or {}
+    probes = probes or {}
     size = len(next(iter(values.values())))
-    together = size - len(shaped) * pictures  # the positions searched all against all
+    together = size - len(probes) * pictures  # the positions searched all against all
     plain = {kind: v[:together] for kind, v in values.items()}
     narrowed = tuple(max(0, t - view_margin) for t in thresholds)
     if together > lossless * pictures and view_margin:
@@ -273,22 +293,23 @@ def view_pairs(values: dict[str, np.ndarray], pictures: int, thresholds: tuple[i
                  _near({kind: v[:lossless * pictures] for kind, v in values.items()}, thresholds, match_any)]
     else:
         found = [_near(plain, thresholds, match_any)]
-    found += [_shaped_near(values, pictures, index, np.flatnonzero(fits), lossless, narrowed, match_any)
-              for index, fits in shaped.items()]
+    found += [_probe_near(values, pictures, index, np.flatnonzero(probe.fits), lossless,
+                          tuple(max(0, t - probe.margin) for t in thresholds), match_any)
+              for index, probe in probes.items()]
     codes = np.unique(np.concatenate([first * size + second for first, second in found]))
     first, second = codes // size, codes % size
     apart = first % pictures != second % pictures
     return first[apart], second[apart]
 
 
-def _shaped_near(values: dict[str, np.ndarray], pictures: int, index: int, fitting: np.ndarray, lossless: int,
-                 thresholds: tuple[int, ...], match_any: bool) -> tuple[np.ndarray, np.ndarray]:
+def _probe_near(values: dict[str, np.ndarray], pictures: int, index: int, fitting: np.ndarray, lossless: int,
+                thresholds: tuple[int, ...], match_any: bool) -> tuple[np.ndarray, np.ndarray]:
     """Near positions (view `index` of a picture, a lossless view of a picture in `fitting`)."""
     if not fitting.size:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    shaped = index * pictures + np.arange(pictures)
+    probed = index * pictures + np.arange(pictures)
     whole = (np.arange(lossless)[:, None] * pictures + fitting[None, :]).ravel()
-    positions = np.concatenate([shaped, whole])
+    positions = np.concatenate([probed, whole])
     first, second = _near({kind: v[positions] for kind, v in values.items()}, thresholds, match_any)
     first, second = positions[first], positions[second]
     across = (first < index * pictures) != (second < index * pictures)
@@ -469,12 +490,14 @@ def distance(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (
 
 
 def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (WHOLE,)) -> tuple[int, str]:
-    """Hamming distance of the closest pair of views of `a` and `b` that matching compares (a shaped view only with
-    the whole picture or its mirror, of a picture of its shape), and how that pair relates them (`relation`); of
-    equally close pairs, the first in `views` order (the whole picture first); (0, "identical") for identical pixels."""
+    """Hamming distance of the closest pair of views of `a` and `b` that matching compares (a side only with the
+    whole picture or its mirror, a cut only with those of a picture of its shape), and how that pair relates them
+    (`relation`); of equally close pairs, the first in `views` order (the whole picture first); (0, "identical") for
+    identical pixels."""
     if a.pixel_digest is not None and a.pixel_digest == b.pixel_digest:
         return 0, "identical"
-    fits = {view: of_shape([a, b], SHAPES[view]).tolist() for view in views if view in SHAPES}
+    fits = {view: [True, True] if view in SIDES else of_shape([a, b], SHAPES[view]).tolist()
+            for view in views if is_probed(view)}
 
     def compared(x: str, y: str) -> bool:
         if x in fits:

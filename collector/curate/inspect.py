@@ -2,9 +2,9 @@
 
 Everything comes from a single full decode: the full pixels give the exact-duplicate digest (and prove the file
 is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of
-fifteen views (as is, mirrored, the centre and the four corners, the mirrored centre, the picture inside its
-margins, and the cuts a feed makes: squares, portraits, stories, wide frames), the small grey copies that verify a
-match, and the quality metrics.
+nineteen views (as is, mirrored, the centre, the four corners and the middle of each side, the mirrored centre, the
+picture inside its margins, and the cuts a feed makes: squares, portraits, stories, wide frames), the small grey
+copies that verify a match, and the quality metrics.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ HASHERS = {
 # Longest side of the copy that hashes and metrics are computed on: metrics then mean the same at every image size.
 ANALYSIS_SIDE = 128
 
-# Share of each side kept by the centre and corner views: the part a 5-degree rotation leaves unfilled and a 10% crop
-# keeps, so that a copy cropped 10% from one corner is one of its original's views.
+# Share of each side kept by the crop views: the part a 5-degree rotation leaves unfilled and a 10% crop keeps, so
+# that a copy cropped 10% from one corner is one of its original's views.
 CROP_SHARE = 0.9
 
 # The whole picture; the crops hashed besides it, each placed at (x, y) in the room CROP_SHARE leaves (0: at the
@@ -45,6 +45,10 @@ CROP_SHARE = 0.9
 WHOLE = "whole"
 CROPS = {"centre": (0.5, 0.5), "top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0),
          "bottom-right": (1.0, 1.0)}
+# Crops at the middle of each side: with the centre and the corners, three places along each side, so that a crop cut
+# anywhere lies within a quarter of the room of one of them. Each is compared only with the whole picture (as is or
+# mirrored) of every other picture: a copy cut there matches through it as a whole, other pairs through it by chance.
+SIDES = {"top": (0.5, 0.0), "bottom": (0.5, 1.0), "left": (0.0, 0.5), "right": (1.0, 0.5)}
 MIRROR_OF = {"mirror": WHOLE, "mirror-centre": "centre"}
 # The picture inside its margins (see `content_box`): a frame, bars or a caption bar left out.
 CONTENT = "content"
@@ -70,7 +74,8 @@ SQUARE = "square"
 SHAPES = {SQUARE: Shape("a square", 1.0), "square-start": Shape("a square", 1.0, 0.0),
           "square-end": Shape("a square", 1.0, 1.0), "portrait": Shape("4:5", 0.8, tolerance=1.04),
           "story": Shape("9:16", 9 / 16, tolerance=1.04), "wide": Shape("a wide frame", 1.85, tolerance=1.05)}
-VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", CONTENT, *SHAPES)
+VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", *SIDES, CONTENT,
+         *SHAPES)
 # The views that keep every pixel: a match through one is as strong as a match of whole pictures.
 LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})
 
@@ -342,10 +347,11 @@ def _traces(stored: Image.Image, image: Image.Image, rgb: Image.Image, table: np
 
 
 def view_boxes(size: tuple[int, int], content: Box) -> dict[str, Box]:
-    """Where each view lies on a picture of `size`: the whole of it, its crops (CROPS): what a small rotation or a
-    crop leaves of it, what lies inside its margins (`content`, see `content_box`), and its cut to each of SHAPES.
-    Every view of VIEWS is one of them, or one of them mirrored (MIRROR_OF), flipped only where a hash needs it."""
-    crops = {name: crop_box(size, x, y) for name, (x, y) in CROPS.items()}
+    """Where each view lies on a picture of `size`: the whole of it, its crops (CROPS, SIDES): what a small rotation
+    or a crop leaves of it, what lies inside its margins (`content`, see `content_box`), and its cut to each of
+    SHAPES. Every view of VIEWS is one of them, or one of them mirrored (MIRROR_OF), flipped only where a hash needs
+    it."""
+    crops = {name: crop_box(size, x, y) for name, (x, y) in (CROPS | SIDES).items()}
     shaped = {name: shaped_box(size, shape) for name, shape in SHAPES.items()}
     return {WHOLE: (0, 0, *size)} | crops | {CONTENT: content} | shaped
 
@@ -359,8 +365,8 @@ def scaled_box(box: Box, size: tuple[int, int], to: tuple[int, int]) -> Box:
 
 
 def crop_box(size: tuple[int, int], x: float, y: float) -> Box:
-    """CROP_SHARE of each side, placed at `x`, `y` of the room it leaves (see CROPS); the room is even, so that the
-    centre is cut equally from both sides."""
+    """CROP_SHARE of each side, placed at `x`, `y` of the room it leaves (see CROPS, SIDES); the room is even, so
+    that the centre is cut equally from both sides."""
     width, height = size
     room_x, room_y = 2 * round(width * (1 - CROP_SHARE) / 2), 2 * round(height * (1 - CROP_SHARE) / 2)
     left, top = round(room_x * x), round(room_y * y)

@@ -35,16 +35,16 @@ class CurateOptions:
 
     hash: one of phash, dhash, whash, ahash; several joined by `,` (near on any one) or by `+` (near on every one).
     threshold: Hamming bits (of 64) at which two images are near duplicates: one for every hash kind, or one per
-    kind. views: what else of each picture is hashed besides the whole (its mirror, its centre and corners, its
-    mirrored centre, the picture inside its margins, the cuts a feed makes of it: see inspect.SHAPES); view_margin:
-    how many bits closer than the threshold a match through another view must be, unless its grey copies correlate
-    at view_similarity or more (None: no exception); min_similarity: the correlation of 16x16 grey copies a hash
-    match must also reach (None or -1: no check). quality: where an accepted image gets a quality flag. workers:
-    processes that inspect files and load them for the audit (None: one per usable CPU to inspect, classify's
-    default to load). audit: after the hash pass, judge every kept image with a model (the `audit_*`, `backbone`,
-    `weights`, `folds`, `seed`, `off_topic_*`, `semantic_similarity`, `relabel_confidence`, `device` and
-    `batch_size` settings are its; `audit_epochs` and `audit_image_size` are the finetune mode's training). The
-    others are the command's options of the same name.
+    kind. views: what else of each picture is hashed besides the whole (its mirror, its centre, corners and the
+    middle of each side, its mirrored centre, the picture inside its margins, the cuts a feed makes of it: see
+    inspect.SHAPES); view_margin: how many bits closer than the threshold a match through another view must be,
+    unless its grey copies correlate at view_similarity or more (None: no exception); min_similarity: the
+    correlation of 16x16 grey copies a hash match must also reach (None or -1: no check). quality: where an accepted
+    image gets a quality flag. workers: processes that inspect files and load them for the audit (None: one per
+    usable CPU to inspect, classify's default to load). audit: after the hash pass, judge every kept image with a
+    model (the `audit_*`, `backbone`, `weights`, `folds`, `seed`, `off_topic_*`, `semantic_similarity`,
+    `relabel_confidence`, `device` and `batch_size` settings are its; `audit_epochs` and `audit_image_size` are the
+    finetune mode's training). The others are the command's options of the same name.
     """
 
     min_side: int = 32

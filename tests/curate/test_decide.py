@@ -7,7 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.curate.decide import DecideOptions, Decisions, Item, closest, decide, of_shape, relation, view_pairs
+from collector.curate.decide import (
+    DecideOptions,
+    Decisions,
+    Item,
+    Probe,
+    closest,
+    decide,
+    of_shape,
+    relation,
+    view_pairs,
+)
 from collector.curate.inspect import MIRROR_OF, SHAPES, VIEWS, WHOLE, Inspection
 from collector.curate.layout import Entry
 
@@ -361,28 +371,31 @@ def test_a_picture_is_of_a_shape_within_its_tolerance_give_or_take_a_pixel_of_it
     assert shaped([(108, 192), (160, 200), (150, 200)], "story") == [True, False, False]
 
 
-def test_view_pairs_finds_every_near_pair_of_two_pictures_a_shaped_view_only_against_its_shape() -> None:
-    """Against every pair compared: positions view * pictures + k of (whole, mirror, a crop, a shaped view), the
-    crop and the shaped view 2 bits closer, the shaped view only with the whole or mirror of a marked picture."""
+def test_view_pairs_finds_every_near_pair_of_two_pictures_a_probed_view_only_against_the_pictures_it_fits() -> None:
+    """Against every pair compared: positions view * pictures + k of (whole, mirror, a crop, a cut, a side), the crop
+    2 bits closer; the cut and the side only with the whole or mirror of a picture they fit, 2 and 4 bits closer."""
     rng = np.random.default_rng(5)
-    pictures, views, threshold, margin = 120, 4, 22, 2
+    pictures, views, threshold, margin = 120, 5, 22, 2
     base = rng.integers(0, 2**64, size=pictures, dtype=np.uint64)
     values = np.concatenate([base ^ rng.integers(0, 2**64, size=pictures, dtype=np.uint64)
                              & np.uint64(0x0000_00FF_0000_FF00) for _ in range(views)])
-    fits = rng.random(pictures) < 0.3
+    probed = {3: Probe(rng.random(pictures) < 0.3, margin), 4: Probe(np.ones(pictures, dtype=bool), 4)}
     first, second = view_pairs({"phash": values}, pictures, (threshold,), view_margin=margin, lossless=2,
-                               shaped={3: fits})
-    expected = set()
-    for x in range(len(values)):
-        for y in range(x + 1, len(values)):
-            (vx, kx), (vy, ky) = divmod(x, pictures), divmod(y, pictures)
-            bits = int(np.bitwise_count(values[x] ^ values[y]))
-            limit = threshold if vx < 2 and vy < 2 else threshold - margin
-            shaped_ok = (vx != 3 or (vy < 2 and fits[ky])) and (vy != 3 or (vx < 2 and fits[kx]))
-            if kx != ky and bits <= limit and shaped_ok:
-                expected.add((x, y))
+                               probes=probed)
+
+    def compared(x: int, y: int, bits: int) -> bool:
+        (vx, kx), (vy, ky) = divmod(x, pictures), divmod(y, pictures)
+        if kx == ky:
+            return False
+        if vx in probed or vy in probed:
+            (probe, _), (other, k) = sorted([(vx, kx), (vy, ky)], reverse=True)
+            return other < 2 and bool(probed[probe].fits[k]) and bits <= threshold - probed[probe].margin
+        return bits <= (threshold if vx < 2 and vy < 2 else threshold - margin)
+
+    expected = {(x, y) for x in range(len(values)) for y in range(x + 1, len(values))
+                if compared(x, y, int(np.bitwise_count(values[x] ^ values[y])))}
     found = {tuple(sorted(pair)) for pair in zip(first.tolist(), second.tolist(), strict=True)}
-    assert found == expected and any(y // pictures == 3 for _, y in expected)
+    assert found == expected and {y // pictures for _, y in expected} >= {3, 4}
 
 
 def test_a_large_group_of_identical_pictures_keeps_one_without_ranking_by_centrality() -> None:

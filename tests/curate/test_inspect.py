@@ -250,7 +250,8 @@ def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path
     # 90% of each side leaves 12 x 10 px (even, so the centre is cut 6 and 5 px from each side); a 4:5 cut is 77 px
     # wide, 51 px cut away, 25 of them on the left; a 9:16 cut 54 px; a 1.85:1 cut 69 px high, 13 px cut at the top
     crops = {"centre": (6, 5, 122, 91), "top-left": (0, 0, 116, 86), "top-right": (12, 0, 128, 86),
-             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96), "square": (16, 0, 112, 96),
+             "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96), "top": (6, 0, 122, 86),
+             "bottom": (6, 10, 122, 96), "left": (0, 5, 116, 91), "right": (12, 5, 128, 91), "square": (16, 0, 112, 96),
              "square-start": (0, 0, 96, 96), "square-end": (32, 0, 128, 96), "portrait": (25, 0, 102, 96),
              "story": (37, 0, 91, 96), "wide": (0, 13, 128, 82)}
     expected = {name: grey.crop(box) for name, box in crops.items()}
@@ -278,6 +279,15 @@ def test_a_copy_cut_from_one_corner_hashes_as_that_corner_view_of_its_original(t
     original, cut = (inspect_image(tmp_path / name, InspectOptions()) for name in ("original.png", "cut.png"))
     assert (original.hashes["phash"] ^ cut.hashes["phash"]).bit_count() > 8
     assert original.views["bottom-right"]["phash"] == cut.hashes["phash"]
+
+
+def test_a_copy_cut_from_the_middle_of_one_side_hashes_as_that_side_view_of_its_original(tmp_path: Path) -> None:
+    photo = make_photo(128, 96, seed=37)
+    photo.save(tmp_path / "original.png")
+    photo.crop((0, 5, 116, 91)).save(tmp_path / "cut.png")  # 10% of the width off the right, the height centred
+    original, cut = (inspect_image(tmp_path / name, InspectOptions()) for name in ("original.png", "cut.png"))
+    assert (original.views["centre"]["phash"] ^ cut.hashes["phash"]).bit_count() > 0
+    assert original.views["left"]["phash"] == cut.hashes["phash"]
 
 
 @pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0)])

@@ -121,6 +121,16 @@ def test_a_cropped_and_shrunk_copy_at_the_edge_of_the_threshold_is_found_as_it_l
                                             view_similarity=None)
 
 
+@pytest.mark.parametrize("box", [(12, 0, 228, 162), (0, 9, 216, 171), (12, 18, 228, 180), (24, 9, 240, 171)])
+def test_a_mirrored_copy_cut_from_the_middle_of_a_side_across_splits_is_found_through_the_side_views(
+        tmp_path: Path, box: tuple[int, int, int, int]) -> None:
+    original = photo(48)
+    cut = ImageOps.mirror(original).crop(box)  # 10% off one side, the other axis cut evenly
+    copy = cut.resize((cut.width * 4 // 5, cut.height * 4 // 5), Image.Resampling.BICUBIC)
+    without = tuple(view for view in VIEWS if view not in ("top", "bottom", "left", "right"))
+    assert_leak_found_only_with_the_default(tmp_path, original, copy, 49, "mirrored, cropped", views=without)
+
+
 def test_a_square_thumbnail_of_a_wide_photo_across_splits_is_found_through_the_square_view(tmp_path: Path) -> None:
     original = photo(44, (320, 180))
     thumbnail = original.crop((70, 0, 250, 180)).resize((150, 150), Image.Resampling.BICUBIC)

@@ -69,8 +69,8 @@ def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     settings = report["settings"]
     assert settings["hash"] == "phash" and settings["threshold"] == [8]
     assert settings["views"] == ["mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left",
-                                 "bottom-right", "content", "square", "square-start", "square-end", "portrait",
-                                 "story", "wide"]
+                                 "bottom-right", "top", "bottom", "left", "right", "content", "square",
+                                 "square-start", "square-end", "portrait", "story", "wide"]
     assert settings["view_margin"] == 2 and settings["min_similarity"] == 0.8
 
 
