@@ -4,7 +4,7 @@ Each set is an ImageFolder tree (train/val, ten classes) of photos upscaled to 1
 (so that, like a photo, an original holds detail at its own size), one copy of two photos in three made by one
 edit of a recipe, every kind of bad file, and valid odd files that must never be removed (flat, white, near-black
 16-bit, dark, CMYK, palette, animated). Half of the copies go to the other split (leakage); one in twelve goes to
-another class (a label conflict). Eight recipes make the copies in eight different ways, so that a rule chosen on
+another class (a label conflict). Nine recipes make the copies in nine different ways, so that a rule chosen on
 one set can be confirmed on sets it has never seen.
 """
 

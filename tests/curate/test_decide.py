@@ -357,6 +357,21 @@ def test_the_distance_of_two_pictures_counts_a_cut_only_against_the_whole_of_a_p
     assert closest(wide, square, "phash", (WHOLE, *VIEWS)) == (0, "cut to a square")
 
 
+def test_the_distance_of_two_pictures_counts_a_side_only_against_the_whole_of_the_other() -> None:
+    """Two pictures whose top views hash alike are far apart, as matching sees them; a picture that hashes as
+    another's top view is a crop of it."""
+    low, high, alternate = 0xFFFF_FFFF, 0xFFFF_FFFF << 32, 0x5555_5555_5555_5555  # 32 bits each
+
+    def picture(path: str, whole: int) -> Inspection:
+        inspection = item(path, hash_value=whole, crops=whole ^ low, mirror=whole ^ alternate).inspection
+        return replace(inspection, views=inspection.views | {"top": {"phash": BASE}})
+
+    first, second, cut = picture("a.jpg", flip(BASE, 30)), picture("b.jpg", flip(BASE, 30) ^ high), picture("c.jpg",
+                                                                                                         BASE)
+    assert closest(first, second, "phash", (WHOLE, *VIEWS))[0] > 8
+    assert closest(first, cut, "phash", (WHOLE, *VIEWS)) == (0, "cropped")
+
+
 def test_a_picture_is_of_a_shape_within_its_tolerance_give_or_take_a_pixel_of_its_shorter_side() -> None:
     def shaped(sizes: list[tuple[int, int]], view: str) -> list[bool]:
         pictures = [item("train/cat/a.jpg", width=width, height=height).inspection for width, height in sizes]
