@@ -76,6 +76,7 @@ from collector.curate.decide import (
     decide,
     is_probed,
     ordered_views,
+    probe_margin,
     probes,
     view_pairs,
 )
@@ -159,8 +160,8 @@ class Config:
         picture)."""
         plain = len(self.ordered) - len(self.probed)
         narrowed = self.threshold - self.search_margin
-        probed = [(1 + self.lossless, self.threshold - self.margin) if self.ordered[index] in SIDES else (1, narrowed)
-                  for index in self.probed]
+        probed = [(1 + self.lossless if self.ordered[index] in SIDES else 1,
+                   self.threshold - probe_margin(self.ordered[index], self.options())) for index in self.probed]
         if self.lossless == plain or not self.search_margin:
             return [(plain, self.threshold), *probed]
         return [(plain, narrowed), (self.lossless, self.threshold), *probed]
@@ -671,9 +672,9 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
     if CONTENT in config.ordered:
         unframed = rng.random(n) >= FRAMED_SHARE
         values[config.ordered.index(CONTENT), unframed] = values[0, unframed]
-    sides = {index for index in config.probed if config.ordered[index] in SIDES}
-    fits = {index: np.ones(n, dtype=bool) if index in sides else rng.random(n) < SHAPE_SHARE
+    fits = {index: np.ones(n, dtype=bool) if config.ordered[index] in SIDES else rng.random(n) < SHAPE_SHARE
             for index in config.probed}
+    margins = {index: probe_margin(config.ordered[index], config.options()) for index in config.probed}
     cluster = np.full(n, -1, dtype=np.int64)
     position = 0
     for number in range(n // 20 // 3):
@@ -681,7 +682,7 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
         cluster[position:position + size] = number
         for k in range(1, size):
             view = int(rng.integers(0, views))
-            margin = config.margin if view in sides else config.search_margin if view >= config.lossless else 0
+            margin = margins.get(view, config.search_margin if view >= config.lossless else 0)
             flips = rng.choice(64, size=int(rng.integers(0, config.threshold - margin + 1)), replace=False)
             values[0, position + k] = values[view, position] ^ np.uint64(sum(1 << int(b) for b in flips))
             if view in fits:
@@ -689,8 +690,7 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
         position += size
     order = rng.permutation(n)
     return values[:, order].ravel(), cluster[order], {
-        index: Probe(mask[order], config.margin if index in sides else config.search_margin)
-        for index, mask in fits.items()}
+        index: Probe(mask[order], margins[index]) for index, mask in fits.items()}
 
 
 def million(n: int, config: Config, seed: int, results: dict) -> None:

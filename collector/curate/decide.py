@@ -234,14 +234,21 @@ class Probe:
 
 
 def probes(inspections: Sequence[Inspection], views: Sequence[str], options: DecideOptions) -> dict[int, Probe]:
-    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`: a cut against
-    the pictures of its shape, as far as the crops are searched; a side against every picture, within the view margin
-    even when `view_similarity` lets crops further: a side searched at the full threshold costs a million pictures
-    36 s instead of 6 (bench/curate_bench.py, MILLION_SEARCH_SECONDS)."""
-    every = np.ones(len(inspections), dtype=bool)
-    return {index: Probe(every, options.view_margin) if view in SIDES
-            else Probe(of_shape(inspections, SHAPES[view]), options.search_margin)
+    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`."""
+    return {index: Probe(fitting(inspections, view), probe_margin(view, options))
             for index, view in enumerate(views) if is_probed(view)}
+
+
+def fitting(inspections: Sequence[Inspection], view: str) -> np.ndarray:
+    """Which pictures a probed view may match the whole of: every picture for a side, those of its shape for a cut."""
+    return np.ones(len(inspections), dtype=bool) if view in SIDES else of_shape(inspections, SHAPES[view])
+
+
+def probe_margin(view: str, options: DecideOptions) -> int:
+    """How many bits closer than the thresholds a probed view must match: a cut as close as the crops are searched; a
+    side within the view margin even when `view_similarity` lets crops further, since a side searched at the full
+    threshold costs a million pictures 36 s instead of 6 (bench/curate_bench.py, MILLION_SEARCH_SECONDS)."""
+    return options.view_margin if view in SIDES else options.search_margin
 
 
 def of_shape(inspections: Sequence[Inspection], shape: Shape) -> np.ndarray:
@@ -496,8 +503,7 @@ def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (W
     identical pixels."""
     if a.pixel_digest is not None and a.pixel_digest == b.pixel_digest:
         return 0, "identical"
-    fits = {view: [True, True] if view in SIDES else of_shape([a, b], SHAPES[view]).tolist()
-            for view in views if is_probed(view)}
+    fits = {view: fitting([a, b], view).tolist() for view in views if is_probed(view)}
 
     def compared(x: str, y: str) -> bool:
         if x in fits:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from collector.curate.inspect import VIEWS, InspectOptions, inspect_image
+from collector.curate.inspect import SIDES, VIEWS, InspectOptions, inspect_image
 from collector.curate.rgb import to_rgb
 from collector.curate.run import curate
 from tests.curate.conftest import make_photo
@@ -127,7 +127,7 @@ def test_a_mirrored_copy_cut_from_the_middle_of_a_side_across_splits_is_found_th
     original = photo(48)
     cut = ImageOps.mirror(original).crop(box)  # 10% off one side, the other axis cut evenly
     copy = cut.resize((cut.width * 4 // 5, cut.height * 4 // 5), Image.Resampling.BICUBIC)
-    without = tuple(view for view in VIEWS if view not in ("top", "bottom", "left", "right"))
+    without = tuple(view for view in VIEWS if view not in SIDES)
     assert_leak_found_only_with_the_default(tmp_path, original, copy, 49, "mirrored, cropped", views=without)
 
 
