@@ -15,13 +15,17 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from collector.curate.inspect import (
+    THUMBNAIL_SIDE,
     VIEWS,
+    WHOLE,
     InspectOptions,
     QualityThresholds,
     describe_non_image,
     hash_to_hex,
     inspect_image,
     pixel_digest,
+    resized_boxes,
+    view_boxes,
 )
 from tests.curate.conftest import ROTATED_STORED_SIZE, encode, make_photo, png_chunk, png_header
 
@@ -260,6 +264,29 @@ def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path
     assert set(result.views) == set(VIEWS) == set(expected)
     for name, picture in expected.items():
         assert hash_to_hex(result.views[name]["phash"]) == str(imagehash.phash(picture)), name
+
+
+@pytest.mark.parametrize("size", [(128, 96), (96, 128), (40, 128), (128, 40), (33, 32), (128, 128)])
+@pytest.mark.parametrize("method", [Image.Resampling.LANCZOS, Image.Resampling.BOX])
+def test_boxes_resized_together_are_pixel_for_pixel_each_box_cut_and_resized(size: tuple[int, int], method) -> None:
+    grey = make_photo(*size, seed=sum(size)).convert("L")
+    boxes = tuple(dict.fromkeys(view_boxes(grey.size, (3, 2, size[0] - 4, size[1] - 1)).values()))
+    for side in (32, 16):
+        copies = resized_boxes(grey, boxes, side, method)
+        assert set(copies) == set(boxes)
+        for box in boxes:
+            assert np.array_equal(np.asarray(copies[box]), np.asarray(grey.crop(box).resize((side, side), method))), box
+
+
+def test_a_views_thumbnail_is_its_32_px_lanczos_copy_halved(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    make_photo(128, 96, seed=39).save(path)
+    result = inspect_image(path, InspectOptions())
+    grey = Image.open(path).convert("L")
+    for name, box in (("centre", (6, 5, 122, 91)), (WHOLE, (0, 0, 128, 96))):
+        copy = np.asarray(grey.crop(box).resize((32, 32), Image.Resampling.LANCZOS), np.uint16)
+        halved = (copy.reshape(THUMBNAIL_SIDE, 2, THUMBNAIL_SIDE, 2).sum(axis=(1, 3)) + 2) // 4
+        assert np.frombuffer(result.thumbnails[name], np.uint8).tolist() == halved.ravel().tolist()
 
 
 def test_a_square_cut_from_the_middle_hashes_as_the_square_view_of_its_original(tmp_path: Path) -> None:
