@@ -344,7 +344,11 @@ JPEG90 = {"quality": 90}
 # WebP and an 8% corner crop at JPEG 75. Recipe "offsets": written after the shapes set was scored and before any crop
 # view besides the centre and the four corners was built or tried: crops of 7-12% anywhere (at JPEG 60, resized,
 # sharpened, grey), mirrors cropped anywhere (resized, as WebP, brighter or darker), one side trimmed, a rotation then
-# a crop, and a plain resize at JPEG 50.
+# a crop, and a plain resize at JPEG 50. Recipe "bands": written after the offsets set was scored and before any view
+# for a shape other than those of the shapes set was built or tried: 3:2 cuts near the centre or smaller at JPEG 70,
+# a 2:3 pin, 16:9 frames near the centre as WebP or halved, 1.91:1 previews that keep the upper third or mirrored,
+# a 2:1 banner, a 5:4 print, 4:5 portraits near an edge, squares at a third, 9:16 stories near the centre, among a
+# resize at JPEG 80 and a mirrored resize.
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -490,14 +494,31 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "rotate-4-crop-9": lambda im, rng: crop(rotated(im, 4, rng), 0.09, rng),
         "resize-0.5-jpeg-50": lambda im, rng: scaled(im, 0.5),
     },
+    "bands": {
+        "photo-3-2-near-centre": lambda im, rng: reshaped(im, 1.5, rng.uniform(0.4, 0.6)),
+        "photo-3-2-small": lambda im, rng: scaled(reshaped(im, 1.5), 0.8),
+        "portrait-2-3": lambda im, rng: reshaped(im, 2 / 3),
+        "widescreen-16-9-webp": lambda im, rng: reshaped(im, 16 / 9, rng.uniform(0.45, 0.55)),
+        "widescreen-16-9-half": lambda im, rng: scaled(reshaped(im, 16 / 9), 0.5),
+        "preview-1.91-third": lambda im, rng: reshaped(im, 1.91, rng.uniform(0.28, 0.38)),
+        "mirror-preview-1.91": lambda im, rng: reshaped(ImageOps.mirror(im), 1.91),
+        "banner-2-1": lambda im, rng: reshaped(im, 2.0),
+        "print-5-4": lambda im, rng: reshaped(im, 1.25),
+        "portrait-4-5-edge": lambda im, rng: reshaped(im, 0.8, rng.choice((0.1, 0.9))),
+        "square-third": lambda im, rng: reshaped(im, 1.0, rng.choice((1 / 3, 2 / 3))),
+        "story-9-16-near-centre": lambda im, rng: reshaped(im, 9 / 16, rng.uniform(0.35, 0.65)),
+        "resize-0.75-jpeg-80": lambda im, rng: scaled(im, 0.75),
+        "mirror-resize-0.6": lambda im, rng: scaled(ImageOps.mirror(im), 0.6),
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
               "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75, "square-thumbnail": 75,
               "resize-jpeg-70": 70, "square-small": 80, "portrait-4-5-resize": 80, "preview-1.91-small": 75,
-              "crop-8-corner-jpeg-75": 75, "crop-10-jpeg-60": 60, "resize-0.5-jpeg-50": 50}
+              "crop-8-corner-jpeg-75": 75, "crop-10-jpeg-60": 60, "resize-0.5-jpeg-50": 50, "photo-3-2-small": 70,
+              "widescreen-16-9-half": 80, "resize-0.75-jpeg-80": 80}
 # Saved as lossy WebP (quality 70) instead of JPEG.
 WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp", "square-webp", "mirror-portrait-4-5",
-                        "resize-0.7-webp", "mirror-crop-12-webp"})
+                        "resize-0.7-webp", "mirror-crop-12-webp", "widescreen-16-9-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
