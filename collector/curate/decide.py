@@ -3,14 +3,14 @@
 Rules, in order: broken files leave for their reason; with `reject_quality`, poor images leave as `quality-<flag>`;
 the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find). Hashes
 are compared across views (as is, mirrored, the centre, the corners and the middle of each side, the mirrored
-centre, the picture inside its margins, the cuts a feed makes: squares, portraits, stories, wide frames), so a
-mirrored, slightly rotated, cropped, framed, captioned or feed-cut copy is found; a pair must then look alike on
-small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at the edge of the
-threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches only by its pixels.
-In each group the least-edited member stays; the others leave as `duplicate`, each only as a direct match of a
-member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes is a label
-conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but only in
-the split of the group's best member, so no near pair is ever left across splits (leakage).
+centre, the picture inside its margins, the cuts feeds, prints and previews make: 1:1, 4:5, 2:3, 9:16, 5:4, 3:2,
+16:9 and 1.91:1), so a mirrored, slightly rotated, cropped, framed, captioned or feed-cut copy is found; a pair must
+then look alike on small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at
+the edge of the threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches
+only by its pixels. In each group the least-edited member stays; the others leave as `duplicate`, each only as a
+direct match of a member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes
+is a label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class
+but only in the split of the group's best member, so no near pair is ever left across splits (leakage).
 """
 
 from __future__ import annotations
@@ -234,21 +234,16 @@ class Probe:
 
 
 def probes(inspections: Sequence[Inspection], views: Sequence[str], options: DecideOptions) -> dict[int, Probe]:
-    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`."""
-    return {index: Probe(fitting(inspections, view), probe_margin(view, options))
+    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`, within the view
+    margin even where `view_similarity` lets the crops further: a probe at the full threshold costs a million
+    pictures about 14 s against 2.4 s within 2 bits less, and there are seventeen."""
+    return {index: Probe(fitting(inspections, view), options.view_margin)
             for index, view in enumerate(views) if is_probed(view)}
 
 
 def fitting(inspections: Sequence[Inspection], view: str) -> np.ndarray:
     """Which pictures a probed view may match the whole of: every picture for a side, those of its shape for a cut."""
     return np.ones(len(inspections), dtype=bool) if view in SIDES else of_shape(inspections, SHAPES[view])
-
-
-def probe_margin(view: str, options: DecideOptions) -> int:
-    """How many bits closer than the thresholds a probed view must match: a cut as close as the crops are searched; a
-    side within the view margin even when `view_similarity` lets crops further, since a side searched at the full
-    threshold costs a million pictures 36 s instead of 6 (bench/curate_bench.py, MILLION_SEARCH_SECONDS)."""
-    return options.view_margin if view in SIDES else options.search_margin
 
 
 def of_shape(inspections: Sequence[Inspection], shape: Shape) -> np.ndarray:
@@ -518,7 +513,7 @@ def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (W
 def relation(first: str, second: str) -> str:
     """How a view of one picture matching a view of another relates the two, in the report's words: "as is",
     "mirrored", "cropped" (through a crop view: a crop, a small rotation), "inside margins" (a frame, bars or a
-    caption around one of them), "cut to a square" (or to 4:5, 9:16, a wide frame: a feed's cut, see SHAPES), or
+    caption around one of them), "cut to a square" (or to 4:5, 1.91:1 and the others of SHAPES: a feed's cut), or
     "mirrored, cropped" and the like. A mirror matching a mirror is "as is"."""
     sources = {MIRROR_OF.get(first, first), MIRROR_OF.get(second, second)}
     how = ["mirrored"] if (first in MIRROR_OF) != (second in MIRROR_OF) else []

@@ -244,8 +244,8 @@ def _groups(page: _Page, groups: list[DuplicateGroup], report: CurateReport) -> 
     note = (
         f"Near duplicates: {rule} (Hamming distance, bits of 64). The number on each copy is its {first} distance to "
         "the kept image, 0 for identical pixels, and the green word beside it how the two matched (as is, mirrored, "
-        "cropped, inside margins: a frame, bars or a caption left out, cut to a square, 4:5, 9:16 or a wide frame "
-        "as feeds and link previews cut pictures), then why the kept image was preferred "
+        "cropped, inside margins: a frame, bars or a caption left out, cut to a square, 4:5, 16:9, 1.91:1 or another "
+        "shape as feeds, prints and link previews cut pictures), then why the kept image was preferred "
         "(the first rule of curate --help's keep order it lost on: less detail, a neutral margin, a larger "
         "file...); the kept image has a green frame."
     )

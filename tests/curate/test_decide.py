@@ -380,9 +380,11 @@ def test_a_picture_is_of_a_shape_within_its_tolerance_give_or_take_a_pixel_of_it
     # 41 x 40 is 2.5% off square, a pixel from 40 x 40; 206 x 200 is 3% off, 2 pixels past the 2% tolerance
     assert shaped([(40, 40), (400, 408), (41, 40), (206, 200), (300, 200)], "square") == [True, True, True, False,
                                                                                          False]
-    # 16:9 and 1.91:1 frames are both wide, a 77 x 40 preview shrunk from 128 x 67 too; 3:2 and 2:1 are not
-    assert shaped([(320, 180), (382, 200), (77, 40), (300, 200), (400, 200)], "wide") == [True, True, True, False,
+    # 1.91:1 and 2:1 frames are wide, a 77 x 40 preview shrunk from 128 x 67 too; 16:9 and 3:2 have views of their own
+    assert shaped([(382, 200), (400, 200), (77, 40), (320, 180), (300, 200)], "wide") == [True, True, True, False,
                                                                                           False]
+    assert shaped([(320, 180), (300, 200)], "video") == [True, False]
+    assert shaped([(300, 200), (400, 300)], "photo") == [True, False]
     assert shaped([(108, 192), (160, 200), (150, 200)], "story") == [True, False, False]
 
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from collector.curate.inspect import (
+    CROPS,
     THUMBNAIL_SIDE,
     VIEWS,
     WHOLE,
@@ -255,27 +256,40 @@ def test_each_view_hash_is_imagehash_phash_of_that_crop_or_mirror(tmp_path: Path
     # wide, 51 px cut away, 25 of them on the left; a 9:16 cut 54 px; a 1.85:1 cut 69 px high, 13 px cut at the top
     crops = {"centre": (6, 5, 122, 91), "top-left": (0, 0, 116, 86), "top-right": (12, 0, 128, 86),
              "bottom-left": (0, 10, 116, 96), "bottom-right": (12, 10, 128, 96), "top": (6, 0, 122, 86),
-             "bottom": (6, 10, 122, 96), "left": (0, 5, 116, 91), "right": (12, 5, 128, 91), "square": (16, 0, 112, 96),
-             "square-start": (0, 0, 96, 96), "square-end": (32, 0, 128, 96), "portrait": (25, 0, 102, 96),
-             "story": (37, 0, 91, 96), "wide": (0, 13, 128, 82)}
-    expected = {name: grey.crop(box) for name, box in crops.items()}
+             "bottom": (6, 10, 122, 96), "left": (0, 5, 116, 91), "right": (12, 5, 128, 91)}
+    # a 4:5 cut is 77 px wide, 51 px cut away, 25 of them on the left; a 2:3 one 64 px, a 9:16 one 54 px, a 5:4 one
+    # 120 px; a 3:2 cut is 85 px high, 5 px cut at the top; a 16:9 one 72 px, a 1.91:1 one 67 px, 14 px at the top or 9
+    # for the upper one (a third of the room)
+    cuts = {"square": (16, 0, 112, 96), "square-start": (0, 0, 96, 96), "square-end": (32, 0, 128, 96),
+            "portrait": (25, 0, 102, 96), "portrait-start": (0, 0, 77, 96), "portrait-end": (51, 0, 128, 96),
+            "pin": (32, 0, 96, 96), "story": (37, 0, 91, 96), "print": (4, 0, 124, 96), "photo": (0, 5, 128, 90),
+            "video": (0, 12, 128, 84), "wide": (0, 14, 128, 81), "wide-upper": (0, 9, 128, 76)}
+    expected = {name: grey.crop(box) for name, box in (crops | cuts).items()}
     expected |= {"mirror": ImageOps.mirror(grey), "mirror-centre": ImageOps.mirror(expected["centre"]),
                  "content": grey}  # no margins: all of it is picture
     assert set(result.views) == set(VIEWS) == set(expected)
     for name, picture in expected.items():
-        assert hash_to_hex(result.views[name]["phash"]) == str(imagehash.phash(picture)), name
+        # a cut shares the vertical pass of the others across the picture, not Pillow's horizontal one: the same
+        # hash but for the rounding between the passes
+        within = 2 if name in cuts else 0
+        assert distance(result.views[name]["phash"], int(str(imagehash.phash(picture)), 16)) <= within, name
 
 
 @pytest.mark.parametrize("size", [(128, 96), (96, 128), (40, 128), (128, 40), (33, 32), (128, 128)])
 @pytest.mark.parametrize("method", [Image.Resampling.LANCZOS, Image.Resampling.BOX])
-def test_boxes_resized_together_are_pixel_for_pixel_each_box_cut_and_resized(size: tuple[int, int], method) -> None:
+def test_boxes_resized_together_are_each_box_cut_and_resized_but_for_the_rounding_between_passes(
+        size: tuple[int, int], method) -> None:
     grey = make_photo(*size, seed=sum(size)).convert("L")
-    boxes = tuple(dict.fromkeys(view_boxes(grey.size, (3, 2, size[0] - 4, size[1] - 1)).values()))
+    boxes = view_boxes(grey.size, (3, 2, size[0] - 4, size[1] - 1))
     for side in (32, 16):
-        copies = resized_boxes(grey, boxes, side, method)
-        assert set(copies) == set(boxes)
-        for box in boxes:
-            assert np.array_equal(np.asarray(copies[box]), np.asarray(grey.crop(box).resize((side, side), method))), box
+        copies = resized_boxes(grey, tuple(dict.fromkeys(boxes.values())), side, method)
+        for name, box in boxes.items():
+            copy, alone = (np.asarray(picture, np.int16) for picture in (
+                copies[box], grey.crop(box).resize((side, side), method)))
+            if name == WHOLE or name in CROPS:  # each of Pillow's own first pass: the same pixels
+                assert np.array_equal(copy, alone), name
+            else:
+                assert np.abs(copy - alone).mean() < 0.5 and np.abs(copy - alone).max() <= 8, name
 
 
 def test_a_views_thumbnail_is_its_32_px_lanczos_copy_halved(tmp_path: Path) -> None:

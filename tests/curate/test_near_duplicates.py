@@ -138,16 +138,22 @@ def test_a_square_thumbnail_of_a_wide_photo_across_splits_is_found_through_the_s
     assert_leak_found_only_with_the_default(tmp_path, original, thumbnail, 45, "cut to a square", views=without)
 
 
-@pytest.mark.parametrize(("box", "view", "match"), [
-    ((0, 0, 240, 240), "square-start", "cut to a square"),  # a square at the left edge
-    ((80, 0, 320, 240), "square-end", "cut to a square"),
-    ((64, 0, 256, 240), "portrait", "cut to 4:5"),
-    ((93, 0, 228, 240), "story", "cut to 9:16"),
-    ((0, 36, 320, 204), "wide", "cut to a wide frame"),  # 1.91:1
+@pytest.mark.parametrize(("size", "box", "view", "match"), [
+    ((320, 240), (0, 0, 240, 240), "square-start", "cut to a square"),  # a square at the left edge
+    ((320, 240), (80, 0, 320, 240), "square-end", "cut to a square"),
+    ((320, 240), (64, 0, 256, 240), "portrait", "cut to 4:5"),
+    ((320, 240), (0, 0, 192, 240), "portrait-start", "cut to 4:5"),
+    ((320, 240), (80, 0, 240, 240), "pin", "cut to 2:3"),
+    ((320, 240), (93, 0, 228, 240), "story", "cut to 9:16"),
+    ((240, 240), (0, 24, 240, 216), "print", "cut to 5:4"),  # of a square: a 5:4 cut of 4:3 is within a crop of it
+    ((240, 240), (0, 40, 240, 200), "photo", "cut to 3:2"),
+    ((240, 240), (0, 52, 240, 187), "video", "cut to 16:9"),
+    ((320, 240), (0, 36, 320, 204), "wide", "cut to 1.91:1"),
+    ((320, 240), (0, 24, 320, 192), "wide-upper", "cut to 1.91:1"),  # a preview that keeps the upper third
 ])
 def test_a_feed_cut_of_a_photo_across_splits_is_found_through_the_view_of_its_shape(
-        tmp_path: Path, box: tuple[int, int, int, int], view: str, match: str) -> None:
-    original = photo(46, (320, 240))
+        tmp_path: Path, size: tuple[int, int], box: tuple[int, int, int, int], view: str, match: str) -> None:
+    original = photo(46, size)
     cut = original.crop(box)
     copy = cut.resize((cut.width * 4 // 5, cut.height * 4 // 5), Image.Resampling.BICUBIC)
     without = tuple(other for other in VIEWS if other != view)

@@ -70,7 +70,8 @@ def test_json_report_on_disk_follows_the_schema(dataset) -> None:
     assert settings["hash"] == "phash" and settings["threshold"] == [8]
     assert settings["views"] == ["mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left",
                                  "bottom-right", "top", "bottom", "left", "right", "content", "square",
-                                 "square-start", "square-end", "portrait", "story", "wide"]
+                                 "square-start", "square-end", "portrait", "portrait-start", "portrait-end", "pin",
+                                 "story", "print", "photo", "video", "wide", "wide-upper"]
     assert settings["view_margin"] == 2 and settings["min_similarity"] == 0.8
 
 
