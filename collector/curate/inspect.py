@@ -96,7 +96,7 @@ PHASH_DCT = 2 * np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(PHASH_SIDE
 PILLOW_MAJOR = int(PIL.__version__.split(".")[0])
 
 # Side of the grey copies (of the whole picture and of its crops) that verify a match by correlation.
-THUMBNAIL_SIDE = PHASH_SIDE // 2
+THUMBNAIL_SIDE = 16
 
 # Side of the grey copy `structure` is measured on: the one a pHash is taken from.
 STRUCTURE_SIDE = 32
@@ -393,18 +393,19 @@ def shaped_box(size: tuple[int, int], shape: Shape) -> Box:
 
 
 def small_copies(grey: Image.Image, boxes: dict[str, Box]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Each view's PHASH_SIDE Lanczos copy, which its pHash is taken from, and its THUMBNAIL_SIDE copy (the means of
-    that copy's 2x2 blocks), which verifies a match; views on the same box share their copies. The copies are read
-    into numpy as one sheet: one conversion per copy cost a third as much as the resizes."""
+    """Each view's PHASH_SIDE Lanczos copy, which its pHash is taken from, and its THUMBNAIL_SIDE box-filtered copy,
+    which verifies a match; views on the same box share their copies. The copies are read into numpy as one sheet
+    per size: one conversion per copy cost a third as much as the resizes."""
     position = {box: k for k, box in enumerate(dict.fromkeys(boxes.values()))}
-    sheet = Image.new("L", (PHASH_SIDE * len(position), PHASH_SIDE))
-    for box, copy in resized_boxes(grey, tuple(position), PHASH_SIDE, Image.Resampling.LANCZOS).items():
-        sheet.paste(copy, (PHASH_SIDE * position[box], 0))
-    lanczos = np.asarray(sheet).reshape(PHASH_SIDE, len(position), PHASH_SIDE).swapaxes(0, 1)
-    sums = lanczos.reshape(len(position), THUMBNAIL_SIDE, 2, THUMBNAIL_SIDE, 2).sum(axis=(2, 4), dtype=np.uint16)
-    halved = ((sums + 2) // 4).astype(np.uint8)
+    sizes = ((PHASH_SIDE, Image.Resampling.LANCZOS), (THUMBNAIL_SIDE, Image.Resampling.BOX))
+    sheets = [Image.new("L", (side * len(position), side)) for side, _ in sizes]
+    for sheet, (side, method) in zip(sheets, sizes, strict=True):
+        for box, copy in resized_boxes(grey, tuple(position), side, method).items():
+            sheet.paste(copy, (side * position[box], 0))
+    lanczos, boxed = (np.asarray(sheet).reshape(side, len(position), side).swapaxes(0, 1)
+                      for sheet, (side, _) in zip(sheets, sizes, strict=True))
     return ({name: lanczos[position[box]] for name, box in boxes.items()},
-            {name: halved[position[box]] for name, box in boxes.items()})
+            {name: boxed[position[box]] for name, box in boxes.items()})
 
 
 def resized_boxes(picture: Image.Image, boxes: tuple[Box, ...], side: int, method: Image.Resampling

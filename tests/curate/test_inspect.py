@@ -16,7 +16,6 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from collector.curate.inspect import (
     CROPS,
-    THUMBNAIL_SIDE,
     VIEWS,
     WHOLE,
     InspectOptions,
@@ -290,17 +289,6 @@ def test_boxes_resized_together_are_each_box_cut_and_resized_but_for_the_roundin
                 assert np.array_equal(copy, alone), name
             else:
                 assert np.abs(copy - alone).mean() < 0.5 and np.abs(copy - alone).max() <= 8, name
-
-
-def test_a_views_thumbnail_is_its_32_px_lanczos_copy_halved(tmp_path: Path) -> None:
-    path = tmp_path / "photo.png"
-    make_photo(128, 96, seed=39).save(path)
-    result = inspect_image(path, InspectOptions())
-    grey = Image.open(path).convert("L")
-    for name, box in (("centre", (6, 5, 122, 91)), (WHOLE, (0, 0, 128, 96))):
-        copy = np.asarray(grey.crop(box).resize((32, 32), Image.Resampling.LANCZOS), np.uint16)
-        halved = (copy.reshape(THUMBNAIL_SIDE, 2, THUMBNAIL_SIDE, 2).sum(axis=(1, 3)) + 2) // 4
-        assert np.frombuffer(result.thumbnails[name], np.uint8).tolist() == halved.ravel().tolist()
 
 
 def test_a_square_cut_from_the_middle_hashes_as_the_square_view_of_its_original(tmp_path: Path) -> None:
