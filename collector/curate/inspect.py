@@ -416,7 +416,7 @@ def resized_boxes(picture: Image.Image, boxes: tuple[Box, ...], side: int, metho
     column, the cuts across a landscape picture all of its rows), Pillow's own first pass when as many share either
     and always for the whole picture, whose hash is then imagehash's. In Pillow's order a copy is pixel for pixel
     `picture.crop(box).resize(...)`; in the other it differs by the rounding and clipping of the pass between, which
-    changes 0.04 pHash bits in the mean."""
+    changes 0.03 pHash bits in the mean over every view of 3,549 bench pictures, 0.14 over a pin's."""
     width, height = picture.size
     columns = Counter((left, right) for left, _, right, _ in boxes)
     rows = Counter((top, bottom) for _, top, _, bottom in boxes)
