@@ -161,7 +161,7 @@ class Config:
         plain = len(self.ordered) - len(self.probed)
         narrowed = self.threshold - self.search_margin
         probed = [(1 + self.lossless if self.ordered[index] in SIDES else 1,
-                   self.threshold - self.margin) for index in self.probed]
+                   self.threshold - self.options().probe_margin) for index in self.probed]
         if self.lossless == plain or not self.search_margin:
             return [(plain, self.threshold), *probed]
         return [(plain, narrowed), (self.lossless, self.threshold), *probed]
@@ -674,7 +674,7 @@ def planted_hashes(n: int, config: Config, seed: int) -> tuple[np.ndarray, np.nd
         values[config.ordered.index(CONTENT), unframed] = values[0, unframed]
     fits = {index: np.ones(n, dtype=bool) if config.ordered[index] in SIDES else rng.random(n) < SHAPE_SHARE
             for index in config.probed}
-    margins = dict.fromkeys(config.probed, config.margin)
+    margins = dict.fromkeys(config.probed, config.options().probe_margin)
     cluster = np.full(n, -1, dtype=np.int64)
     position = 0
     for number in range(n // 20 // 3):

@@ -76,6 +76,14 @@ class DecideOptions:
         when `view_similarity` lets the pairs beyond `view_margin` in after a stricter check."""
         return 0 if self.view_similarity is not None else self.view_margin
 
+    @property
+    def probe_margin(self) -> int:
+        """How many bits closer than the threshold a probed view (a side or a cut) must match: the view margin, even
+        where `view_similarity` lets the crops further, since at the full threshold a cut's search costs a million
+        pictures 14 s against 2.4 s within 2 bits less, a side's 36 s against 6, about 4.5 minutes more for all
+        seventeen."""
+        return self.view_margin
+
     def thresholds(self) -> tuple[int, ...]:
         """One threshold per kind, in the order of `hash_kinds`; a single value stands for every kind."""
         given = (self.threshold,) if isinstance(self.threshold, int) else tuple(self.threshold)
@@ -234,11 +242,8 @@ class Probe:
 
 
 def probes(inspections: Sequence[Inspection], views: Sequence[str], options: DecideOptions) -> dict[int, Probe]:
-    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`, within the view
-    margin even where `view_similarity` lets the crops further: at the full threshold a cut's search costs a million
-    pictures 14 s against 2.4 s within 2 bits less, a side's 36 s against 6, about 4.5 minutes more for all
-    seventeen."""
-    return {index: Probe(fitting(inspections, view), options.view_margin)
+    """Each probed view's position in `views` (ordered as `ordered_views` orders them) to its `Probe`."""
+    return {index: Probe(fitting(inspections, view), options.probe_margin)
             for index, view in enumerate(views) if is_probed(view)}
 
 
