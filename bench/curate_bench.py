@@ -1,7 +1,7 @@
 """How well and how fast `curate` finds duplicates and bad files, chosen on one set, confirmed on others, side by
 side with imagededup's PHash.
 
-Sets (bench/curate_sets.py): CIFAR-10 photos upscaled to 128-400 px with copies made by ten recipes ("graded":
+Sets (bench/curate_sets.py): CIFAR-10 photos upscaled to 128-400 px with copies made by eleven recipes ("graded":
 resize, upscale, JPEG, grayscale, crops, brightness, watermarks, rotations, mirror; "other": other scales, contrast,
 corner crops, diagonal watermark, white-filled rotation, mirror plus resize / JPEG / crop; "fresh": frames,
 captions, blur, saturation, stretch, 12% crops, rotation plus crop, mirror plus tone / corner crop / WebP; "unseen":
@@ -13,14 +13,15 @@ plus crop, narrowed aspect, colour cast, coloured banner, page screenshot, halve
 crops; "shapes": squares anywhere, small, mirrored or brighter, 4:5 and 1.91:1 cuts off centre, small or mirrored,
 16:9, 9:16 and 3:2 cuts; "offsets": crops of 7-12% anywhere, resized, sharpened, grey or at JPEG 60, mirrors cropped
 anywhere, resized, as WebP or in another tone, a side trimmed, a rotation then a crop; "bands": 3:2, 2:3, 16:9,
-1.91:1, 2:1, 5:4, 4:5, square and 9:16 cuts near the centre or off it, small, mirrored or as WebP), copies across
+1.91:1, 2:1, 5:4, 4:5, square and 9:16 cuts near the centre or off it, small, mirrored or as WebP; "places": every
+cut shape at a place drawn anywhere along the picture, small, brighter, mirrored, halved or as WebP), copies across
 splits and across classes, bad files and valid odd files (flat, white, near-black 16-bit, dark, CMYK, palette,
 animated). Every matching option is scored with `curate`'s own `decide` on the first set (graded, seed 0, 4,000
 photos: chance matches between different photos grow with the square of a set's size); the best one (removal
 precision >= 99%, no odd file lost, the issue's mirror and 10%-crop recall, fast enough for a million images; of
 those, the fewest photos lost, then the best F1) is then reported on the held-out sets (graded seed 1, other seed 2,
 fresh seed 3, unseen seed 4, blind seed 5, candid seed 6, feeds seed 7, shapes seed 8, offsets seed 9, bands seed
-10) beside the previous default rule and imagededup's PHash at its defaults (`find_duplicates_to_remove`), run in
+10, places seed 11) beside the previous default rule and imagededup's PHash at its defaults (`find_duplicates_to_remove`), run in
 its own interpreter (`--imagededup-python`) on the same files.
 
 Speed: images/s of inspect_image against the tutorial `imagehash.phash(Image.open(path))` and imagededup's
@@ -88,7 +89,7 @@ from collector.curate.run import CurateOptions
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 # The first selects, the others confirm.
 SETS = (("graded", 0), ("graded", 1), ("other", 2), ("fresh", 3), ("unseen", 4), ("blind", 5), ("candid", 6),
-        ("feeds", 7), ("shapes", 8), ("offsets", 9), ("bands", 10))
+        ("feeds", 7), ("shapes", 8), ("offsets", 9), ("bands", 10), ("places", 11))
 MIN_REMOVAL_PRECISION = 0.99
 MIN_MIRROR_RECALL, MIN_CROP_RECALL = 0.95, 0.5  # the issue's goals for mirrors and 10% crops
 THRESHOLDS = (6, 8, 10, 12)  # pHash distances between photos are even: 32 of its 64 bits are ones

@@ -348,7 +348,11 @@ JPEG90 = {"quality": 90}
 # for a shape other than those of the shapes set was built or tried: 3:2 cuts near the centre or smaller at JPEG 70,
 # a 2:3 pin, 16:9 frames near the centre as WebP or halved, 1.91:1 previews that keep the upper third or mirrored,
 # a 2:1 banner, a 5:4 print, 4:5 portraits near an edge, squares at a third, 9:16 stories near the centre, among a
-# resize at JPEG 80 and a mirrored resize.
+# resize at JPEG 80 and a mirrored resize. Recipe "places": written after dense cut places were tried on the
+# shapes, bands and feeds sets and before any were tried on it: every cut at a place drawn anywhere along the
+# picture (a square as is, small at JPEG 75 or brighter, a 4:5 portrait as is or at JPEG 60, a 2:3 pin, a 9:16 story
+# as WebP, a 5:4 print, a mirrored 3:2 photo, a halved 16:9 frame, a 1.91:1 preview, a 2:1 banner), among a resize
+# at JPEG 85 and a mirror cropped by 8%.
 RECIPES: dict[str, dict[str, Edit | None]] = {
     "graded": {
         "exact-bytes": None,
@@ -510,15 +514,35 @@ RECIPES: dict[str, dict[str, Edit | None]] = {
         "resize-0.75-jpeg-80": lambda im, rng: scaled(im, 0.75),
         "mirror-resize-0.6": lambda im, rng: scaled(ImageOps.mirror(im), 0.6),
     },
+    "places": {
+        "square-anywhere": lambda im, rng: reshaped(im, 1.0, rng.random()),
+        "square-anywhere-small": lambda im, rng: reshaped(im, 1.0, rng.random()).resize(
+            (120, 120), Image.Resampling.BICUBIC),
+        "square-anywhere-brighter": lambda im, rng: ImageEnhance.Brightness(reshaped(im, 1.0, rng.random())).enhance(
+            1.1),
+        "portrait-4-5-anywhere": lambda im, rng: reshaped(im, 0.8, rng.random()),
+        "portrait-4-5-anywhere-jpeg-60": lambda im, rng: reshaped(im, 0.8, rng.random()),
+        "pin-2-3-anywhere": lambda im, rng: reshaped(im, 2 / 3, rng.random()),
+        "story-9-16-anywhere-webp": lambda im, rng: reshaped(im, 9 / 16, rng.random()),
+        "print-5-4-anywhere": lambda im, rng: reshaped(im, 1.25, rng.random()),
+        "mirror-photo-3-2-anywhere": lambda im, rng: reshaped(ImageOps.mirror(im), 1.5, rng.random()),
+        "video-16-9-anywhere-half": lambda im, rng: scaled(reshaped(im, 16 / 9, rng.random()), 0.5),
+        "preview-1.91-anywhere": lambda im, rng: reshaped(im, 1.91, rng.random()),
+        "banner-2-1-anywhere": lambda im, rng: reshaped(im, 2.0, rng.random()),
+        "resize-0.8-jpeg-85": lambda im, rng: scaled(im, 0.8),
+        "mirror-crop-8": lambda im, rng: crop(ImageOps.mirror(im), 0.08, rng),
+    },
 }
 QUALITY_OF = {"jpeg-50": 50, "jpeg-15": 15, "jpeg-30": 30, "mirror-jpeg": 40, "jpeg-20-resize": 20, "thumbnail": 40,
               "double-resize": 60, "mirror-resize-jpeg-60": 60, "resize-jpeg-75": 75, "square-thumbnail": 75,
               "resize-jpeg-70": 70, "square-small": 80, "portrait-4-5-resize": 80, "preview-1.91-small": 75,
               "crop-8-corner-jpeg-75": 75, "crop-10-jpeg-60": 60, "resize-0.5-jpeg-50": 50, "photo-3-2-small": 70,
-              "widescreen-16-9-half": 80, "resize-0.75-jpeg-80": 80}
+              "widescreen-16-9-half": 80, "resize-0.75-jpeg-80": 80, "square-anywhere-small": 75,
+              "portrait-4-5-anywhere-jpeg-60": 60, "video-16-9-anywhere-half": 80, "resize-0.8-jpeg-85": 85}
 # Saved as lossy WebP (quality 70) instead of JPEG.
 WEBP_KINDS = frozenset({"mirror-webp", "caption-webp", "crop-10-webp", "square-webp", "mirror-portrait-4-5",
-                        "resize-0.7-webp", "mirror-crop-12-webp", "widescreen-16-9-webp"})
+                        "resize-0.7-webp", "mirror-crop-12-webp", "widescreen-16-9-webp",
+                        "story-9-16-anywhere-webp"})
 EXACT_KINDS = frozenset({"exact-bytes", "exact-png"})
 
 
