@@ -71,6 +71,7 @@ from bench.curate_sets import (
     speed_photo,
 )
 from collector.curate.decide import (
+    SLIDE_MARGIN,
     DecideOptions,
     Decisions,
     Item,
@@ -79,11 +80,12 @@ from collector.curate.decide import (
     is_probed,
     ordered_views,
     probes,
+    slide_families,
     view_pairs,
 )
 from collector.curate.inspect import CONTENT, LOSSLESS_VIEWS, SIDES, VIEWS, Inspection, InspectOptions, inspect_image
 from collector.curate.layout import Entry
-from collector.curate.neighbours import union_groups
+from collector.curate.neighbours import cross_pairs, union_groups
 from collector.curate.run import CurateOptions
 
 CIFAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
@@ -109,6 +111,12 @@ VIEW_SIMILARITIES = (None, 0.85, 0.9, 0.95)
 MILLION_SEARCH_SECONDS = {(1, 6): 1.3, (1, 8): 8.3, (2, 6): 3.5, (2, 8): 19.5, (3, 6): 6.2, (3, 8): 36.4,
                           (9, 6): 38.5, (9, 8): 226.6}
 SEARCH_BUDGET = 333.0
+# The cuts at every place (slides.py): how many a picture has of each shape, in the mean over 500 of the selection
+# set's originals (3:4 to 4:3), and the seconds cross_pairs took per million places against the whole and mirror of
+# SHAPE_SHARE of a million pictures (200,000 hashes) within 4 bits (random hashes, 20M places: 7.6 s, 2026-12-02).
+SLIDE_PLACES = {"a square": 6.2, "4:5": 10.0, "2:3": 17.9, "9:16": 26.8, "5:4": 10.4, "3:2": 18.5, "16:9": 27.4,
+                "1.91:1": 31.8}
+MILLION_SLIDE_SECONDS_PER_MILLION_PLACES = 0.38
 # Share of the million pictures given margins, so that their content view is a hash of its own: twice the 2.6% of
 # the selection set's originals that have them (a flat sky or backdrop at an edge).
 FRAMED_SHARE = 0.05
@@ -168,9 +176,18 @@ class Config:
         return [(plain, narrowed), (self.lossless, self.threshold), *probed]
 
     @property
+    def slides(self) -> list[str]:
+        """The shapes whose cut is searched at every place (decide.slide_families)."""
+        return slide_families(self.options())
+
+    def slide_seconds(self) -> float:
+        """What searching the slides' places of a million pictures takes, by the measured cost per place."""
+        return sum(SLIDE_PLACES[name] for name in self.slides) * MILLION_SLIDE_SECONDS_PER_MILLION_PLACES
+
+    @property
     def fast(self) -> bool:
         seconds = [MILLION_SEARCH_SECONDS.get(search) for search in self.searches()]
-        return None not in seconds and sum(seconds) <= SEARCH_BUDGET
+        return None not in seconds and sum(seconds) + self.slide_seconds() <= SEARCH_BUDGET
 
     def __str__(self) -> str:
         views = "".join(f" +{view}" for view in self.views)
@@ -403,7 +420,7 @@ def inspect_files(files: list[Path], workers: int, desc: str) -> list[Inspection
 def code_digest() -> str:
     """What the inspections of a set depend on: the code that makes them."""
     sources = [ROOT / "collector" / name for name in ("validate.py", "curate/inspect.py", "curate/rgb.py",
-                                                       "curate/recompression.py")]
+                                                       "curate/recompression.py", "curate/slides.py")]
     return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
 
 
@@ -708,8 +725,34 @@ def million(n: int, config: Config, seed: int, results: dict) -> None:
           f"2-4), {config} ==")
     print(f"view_pairs + union_groups: {seconds:.1f} s, {pairs:,} view pairs, {len(groups):,} groups, every planted "
           f"cluster whole: {whole}")
+    slid, slide_found = slide_searches(n, config, seed)
+    print(f"the cuts at every place ({', '.join(config.slides) or 'none'}; {sum(SLIDE_PLACES[name] for name in config.slides):.0f} "
+          f"a picture): {slid:.1f} s, every planted cut found: {slide_found}; {seconds + slid:.1f} s in all")
     results["million"] = {"n": n, "config": str(config), "seconds": seconds, "pairs": pairs, "groups": len(groups),
-                          "clusters_whole": whole}
+                          "clusters_whole": whole, "slide_seconds": slid, "slides_found": slide_found}
+
+
+def slide_searches(n: int, config: Config, seed: int, planted: int = 1000) -> tuple[float, bool]:
+    """Seconds cross_pairs takes on each shape's places of n pictures (SLIDE_PLACES a picture, random hashes) against
+    the whole and mirror of SHAPE_SHARE of them, `planted` places of each made near a whole; and whether all of
+    those were found."""
+    rng = np.random.default_rng(seed)
+    threshold = config.threshold - SLIDE_MARGIN
+    seconds, found = 0.0, True
+    for name in config.slides:
+        queries = rng.integers(0, 2**64, size=round(SLIDE_PLACES[name] * n), dtype=np.uint64)
+        targets = rng.integers(0, 2**64, size=2 * round(SHAPE_SHARE * n), dtype=np.uint64)
+        near = rng.choice(queries.size, size=planted, replace=False)
+        matched = rng.integers(0, targets.size, size=planted)
+        for query, target in zip(near.tolist(), matched.tolist(), strict=True):
+            flips = rng.choice(64, size=int(rng.integers(0, threshold + 1)), replace=False)
+            queries[query] = targets[target] ^ np.uint64(sum(1 << int(bit) for bit in flips))
+        (first, second), took = timed(cross_pairs, queries, targets, threshold)
+        seconds += took
+        codes = set((first.astype(np.int64) * targets.size + second).tolist())
+        found &= all(query * targets.size + target in codes for query, target in zip(near.tolist(), matched.tolist(),
+                                                                                       strict=True))
+    return seconds, found
 
 
 # ---------------------------------------------------------------------------------------------------------------

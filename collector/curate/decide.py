@@ -24,9 +24,10 @@ from operator import itemgetter
 
 import numpy as np
 
-from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SHAPES, SIDES, THUMBNAIL_SIDE, VIEWS, WHOLE, Inspection, Shape
+from .inspect import CONTENT, LOSSLESS_VIEWS, MIRROR_OF, SIDES, VIEWS, WHOLE, Inspection
 from .layout import Entry
-from .neighbours import near_pairs, union_groups
+from .neighbours import cross_pairs, near_pairs, union_groups
+from .slides import FAMILIES, SHAPES, THUMBNAIL_SIDE, Shape
 
 QUALITY_FLAGS = ("dark", "bright", "blurry", "low-information", "grayscale", "odd-size")
 # Among otherwise equal copies, train keeps its copy over val.
@@ -43,6 +44,11 @@ GREY_COLOUR = 0.02
 # 0.0095 and 16.9; 53% of mirrored and 16-29% of brightened copies made from those files cross them.
 MIRROR_TRACE = 0.01
 SCALING_TRACE = 17.0
+# Bits closer than the pHash threshold a cut at one of its places (slides.py) must come to the whole of a picture
+# of its shape. A copy cut anywhere lies within half a step of a place: on the shapes, bands and feeds sets (where
+# the places were tried), 96.5-98.5% of the cuts came within 4 bits of one, 99.6-99.9% within 6; but searching a
+# million pictures' places within 6 bits of their shapes' wholes took 189 s a shape against 8.6 s within 4.
+SLIDE_MARGIN = 4
 # Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
 CENTRALITY_LIMIT = 64
 # Detail compared in steps of this many octaves (a factor of 1.19): finer differences are noise between equals.
@@ -212,13 +218,82 @@ def similar_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> 
         alike = np.einsum("ij,ij->i", thumbs[first], thumbs[second]) >= needed
         first, second = first[alike], second[alike]
     m = max(len(hashed), 1)
-    a, b = hashed[first % m], hashed[second % m]
+    slid_a, slid_b = slide_pairs(pictures, options)
+    a = np.concatenate([hashed[first % m], hashed[slid_a]])
+    b = np.concatenate([hashed[second % m], hashed[slid_b]])
     keys = np.unique(np.minimum(a, b) * len(inspections) + np.maximum(a, b))
     exact_i, exact_j = same_pixel_pairs(inspections)
     n = max(len(inspections), 1)
     exact = np.array(exact_i, dtype=np.int64) * n + np.array(exact_j, dtype=np.int64)
     keys = np.union1d(keys, exact)
     return keys // n, keys % n
+
+
+def slide_families(options: DecideOptions) -> list[str]:
+    """The shapes (names of slides.FAMILIES) whose cut is searched at every place: those with a named view among
+    `options.views`, when the pHash decides a match (alone, or as one of kinds joined by OR)."""
+    kinds = options.hash_kinds
+    if "phash" not in kinds or (len(kinds) > 1 and not options.match_any):
+        return []
+    return list(dict.fromkeys(SHAPES[view].name for view in options.views if view in SHAPES))
+
+
+def slide_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) pairs, as indices into `inspections`, of a cut of picture i at some place near the whole picture j (as
+    is, or mirrored with the mirror view) of its shape: within the pHash threshold less SLIDE_MARGIN bits, and with
+    `min_similarity` their small grey copies alike."""
+    found_a, found_b = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    families = slide_families(options)
+    if not families or len(inspections) < 2:
+        return found_a[0], found_b[0]
+    threshold = options.thresholds()[options.hash_kinds.index("phash")] - SLIDE_MARGIN
+    mirrored = "mirror" in options.views
+    for name in families:
+        fits = np.flatnonzero(of_shape(inspections, FAMILIES[name]))
+        if not fits.size:
+            continue
+        owners, places, values = _places(inspections, name)
+        targets = [np.array([inspections[k].hashes["phash"] for k in fits], dtype=np.uint64)]
+        if mirrored:
+            targets.append(np.array([inspections[k].views["mirror"]["phash"] for k in fits], dtype=np.uint64))
+        query, target = cross_pairs(values, np.concatenate(targets), max(0, threshold))
+        a, b, flipped = owners[query], fits[target % fits.size], target >= fits.size
+        apart = a != b
+        a, b, flipped, place = a[apart], b[apart], flipped[apart], places[query][apart]
+        if options.min_similarity is not None and a.size:
+            alike = _slide_similarity(inspections, name, a, place, b, flipped) >= options.min_similarity
+            a, b = a[alike], b[alike]
+        found_a.append(a)
+        found_b.append(b)
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def _places(inspections: Sequence[Inspection], name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every place of the named cut on every picture: its picture, its number there, its pHash."""
+    values = [ins.slides.values(name) if ins.slides else np.empty(0, dtype=np.uint64) for ins in inspections]
+    counts = np.array([len(v) for v in values], dtype=np.int64)
+    owners = np.repeat(np.arange(len(inspections)), counts)
+    places = np.arange(owners.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owners, places, np.concatenate(values) if values else np.empty(0, dtype=np.uint64)
+
+
+def _slide_similarity(inspections: Sequence[Inspection], name: str, owners: np.ndarray, places: np.ndarray,
+                      others: np.ndarray, flipped: np.ndarray) -> np.ndarray:
+    """The correlation of each place's small grey copy with the whole picture it matched (flipped where mirrored)."""
+    cuts = np.empty((owners.size, THUMBNAIL_SIDE, THUMBNAIL_SIDE), dtype=np.float32)
+    for owner in np.unique(owners):
+        here = np.flatnonzero(owners == owner)
+        cuts[here] = inspections[owner].slides.thumbnails(name, places[here])
+    wholes = np.array([np.frombuffer(inspections[k].thumbnails[WHOLE], np.uint8) for k in others.tolist()],
+                      dtype=np.float32).reshape(-1, THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    wholes[flipped] = wholes[flipped][:, :, ::-1]
+    return np.einsum("ij,ij->i", _unit_rows(cuts.reshape(owners.size, -1)), _unit_rows(wholes.reshape(owners.size, -1)))
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row less its mean, scaled to length 1: the dot product of two is their correlation."""
+    rows = rows - rows.mean(axis=1, keepdims=True)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
 
 
 def ordered_views(views: Sequence[str]) -> tuple[str, ...]:
@@ -358,9 +433,7 @@ def view_thumbnails(inspections: Sequence[Inspection], views: tuple[str, ...]) -
         copies = copies.reshape(-1, THUMBNAIL_SIDE, THUMBNAIL_SIDE)
         return copies[:, :, ::-1] if view in MIRROR_OF else copies
 
-    rows = np.concatenate([grey(view).reshape(len(inspections), -1) for view in views])
-    rows -= rows.mean(axis=1, keepdims=True)
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
+    return _unit_rows(np.concatenate([grey(view).reshape(len(inspections), -1) for view in views]))
 
 
 def same_pixel_pairs(inspections: Sequence[Inspection]) -> tuple[list[int], list[int]]:
@@ -513,7 +586,27 @@ def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (W
 
     bits, first, second = min((((view_hash(a, x, kind) ^ view_hash(b, y, kind)).bit_count(), x, y)
                                for x in views for y in views if compared(x, y)), key=itemgetter(0))
-    return bits, relation(first, second)
+    slid = closest_place(a, b, kind, views)
+    return (slid[0], slid[1]) if slid is not None and slid[0] < bits else (bits, relation(first, second))
+
+
+def closest_place(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...]) -> tuple[int, str] | None:
+    """The Hamming distance of the closest cut at a place (slides.py) of one picture to the whole of the other (as
+    is, or mirrored with the mirror view), and the relation it makes ("cut to 9:16", "mirrored, cut to 9:16"); None
+    without any."""
+    if kind != "phash":
+        return None
+    found = []
+    for name in dict.fromkeys(SHAPES[view].name for view in views if view in SHAPES):
+        for cut, other in ((a, b), (b, a)):
+            if cut.slides is None or not of_shape([other], FAMILIES[name])[0]:
+                continue
+            places = cut.slides.values(name)
+            wholes = [("", other.hashes[kind])] + ([("mirrored, ", other.views["mirror"][kind])]
+                                                   if "mirror" in views else [])
+            found += [(int(np.bitwise_count(places ^ np.uint64(value)).min()), f"{how}cut to {name}")
+                      for how, value in wholes if places.size]
+    return min(found, key=itemgetter(0)) if found else None
 
 
 def relation(first: str, second: str) -> str:

@@ -27,6 +27,7 @@ from PIL import Image, ImageChops, ImageOps
 from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
 from .recompression import TRACES, measured_box, recompression_traces
 from .rgb import to_rgb, upright
+from .slides import PHASH_DCT, PHASH_SIDE, SHAPES, THUMBNAIL_SIDE, Shape, Slides, slides
 
 HASHERS = {
     "phash": imagehash.phash,
@@ -56,47 +57,13 @@ MIRROR_OF = {"mirror": WHOLE, "mirror-centre": "centre"}
 CONTENT = "content"
 
 
-@dataclass(frozen=True)
-class Shape:
-    """A feed's shape, `name`d for the report: the largest cut of `aspect` (width over height) that it keeps of a wider
-    or taller picture, placed at `place` of the room it leaves (0: at the left or top edge, 1: at the right or bottom
-    edge). A picture within `tolerance` of `aspect` either way is of this shape: a cut saved and resized stays within
-    a pixel of it."""
-
-    name: str
-    aspect: float
-    place: float = 0.5
-    tolerance: float = 1.02
-
-
-# The cuts hashed besides the crops, the shapes that feeds, prints and previews cut pictures to: squares (a feed's or a
-# thumbnail's, centred or at either end), 4:5 portraits (centred or at either end), 2:3 pins, 9:16 stories, 5:4
-# prints, 3:2 photos, 16:9 video frames and 1.91:1 link previews (to 2:1; centred or keeping the upper third, as a
-# cropper that looks for faces does). Each is compared only with the whole picture (as is or mirrored) of a picture of
-# its shape: any other pair through it matches two parts by chance.
-SQUARE = "square"
-SHAPES = {SQUARE: Shape("a square", 1.0), "square-start": Shape("a square", 1.0, 0.0),
-          "square-end": Shape("a square", 1.0, 1.0), "portrait": Shape("4:5", 0.8, tolerance=1.04),
-          "portrait-start": Shape("4:5", 0.8, 0.0, 1.04), "portrait-end": Shape("4:5", 0.8, 1.0, 1.04),
-          "pin": Shape("2:3", 2 / 3, tolerance=1.04), "story": Shape("9:16", 9 / 16, tolerance=1.04),
-          "print": Shape("5:4", 1.25, tolerance=1.03), "photo": Shape("3:2", 1.5, tolerance=1.04),
-          "video": Shape("16:9", 16 / 9, tolerance=1.04), "wide": Shape("1.91:1", 1.91, tolerance=1.05),
-          "wide-upper": Shape("1.91:1", 1.91, 1 / 3, 1.05)}
 VIEWS = ("mirror", "centre", "mirror-centre", "top-left", "top-right", "bottom-left", "bottom-right", *SIDES, CONTENT,
          *SHAPES)
 # The views that keep every pixel: a match through one is as strong as a match of whole pictures.
 LOSSLESS_VIEWS = frozenset({WHOLE, "mirror"})
 
-# Side of the copy a pHash is taken from, and the first 8 rows of the (unnormalised) DCT-II that takes it, as
-# scipy.fftpack.dct does: their low-frequency corner is the hash.
-PHASH_SIDE = 32
-PHASH_DCT = 2 * np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(PHASH_SIDE)[None, :] + 1) / (2 * PHASH_SIDE))
-
 # Pillow's major version: version 13 changed which of a resize's two passes runs first (see `resized_boxes`).
 PILLOW_MAJOR = int(PIL.__version__.split(".")[0])
-
-# Side of the grey copies (of the whole picture and of its crops) that verify a match by correlation.
-THUMBNAIL_SIDE = 16
 
 # Side of the grey copy `structure` is measured on: the one a pHash is taken from.
 STRUCTURE_SIDE = 32
@@ -178,6 +145,7 @@ class Inspection:
     views: dict[str, dict[str, int]] = field(default_factory=dict)  # a name of VIEWS -> hashes of that view
     # THUMBNAIL_SIDE**2 grey levels, row by row, of the whole picture and of each view not in MIRROR_OF
     thumbnails: dict[str, bytes] = field(default_factory=dict)
+    slides: Slides | None = None  # the cuts at every place (slides.py), with pHash among the hash kinds
 
     @property
     def ok(self) -> bool:
@@ -262,7 +230,7 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: copy.tobytes() for name, copy in boxed.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
-                      thumbnails)
+                      thumbnails, slides(grey) if "phash" in options.hash_kinds else None)
 
 
 def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.Image:

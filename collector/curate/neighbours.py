@@ -33,6 +33,9 @@ ALL_PAIRS_ROWS = 256
 # Threads that search tables at once, each holding at most 46 bytes per distinct hash besides the shared blocks
 # (9 bytes): measured with tracemalloc on 9M random hashes at distance 6.
 MAX_THREADS = 4
+# cross_pairs keys on two blocks of at least this many: keys of at most 22 bits, whose table of counts (32 MB)
+# a query reads in place of a sort.
+CROSS_MIN_BLOCKS = 6
 # Hashes packed into sort keys at a time: the passes over a part then stay in the core's cache.
 PACK_CHUNK = 32768
 
@@ -50,6 +53,71 @@ def near_pairs(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarr
     i, j, distance = _expand(inverse.ravel(), len(unique), u, v, distance)
     order = np.lexsort((j, i))
     return i[order], j[order], distance[order]
+
+
+def cross_pairs(queries: np.ndarray, targets: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i, j) with popcount(queries[i] ^ targets[j]) <= threshold, sorted by (i, j): many queries (a
+    picture's cut at every place) against few targets, without searching the queries among themselves.
+
+    Exact by the same pigeonhole as `near_pairs`, with threshold + 2 blocks or more: a near pair agrees on two of
+    them, so each table keys on a pair of blocks. The targets' keys are counted into a table addressed by key, which
+    each query reads in place of a sort: the cost is a few passes over the queries per table, not a sort of them.
+    """
+    if threshold < 0:
+        raise ValueError(f"threshold must be 0 or more, not {threshold}")
+    queries = np.ascontiguousarray(queries, dtype=np.uint64).ravel()
+    targets = np.ascontiguousarray(targets, dtype=np.uint64).ravel()
+    if not queries.size or not targets.size:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    edges = _block_edges(max(threshold + 2, CROSS_MIN_BLOCKS))
+    tables = list(combinations(range(len(edges)), 2))
+    if threshold >= BITS - 1 or queries.size * targets.size * ALL_PAIRS_COST <= len(tables) * (
+            queries.size * TABLE_COST_PER_HASH + TABLE_OVERHEAD):
+        return _cross_all_pairs(queries, targets, threshold)
+    query_blocks, target_blocks = (_block_values(values, edges) for values in (queries, targets))
+    key_type = np.min_scalar_type((1 << (2 * edges[0][1])) - 1)
+    query_keys = np.empty(queries.size, dtype=key_type)  # refilled for each table: no fresh pages to fault in
+    found_i, found_j = [], []
+    for a, b in tables:
+        shift = key_type.type(edges[b][1])
+        target_keys = (target_blocks[a].astype(key_type) << shift) | target_blocks[b]
+        order = np.argsort(target_keys, kind="stable")
+        counts = np.bincount(target_keys, minlength=1 << (edges[a][1] + edges[b][1])).astype(np.int32)
+        query_keys[:] = query_blocks[a]
+        query_keys <<= shift
+        query_keys |= query_blocks[b]
+        hit = np.flatnonzero((counts > 0)[query_keys])
+        if not hit.size:
+            continue
+        keys = np.take(query_keys, hit)
+        first = np.take(np.cumsum(counts) - counts, keys)
+        hits = np.take(counts, keys)
+        i = np.repeat(hit, hits)
+        within = np.arange(i.size) - np.repeat(np.cumsum(hits) - hits, hits)
+        j = np.take(order, np.repeat(first, hits) + within)
+        close = np.flatnonzero(np.bitwise_count(np.take(queries, i) ^ np.take(targets, j)) <= threshold)
+        found_i.append(np.take(i, close))
+        found_j.append(np.take(j, close))
+    if not found_i:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    codes = np.unique(np.concatenate(found_i).astype(np.int64) * targets.size + np.concatenate(found_j))
+    return codes // targets.size, codes % targets.size
+
+
+def _block_values(values: np.ndarray, edges: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Each value's bits of each block, as the smallest unsigned type that holds them."""
+    return [((values >> np.uint64(start)) & np.uint64((1 << width) - 1)).astype(np.min_scalar_type((1 << width) - 1))
+            for start, width in edges]
+
+
+def _cross_all_pairs(queries: np.ndarray, targets: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    found_i, found_j = [], []
+    for first in range(0, queries.size, ALL_PAIRS_ROWS):
+        row, column = np.nonzero(np.bitwise_count(queries[first:first + ALL_PAIRS_ROWS, None] ^ targets[None, :])
+                                 <= threshold)
+        found_i.append(row + first)
+        found_j.append(column)
+    return np.concatenate(found_i).astype(np.intp), np.concatenate(found_j).astype(np.intp)
 
 
 def union_groups(n: int, i: np.ndarray, j: np.ndarray) -> list[list[int]]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from collector.curate import neighbours
-from collector.curate.neighbours import near_pairs, union_groups
+from collector.curate.neighbours import cross_pairs, near_pairs, union_groups
 
 
 def brute_pairs(hashes: np.ndarray, threshold: int) -> set[tuple[int, int, int]]:
@@ -140,3 +140,27 @@ def test_union_groups_of_near_pairs_follow_transitive_links() -> None:
 def test_union_groups_refuses_indices_outside_the_items() -> None:
     with pytest.raises(ValueError, match="0..2"):
         union_groups(3, np.array([0]), np.array([3]))
+
+
+@pytest.mark.parametrize(("queries", "targets", "threshold"), [(3000, 400, 2), (3000, 400, 4), (5000, 300, 6),
+                                                                (40, 30, 8), (2000, 50, 40)])
+def test_cross_pairs_equal_brute_force_on_planted_hashes(queries: int, targets: int, threshold: int) -> None:
+    rng = np.random.default_rng(queries + threshold)
+    wholes = planted(targets, threshold, seed=threshold)
+    places = rng.integers(0, 2**64, size=queries, dtype=np.uint64)
+    near = rng.choice(queries, size=queries // 10, replace=False)
+    for k, target in zip(near.tolist(), rng.integers(0, targets, size=near.size).tolist(), strict=True):
+        flips = rng.choice(64, size=int(rng.integers(0, threshold + 1)), replace=False)
+        places[k] = wholes[target] ^ np.uint64(sum(1 << int(bit) for bit in flips))
+    i, j = cross_pairs(places, wholes, threshold)
+    expected_i, expected_j = np.nonzero(np.bitwise_count(places[:, None] ^ wholes[None, :]) <= threshold)
+    assert np.array_equal(i, expected_i) and np.array_equal(j, expected_j)
+    assert i.size >= near.size
+
+
+def test_cross_pairs_of_nothing_and_a_negative_threshold() -> None:
+    some = np.array([1, 2], dtype=np.uint64)
+    assert all(part.size == 0 for part in cross_pairs(np.array([], dtype=np.uint64), some, 4))
+    assert all(part.size == 0 for part in cross_pairs(some, np.array([], dtype=np.uint64), 4))
+    with pytest.raises(ValueError, match="threshold"):
+        cross_pairs(some, some, -1)
