@@ -27,7 +27,7 @@ from PIL import Image, ImageChops, ImageOps
 from ..validate import DECODE_ERRORS, DEFAULT_MAX_PIXELS, decode_failure, sniff_format
 from .recompression import TRACES, measured_box, recompression_traces
 from .rgb import to_rgb, upright
-from .slides import PHASH_DCT, PHASH_SIDE, SHAPES, THUMBNAIL_SIDE, Shape, Slides, slides
+from .slides import PHASH_DCT, PHASH_SIDE, SHAPES, THUMBNAIL_SIDE, NamedCut, Shape, Slides, slides
 
 HASHERS = {
     "phash": imagehash.phash,
@@ -220,8 +220,12 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     margins = find_margins(rgb)
     box = content_box(margins, width, height)
     boxes = view_boxes(grey.size, scaled_box(box, rgb.size, grey.size))
-    lanczos, boxed = small_copies(grey, boxes)
-    views = view_hashes(grey, boxes, lanczos, options.hash_kinds)
+    cuts, named = slides(grey) if "phash" in options.hash_kinds else (None, None)
+    copied = boxes if named is None else {name: box for name, box in boxes.items() if name not in SHAPES}
+    lanczos, boxed = small_copies(grey, copied)
+    views = view_hashes(grey, boxes, lanczos, options.hash_kinds, named)
+    if named is not None:
+        boxed |= {name: named[name].thumbnail if name in named else boxed[WHOLE] for name in SHAPES}
     hashes = views.pop(WHOLE)
     metrics = measure_quality(np.asarray(small)) | {
         "structure": measure_structure(grey), "detail": measure_detail(rgb, box),
@@ -230,7 +234,7 @@ def _inspect_file(path: Path, handle: BinaryIO, options: InspectOptions, seen: _
     flags = quality_flags(metrics, width, height, options.quality) + (("animated",) if animated else ())
     thumbnails = {name: copy.tobytes() for name, copy in boxed.items()}
     return Inspection(path, None, "", seen.format, width, height, seen.size, digest, hashes, flags, metrics, views,
-                      thumbnails, slides(grey) if "phash" in options.hash_kinds else None)
+                      thumbnails, cuts)
 
 
 def _open(head: bytes, handle: BinaryIO, max_pixels: int, seen: _Seen) -> Image.Image:
@@ -440,8 +444,8 @@ def measure_detail(rgb: Image.Image, box: Box) -> float:
     return finest / below if below > 0 else 0.0
 
 
-def view_hashes(grey: Image.Image, boxes: dict[str, Box], lanczos: dict[str, np.ndarray], kinds: tuple[str, ...]
-                ) -> dict[str, dict[str, int]]:
+def view_hashes(grey: Image.Image, boxes: dict[str, Box], lanczos: dict[str, np.ndarray], kinds: tuple[str, ...],
+                named: dict[str, NamedCut] | None = None) -> dict[str, dict[str, int]]:
     """{view: {kind: hash}} of the whole picture and every view of VIEWS, on `grey` where `view_boxes` says. The
     pHashes are taken all at once from the views' Lanczos copies (`small_copies`), a mirrored view's from its
     source's copy flipped: imagehash.phash's values wherever a picture has structure (12,375 of 12,465 views of 831
@@ -451,8 +455,11 @@ def view_hashes(grey: Image.Image, boxes: dict[str, Box], lanczos: dict[str, np.
     found: dict[str, dict[str, int]] = {name: {} for name in names}
     for kind in kinds:
         if kind == "phash":
-            for name, value in zip(names, phashes(lanczos, names), strict=True):
+            copied = tuple(name for name in names if named is None or name not in SHAPES)
+            for name, value in zip(copied, phashes(lanczos, copied), strict=True):
                 found[name][kind] = value
+            for name in SHAPES if named is not None else ():
+                found[name][kind] = named[name].hash if name in named else found[WHOLE][kind]
         else:
             for name in names:
                 picture = grey.crop(boxes[MIRROR_OF.get(name, name)])

@@ -58,6 +58,9 @@ SHAPES = {SQUARE: Shape("a square", 1.0), "square-start": Shape("a square", 1.0,
 FAMILIES: dict[str, Shape] = {shape.name: Shape(shape.name, shape.aspect, tolerance=shape.tolerance)
                               for shape in SHAPES.values()}
 
+# The views of SHAPES of each shape of FAMILIES, to their places.
+NAMED_PLACES = {name: {view: shape.place for view, shape in SHAPES.items() if shape.name == name} for name in FAMILIES}
+
 
 @dataclass(frozen=True)
 class Slides:
@@ -77,20 +80,23 @@ class Slides:
     def thumbnails(self, name: str, places: np.ndarray) -> np.ndarray:
         """The THUMBNAIL_SIDE x THUMBNAIL_SIDE grey copy of each of `places` of the named shape's cut, as float32."""
         across, kept, starts = cut_places((self.width, self.height), FAMILIES[name])
-        box = _resampling(kept, THUMBNAIL_SIDE, Image.Resampling.BOX)
-        if across:
-            strip = np.frombuffer(self.rows, dtype=np.uint8).reshape(THUMBNAIL_SIDE, self.width).astype(np.float32)
-            windows = np.lib.stride_tricks.sliding_window_view(strip, kept, axis=1)[:, starts[places]]
-            return (windows @ box).transpose(1, 0, 2)
-        strip = np.frombuffer(self.columns, dtype=np.uint8).reshape(self.height, THUMBNAIL_SIDE).astype(np.float32)
-        windows = np.lib.stride_tricks.sliding_window_view(strip, kept, axis=0)[starts[places]]
-        return box.T @ windows.swapaxes(1, 2)
+        strip = np.frombuffer(self.rows if across else self.columns, dtype=np.uint8)
+        strip = strip.reshape((THUMBNAIL_SIDE, self.width) if across else (self.height, THUMBNAIL_SIDE))
+        return _small_copies(strip.astype(np.float32), across, kept, starts[places])
+
+
+@dataclass(frozen=True)
+class NamedCut:
+    """A view of SHAPES taken from the slides, at its place: its pHash and its small grey copy."""
+
+    hash: int
+    thumbnail: np.ndarray
 
 
 def cut_places(size: tuple[int, int], shape: Shape) -> tuple[bool, int, np.ndarray]:
     """Where the largest cut of `shape` lies on a picture of `size`: whether it moves along the width, how many
-    pixels it keeps along that axis, and its first pixel at each place (both ends among them); no places for a
-    picture of the shape's own aspect."""
+    pixels it keeps along that axis, and its first pixel at each place (both ends and the places of its named views
+    among them, as `inspect.shaped_box` puts them); no places for a picture of the shape's own aspect."""
     width, height = size
     cut_width, cut_height = max(0, width - round(height * shape.aspect)), max(0, height - round(width / shape.aspect))
     across = cut_width > 0
@@ -98,38 +104,60 @@ def cut_places(size: tuple[int, int], shape: Shape) -> tuple[bool, int, np.ndarr
     if not room:
         return across, kept, np.empty(0, dtype=np.intp)
     steps = math.ceil(room * PHASH_SIDE / kept)
-    return across, kept, np.unique(np.rint(np.arange(steps + 1) * (room / steps)).astype(np.intp))
+    grid = np.rint(np.arange(steps + 1) * (room / steps))
+    return across, kept, np.unique(np.concatenate([grid, _named_starts(room, shape.name)])).astype(np.intp)
 
 
-def slides(grey: Image.Image) -> Slides:
-    """Every cut of FAMILIES at every place on `grey` (the analysis copy), hashed."""
+def slides(grey: Image.Image) -> tuple[Slides, dict[str, NamedCut]]:
+    """Every cut of FAMILIES at every place on `grey` (the analysis copy), hashed; and each view of SHAPES among
+    them, with its small copy (none for a shape the picture has: its view is the whole picture)."""
     width, height = grey.size
     rows = grey.resize((width, PHASH_SIDE), Image.Resampling.LANCZOS)
     columns = grey.resize((PHASH_SIDE, height), Image.Resampling.LANCZOS)
     across_dct = PHASH_DCT @ np.asarray(rows, dtype=np.float64)  # 8 x width: the vertical DCT of every column
     down_dct = np.asarray(columns, dtype=np.float64) @ PHASH_DCT.T  # height x 8
-    names, lows = [], []
+    small_rows = grey.resize((width, THUMBNAIL_SIDE), Image.Resampling.BOX)
+    small_columns = grey.resize((THUMBNAIL_SIDE, height), Image.Resampling.BOX)
+    strips = {True: np.asarray(small_rows, dtype=np.float32), False: np.asarray(small_columns, dtype=np.float32)}
+    names, lows, named, thumbnails = [], [], {}, {}
     for name, shape in FAMILIES.items():
         across, kept, starts = cut_places(grey.size, shape)
         if not starts.size:
             continue
-        fold = _folded_dct(kept)
+        span = starts[:, None] + np.arange(kept)
         if across:
-            windows = np.lib.stride_tricks.sliding_window_view(across_dct, kept, axis=1)[:, starts]
-            lows.append((windows @ fold).transpose(1, 0, 2).reshape(len(starts), -1))
+            lows.append((across_dct[:, span] @ _folded_dct(kept)).transpose(1, 0, 2).reshape(len(starts), -1))
         else:
-            windows = np.lib.stride_tricks.sliding_window_view(down_dct, kept, axis=0)[starts]
-            lows.append((fold.T @ windows.swapaxes(1, 2)).reshape(len(starts), -1))
+            lows.append((_folded_dct(kept).T @ down_dct[span]).reshape(len(starts), -1))
         names.append(name)
-    hashes = {}
-    if lows:
-        low = np.concatenate(lows)
-        bits = np.packbits(low > np.median(low, axis=1, keepdims=True), axis=1).view(">u8").ravel().astype(np.uint64)
-        ends = np.cumsum([len(part) for part in lows])
-        hashes = {name: part.tobytes() for name, part in zip(names, np.split(bits, ends[:-1]), strict=True)}
-    return Slides(width, height, hashes,
-                  grey.resize((width, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes(),
-                  grey.resize((THUMBNAIL_SIDE, height), Image.Resampling.BOX).tobytes())
+        views = list(NAMED_PLACES[name])
+        places = np.searchsorted(starts, _named_starts(starts[-1], name))
+        named |= dict(zip(views, (sum(len(low) for low in lows[:-1]) + places).tolist(), strict=True))
+        small = np.rint(_small_copies(strips[across], across, kept, starts[places])).astype(np.uint8)
+        thumbnails |= dict(zip(views, small, strict=True))
+    if not lows:
+        return Slides(width, height, {}, small_rows.tobytes(), small_columns.tobytes()), {}
+    low = np.concatenate(lows)
+    bits = np.packbits(low > np.median(low, axis=1, keepdims=True), axis=1).view(">u8").ravel().astype(np.uint64)
+    ends = np.cumsum([len(part) for part in lows])[:-1]
+    hashes = {name: part.tobytes() for name, part in zip(names, np.split(bits, ends), strict=True)}
+    return (Slides(width, height, hashes, small_rows.tobytes(), small_columns.tobytes()),
+            {view: NamedCut(int(bits[place]), thumbnails[view]) for view, place in named.items()})
+
+
+def _named_starts(room: int, name: str) -> list[int]:
+    """The first pixel of each view of SHAPES of the named shape, in their order there."""
+    return [math.floor(room * place) for place in NAMED_PLACES[name].values()]
+
+
+def _small_copies(strip: np.ndarray, across: bool, kept: int, starts: np.ndarray) -> np.ndarray:
+    """THUMBNAIL_SIDE x THUMBNAIL_SIDE copies of the cuts `kept` pixels long at `starts` of `strip` (the picture
+    box-filtered across to THUMBNAIL_SIDE), box-filtered along as Pillow does."""
+    box = _resampling(kept, THUMBNAIL_SIDE, Image.Resampling.BOX)
+    span = starts[:, None] + np.arange(kept)
+    if across:
+        return (strip[:, span] @ box).transpose(1, 0, 2)
+    return box.T @ strip[span]
 
 
 @lru_cache(maxsize=256)
