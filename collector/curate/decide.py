@@ -4,13 +4,14 @@ Rules, in order: broken files leave for their reason; with `reject_quality`, poo
 the rest are grouped (same decoded pixels, or perceptual hashes within the threshold, joined by union-find). Hashes
 are compared across views (as is, mirrored, the centre, the corners and the middle of each side, the mirrored
 centre, the picture inside its margins, the cuts feeds, prints and previews make: 1:1, 4:5, 2:3, 9:16, 5:4, 3:2,
-16:9 and 1.91:1), so a mirrored, slightly rotated, cropped, framed, captioned or feed-cut copy is found; a pair must
-then look alike on small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at
-the edge of the threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches
-only by its pixels. In each group the least-edited member stays; the others leave as `duplicate`, each only as a
-direct match of a member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes
-is a label conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class
-but only in the split of the group's best member, so no near pair is ever left across splits (leakage).
+16:9 and 1.91:1, at a few named places and, within 4 bits less, at every place along the picture: `slide_pairs`),
+so a mirrored, slightly rotated, cropped, framed, captioned or feed-cut copy is found; a pair must then look alike
+on small grey copies of the matched views (`min_similarity`; a pair through a crop or the margins at the edge of the
+threshold, `view_similarity`), and a picture with no structure to hash (`min_structure`) matches only by its pixels.
+In each group the least-edited member stays; the others leave as `duplicate`, each only as a direct match of a
+member that stays (`stars`: a member that merely chains to it stays too). A group spanning classes is a label
+conflict and leaves whole (`label-conflict`) unless `keep_conflicts`, which keeps the best of each class but only in
+the split of the group's best member, so no near pair is ever left across splits (leakage).
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ GREY_COLOUR = 0.02
 MIRROR_TRACE = 0.01
 SCALING_TRACE = 17.0
 # Bits closer than the pHash threshold a cut at one of its places (slides.py) must come to the whole of a picture
-# of its shape. A copy cut anywhere lies within half a step of a place: on the shapes, bands and feeds sets (where
-# the places were tried), 96.5-98.5% of the cuts came within 4 bits of one, 99.6-99.9% within 6; but searching a
-# million pictures' places within 6 bits of their shapes' wholes took 189 s a shape against 8.6 s within 4.
+# of its shape. A copy cut anywhere lies within half a step of a place: on the shapes and bands sets (where the
+# places were tried), 96.5-98.5% of the cuts came within 4 bits of one, 99.6-99.9% within 6; but 2 million places
+# against 200,000 wholes took cross_pairs 15.5 s within 6 bits against 2.9 s within 4, and a million pictures have
+# 149 million places (bench/curate_bench.py: 62 s within 4).
 SLIDE_MARGIN = 4
 # Groups larger than this (a placeholder picture saved thousands of times) skip the all-pairs centrality.
 CENTRALITY_LIMIT = 64
@@ -587,7 +589,7 @@ def closest(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...] = (W
     bits, first, second = min((((view_hash(a, x, kind) ^ view_hash(b, y, kind)).bit_count(), x, y)
                                for x in views for y in views if compared(x, y)), key=itemgetter(0))
     slid = closest_place(a, b, kind, views)
-    return (slid[0], slid[1]) if slid is not None and slid[0] < bits else (bits, relation(first, second))
+    return slid if slid is not None and slid[0] < bits else (bits, relation(first, second))
 
 
 def closest_place(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...]) -> tuple[int, str] | None:

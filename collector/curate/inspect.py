@@ -4,7 +4,8 @@ Everything comes from a single full decode: the full pixels give the exact-dupli
 is not truncated), the margins and the detail measure, one small copy of them gives the perceptual hashes of
 twenty-six views (as is, mirrored, the centre, the four corners and the middle of each side, the mirrored centre,
 the picture inside its margins, and the cuts that feeds, prints and previews make: squares, portraits, pins, stories,
-prints, photos, video frames, link previews), the small grey copies that verify a match, and the quality metrics.
+prints, photos, video frames, link previews) and of those cuts at every place along the picture (slides.py), the
+small grey copies that verify a match, and the quality metrics.
 """
 
 from __future__ import annotations
@@ -448,7 +449,7 @@ def view_hashes(grey: Image.Image, boxes: dict[str, Box], lanczos: dict[str, np.
                 named: dict[str, NamedCut] | None = None) -> dict[str, dict[str, int]]:
     """{view: {kind: hash}} of the whole picture and every view of VIEWS, on `grey` where `view_boxes` says. The
     pHashes are taken all at once from the views' Lanczos copies (`small_copies`), a mirrored view's from its
-    source's copy flipped: imagehash.phash's values wherever a picture has structure (12,375 of 12,465 views of 831
+    source's copy flipped, a cut's of SHAPES from its place among the slides (`named`) where given: imagehash.phash's values wherever a picture has structure (12,375 of 12,465 views of 831
     bench files; the 90 others were of its 6 blank files, whose coefficients are rounding noise and whose hashes
     never match: see `decide.MIN_STRUCTURE`)."""
     names = (WHOLE, *VIEWS)

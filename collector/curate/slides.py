@@ -1,15 +1,15 @@
-"""Each feed shape's cut slid along a picture: its pHash at every place, 1/32 of the cut's length apart.
+"""The cuts feeds, prints and previews make of a picture (SHAPES), slid along it: each shape's pHash at every place,
+a 32nd of the cut's length apart, and the pHash geometry they share with inspect.py.
 
-The named cuts of inspect.SHAPES sit at a few places (the centre, either end, the upper third). A cut made anywhere
-else is a few percent of its length off the nearest of them, and a pHash changes by a bit or more for every 3% a
-picture shifts, so most such cuts went unfound. Here each shape's cut is hashed at every place it can take, a
-PHASH_SIDE-th of its length apart, so a copy cut anywhere lies within half a step of one of them.
+The named cuts of SHAPES sit at a few places (the centre, either end, the upper third). A cut made anywhere else is a
+few percent of its length off the nearest of them, and a pHash changes by a bit or more for every 3% a picture
+shifts, so most such cuts went unfound. Here each shape's cut is hashed at every place it can take, a PHASH_SIDE-th
+of its length apart (the named places among them), so a copy cut anywhere lies within half a step of one.
 
 The work is shared: the picture is resized across the axis the cuts move along once (Pillow's first pass), and the
 DCT across it is taken once; each place then costs a small matrix product, the resize along it and the DCT folded
-into one matrix per cut length.
+into one matrix per cut length. The named views' hashes and small copies are those of their places.
 """
-
 from __future__ import annotations
 
 import math
