@@ -21,8 +21,8 @@ photos: chance matches between different photos grow with the square of a set's 
 precision >= 99%, no odd file lost, the issue's mirror and 10%-crop recall, fast enough for a million images; of
 those, the fewest photos lost, then the best F1) is then reported on the held-out sets (graded seed 1, other seed 2,
 fresh seed 3, unseen seed 4, blind seed 5, candid seed 6, feeds seed 7, shapes seed 8, offsets seed 9, bands seed
-10, places seed 11) beside the previous default rule and imagededup's PHash at its defaults (`find_duplicates_to_remove`), run in
-its own interpreter (`--imagededup-python`) on the same files.
+10, places seed 11) beside the previous default rule and imagededup's PHash at its defaults
+(`find_duplicates_to_remove`), run in its own interpreter (`--imagededup-python`) on the same files.
 
 Speed: images/s of inspect_image against the tutorial `imagehash.phash(Image.open(path))` and imagededup's
 encoder in pools of `--workers` processes; grouping time on a speed set against all-pairs comparison; and one
@@ -726,8 +726,9 @@ def million(n: int, config: Config, seed: int, results: dict) -> None:
     print(f"view_pairs + union_groups: {seconds:.1f} s, {pairs:,} view pairs, {len(groups):,} groups, every planted "
           f"cluster whole: {whole}")
     slid, slide_found = slide_searches(n, config, seed)
-    print(f"the cuts at every place ({', '.join(config.slides) or 'none'}; {sum(SLIDE_PLACES[name] for name in config.slides):.0f} "
-          f"a picture): {slid:.1f} s, every planted cut found: {slide_found}; {seconds + slid:.1f} s in all")
+    places = sum(SLIDE_PLACES[name] for name in config.slides)
+    print(f"the cuts at every place ({', '.join(config.slides) or 'none'}; {places:.0f} a picture): {slid:.1f} s, "
+          f"every planted cut found: {slide_found}; {seconds + slid:.1f} s in all")
     results["million"] = {"n": n, "config": str(config), "seconds": seconds, "pairs": pairs, "groups": len(groups),
                           "clusters_whole": whole, "slide_seconds": slid, "slides_found": slide_found}
 

@@ -237,7 +237,12 @@ def slide_families(options: DecideOptions) -> list[str]:
     kinds = options.hash_kinds
     if "phash" not in kinds or (len(kinds) > 1 and not options.match_any):
         return []
-    return list(dict.fromkeys(SHAPES[view].name for view in options.views if view in SHAPES))
+    return shape_names(options.views)
+
+
+def shape_names(views: Sequence[str]) -> list[str]:
+    """The shapes (names of slides.FAMILIES) that have a named view among `views`, in their order."""
+    return list(dict.fromkeys(SHAPES[view].name for view in views if view in SHAPES))
 
 
 def slide_pairs(inspections: Sequence[Inspection], options: DecideOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -599,7 +604,7 @@ def closest_place(a: Inspection, b: Inspection, kind: str, views: tuple[str, ...
     if kind != "phash":
         return None
     found = []
-    for name in dict.fromkeys(SHAPES[view].name for view in views if view in SHAPES):
+    for name in shape_names(views):
         for cut, other in ((a, b), (b, a)):
             if cut.slides is None or not of_shape([other], FAMILIES[name])[0]:
                 continue

@@ -449,9 +449,10 @@ def view_hashes(grey: Image.Image, boxes: dict[str, Box], lanczos: dict[str, np.
                 named: dict[str, NamedCut] | None = None) -> dict[str, dict[str, int]]:
     """{view: {kind: hash}} of the whole picture and every view of VIEWS, on `grey` where `view_boxes` says. The
     pHashes are taken all at once from the views' Lanczos copies (`small_copies`), a mirrored view's from its
-    source's copy flipped, a cut's of SHAPES from its place among the slides (`named`) where given: imagehash.phash's values wherever a picture has structure (12,375 of 12,465 views of 831
-    bench files; the 90 others were of its 6 blank files, whose coefficients are rounding noise and whose hashes
-    never match: see `decide.MIN_STRUCTURE`)."""
+    source's copy flipped, a cut's of SHAPES from its place among the slides (`named`) where given:
+    imagehash.phash's values wherever a picture has structure (12,375 of 12,465 views of 831 bench files; the 90
+    others were of its 6 blank files, whose coefficients are rounding noise and whose hashes never match: see
+    `decide.MIN_STRUCTURE`)."""
     names = (WHOLE, *VIEWS)
     found: dict[str, dict[str, int]] = {name: {} for name in names}
     for kind in kinds:

@@ -206,9 +206,7 @@ class _Blocks:
 def _table_pairs(unique: np.ndarray, threshold: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs of every table, the tables shared out among threads: numpy sorts and compares without the GIL."""
     edges = _block_edges(k)
-    blocks = _Blocks(unique, threshold, edges,
-                     [((unique >> np.uint64(start)) & np.uint64((1 << width) - 1)).astype(np.min_scalar_type(
-                         (1 << width) - 1)) for start, width in edges],
+    blocks = _Blocks(unique, threshold, edges, _block_values(unique, edges),
                      [np.uint64(((1 << width) - 1) << start) for start, width in edges])
     tables = list(combinations(range(k), k - threshold))
     threads = max(1, min(len(tables), usable_cpus(), MAX_THREADS))

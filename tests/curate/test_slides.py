@@ -45,6 +45,6 @@ def test_places_run_from_one_end_to_the_other_a_32nd_of_the_cut_apart() -> None:
     assert cut_places((90, 160), FAMILIES["16:9"])[0] is False  # a 16:9 cut of a tall picture moves down it
 
 
-def test_a_picture_of_every_shape_at_once_has_no_places() -> None:
+def test_a_square_picture_has_no_places_for_a_square_cut() -> None:
     found, _ = slides(grey_photo((100, 100)))
     assert "a square" not in found.hashes and found.values("a square").size == 0
